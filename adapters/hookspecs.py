@@ -1,0 +1,107 @@
+"""The plugin hooks: how an adapter package tells the connector it exists.
+
+The host name is ``fulfilment``.  Every hook is prefixed with it, takes no
+arguments and returns a mapping from an adapter name (used in configuration,
+e.g. ``adapter = "aramex"``) to a factory.  Hooks do no work: nothing
+connects, reads a file or builds a client until the runner calls a factory
+with settings.  The built-in adapters register through these same hooks
+(``fulfilment.adapters.builtin``); a third-party package registers by
+declaring an entry point in the ``fulfilment`` group::
+
+    [project.entry-points.fulfilment]
+    acme = "fulfilment_acme.plugin"
+
+and implementing one or more hooks in that module with :data:`hookimpl`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, TypeVar
+
+import attrs
+import httpx
+import pluggy
+
+from fulfilment.core.ports import Clock, DeliveryPartner, OrderSource, Storage
+
+from .retry import RetryPolicy
+
+__all__ = [
+    "PROJECT",
+    "AdapterContext",
+    "Factory",
+    "hookimpl",
+    "hookspec",
+]
+
+PROJECT = "fulfilment"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+T = TypeVar("T")
+
+
+@attrs.frozen
+class AdapterContext:
+    """What the composition root hands every factory.
+
+    ``http_client(base_url, timeout)`` builds the httpx client an adapter
+    talks through (tests swap in respx-routed or simulator-bound clients);
+    ``retry`` is the one retry policy; ``data_dir`` is where embedded stores
+    keep files.
+    """
+
+    clock: Clock
+    retry: RetryPolicy
+    http_client: Callable[[str, float], httpx.Client]
+    data_dir: str | None = None
+
+
+@attrs.frozen
+class Factory(Generic[T]):
+    """Builds one kind of adapter from its settings.
+
+    ``settings_type`` is an attrs class; the configuration loader structures
+    the adapter's TOML table into it (with errors that name the failing
+    path) before calling ``build(settings, context)``.
+    """
+
+    settings_type: type[Any]
+    build: Callable[[Any, AdapterContext], T]
+    description: str = ""
+
+
+class FulfilmentHookSpecs:
+    """Namespace of hook specifications, registered on the plugin manager."""
+
+    @hookspec
+    def fulfilment_register_order_sources(self) -> Mapping[str, Factory[OrderSource]]:
+        """Return order-source factories by adapter name (``shopify``).
+
+        A factory builds one source per configured store.
+        """
+        raise NotImplementedError
+
+    @hookspec
+    def fulfilment_register_delivery_partners(
+        self,
+    ) -> Mapping[str, Factory[DeliveryPartner]]:
+        """Return delivery-partner (3PL) factories by adapter name
+        (``aramex``, ``flextock``, ``farfill``)."""
+        raise NotImplementedError
+
+    @hookspec
+    def fulfilment_register_storages(self) -> Mapping[str, Factory[Storage]]:
+        """Return storage factories by backend name (``sqlite``,
+        ``mongodb``, ``memory``)."""
+        raise NotImplementedError
+
+    @hookspec
+    def fulfilment_register_simulators(self) -> Mapping[str, Callable[..., Any]]:
+        """Return loopback simulator classes by adapter name, so
+        ``fulfilment demo`` and ``fulfilment sandbox serve`` can stand in for
+        a plugin's partner too.  Each class is a
+        ``fulfilment.runners.sandbox.server.Simulator`` subclass taking
+        ``data_dir`` and ``clock`` keyword arguments."""
+        raise NotImplementedError

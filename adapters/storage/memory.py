@@ -1,0 +1,234 @@
+"""In-memory stores: the twin of the SQLite and MongoDB stores.
+
+They keep real state, so tests assert outcomes, and the same contract suite
+(``tests/storage/test_contract.py``) runs over them and the real stores.
+Thread-safe behind one lock, so concurrency tests can share them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+
+from fulfilment.core.domain import Order, OrderKey, OrderState
+from fulfilment.core.errors import ConflictError
+from fulfilment.core.ports import AttentionItem, Effect, EffectStatus
+
+__all__ = [
+    "MemoryAttentionQueue",
+    "MemoryCursorStore",
+    "MemoryEffectLedger",
+    "MemoryLeaseStore",
+    "MemoryOrderStore",
+    "MemoryStorage",
+]
+
+
+class MemoryOrderStore:
+    def __init__(self) -> None:
+        self._orders: dict[OrderKey, Order] = {}
+        self._lock = threading.Lock()
+        self.bulk_writes = 0
+
+    def get(self, key: OrderKey) -> Order | None:
+        with self._lock:
+            return self._orders.get(key)
+
+    def get_many(self, keys: Iterable[OrderKey]) -> dict[OrderKey, Order]:
+        with self._lock:
+            return {k: self._orders[k] for k in keys if k in self._orders}
+
+    def save_many(self, orders: Sequence[Order]) -> list[OrderKey]:
+        lost = []
+        with self._lock:
+            self.bulk_writes += 1
+            for order in orders:
+                if not self._write(order):
+                    lost.append(order.key)
+        return lost
+
+    def save(self, order: Order) -> Order:
+        with self._lock:
+            if not self._write(order):
+                raise ConflictError(
+                    f"order {order.key} changed since revision {order.revision}"
+                )
+            return self._orders[order.key]
+
+    def _write(self, order: Order) -> bool:
+        stored = self._orders.get(order.key)
+        stored_revision = stored.revision if stored else 0
+        if stored_revision != order.revision:
+            return False
+        self._orders[order.key] = attrs.evolve(order, revision=order.revision + 1)
+        return True
+
+    def due(
+        self, states: Iterable[OrderState], now: datetime, limit: int
+    ) -> list[Order]:
+        wanted = set(states)
+        with self._lock:
+            found = [
+                o
+                for o in self._orders.values()
+                if o.state in wanted
+                and (o.next_attempt_at is None or o.next_attempt_at <= now)
+            ]
+        return sorted(found, key=lambda o: (o.placed_at, str(o.key)))[:limit]
+
+    def expired_claims(self, now: datetime, limit: int) -> list[Order]:
+        with self._lock:
+            found = [
+                o
+                for o in self._orders.values()
+                if o.state is OrderState.BOOKING
+                and (o.claim is None or o.claim.expires_at <= now)
+            ]
+        return sorted(found, key=lambda o: (o.placed_at, str(o.key)))[:limit]
+
+    def list(
+        self, *, state: OrderState | None = None, store: str | None = None
+    ) -> list[Order]:
+        with self._lock:
+            found = [
+                o
+                for o in self._orders.values()
+                if (state is None or o.state is state)
+                and (store is None or o.key.store == store)
+            ]
+        return sorted(found, key=lambda o: o.key)
+
+
+class MemoryCursorStore:
+    def __init__(self) -> None:
+        self._values: dict[str, datetime] = {}
+
+    def get(self, name: str) -> datetime | None:
+        return self._values.get(name)
+
+    def set(self, name: str, value: datetime) -> None:
+        self._values[name] = value
+
+
+class MemoryEffectLedger:
+    def __init__(self) -> None:
+        self._effects: dict[str, Effect] = {}
+        self._lock = threading.Lock()
+
+    def begin(
+        self, key: str, kind: str, subject: str, now: datetime
+    ) -> tuple[Effect, bool]:
+        with self._lock:
+            existing = self._effects.get(key)
+            if existing is not None:
+                return existing, False
+            effect = Effect(key, kind, subject, EffectStatus.PENDING, now, now)
+            self._effects[key] = effect
+            return effect, True
+
+    def reopen(self, key: str, now: datetime) -> Effect:
+        with self._lock:
+            effect = self._require(key)
+            if effect.status is not EffectStatus.FAILED:
+                raise ConflictError(f"effect {key} is {effect.status}, not failed")
+            reopened = attrs.evolve(
+                effect,
+                status=EffectStatus.PENDING,
+                attempts=effect.attempts + 1,
+                updated_at=now,
+                detail=None,
+            )
+            self._effects[key] = reopened
+            return reopened
+
+    def complete(self, key: str, result: Mapping[str, Any], now: datetime) -> Effect:
+        with self._lock:
+            done = attrs.evolve(
+                self._require(key),
+                status=EffectStatus.DONE,
+                result=dict(result),
+                updated_at=now,
+            )
+            self._effects[key] = done
+            return done
+
+    def mark(
+        self, key: str, status: EffectStatus, detail: str, now: datetime
+    ) -> Effect:
+        with self._lock:
+            marked = attrs.evolve(
+                self._require(key), status=status, detail=detail, updated_at=now
+            )
+            self._effects[key] = marked
+            return marked
+
+    def get(self, key: str) -> Effect | None:
+        return self._effects.get(key)
+
+    def with_status(self, status: EffectStatus, limit: int) -> list[Effect]:
+        with self._lock:
+            found = [e for e in self._effects.values() if e.status is status]
+        return sorted(found, key=lambda e: (e.created_at, e.key))[:limit]
+
+    def _require(self, key: str) -> Effect:
+        effect = self._effects.get(key)
+        if effect is None:
+            raise KeyError(f"no effect {key} in the ledger")
+        return effect
+
+
+class MemoryLeaseStore:
+    def __init__(self) -> None:
+        self._leases: dict[str, tuple[str, datetime]] = {}
+        self._lock = threading.Lock()
+
+    def acquire(
+        self, name: str, owner: str, now: datetime, ttl_seconds: float
+    ) -> bool:
+        with self._lock:
+            held = self._leases.get(name)
+            if held is not None and held[0] != owner and held[1] > now:
+                return False
+            self._leases[name] = (owner, now + timedelta(seconds=ttl_seconds))
+            return True
+
+    def release(self, name: str, owner: str) -> None:
+        with self._lock:
+            held = self._leases.get(name)
+            if held is not None and held[0] == owner:
+                del self._leases[name]
+
+
+class MemoryAttentionQueue:
+    def __init__(self) -> None:
+        self._items: dict[tuple[str, str], AttentionItem] = {}
+
+    def raise_item(self, item: AttentionItem) -> None:
+        self._items[(item.subject, item.reason)] = attrs.evolve(item, resolved_at=None)
+
+    def open_items(self) -> list[AttentionItem]:
+        found = [i for i in self._items.values() if i.resolved_at is None]
+        return sorted(found, key=lambda i: (i.raised_at, i.subject, i.reason))
+
+    def resolve(self, subject: str, reason: str, now: datetime) -> bool:
+        item = self._items.get((subject, reason))
+        if item is None or item.resolved_at is not None:
+            return False
+        self._items[(subject, reason)] = attrs.evolve(item, resolved_at=now)
+        return True
+
+
+@attrs.define
+class MemoryStorage:
+    orders: MemoryOrderStore = attrs.Factory(MemoryOrderStore)
+    cursors: MemoryCursorStore = attrs.Factory(MemoryCursorStore)
+    ledger: MemoryEffectLedger = attrs.Factory(MemoryEffectLedger)
+    leases: MemoryLeaseStore = attrs.Factory(MemoryLeaseStore)
+    attention: MemoryAttentionQueue = attrs.Factory(MemoryAttentionQueue)
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,118 @@
+"""Deciding whether, and with whom, an order can be booked.
+
+Pure: given an order, its route and the chosen partner's capabilities, say
+book, hold (and re-check later) or ask a person.  The worker in
+``workers/create_fulfilment_requests.py`` carries the decision out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+
+from .domain import Order, Problem
+from .ports import Capabilities
+from .routing import Route
+
+__all__ = [
+    "AWAITING_PAYMENT",
+    "Attend",
+    "Book",
+    "Decision",
+    "Hold",
+    "booking_reference",
+    "decide",
+]
+
+AWAITING_PAYMENT = "awaiting_payment"
+
+
+@attrs.frozen
+class Book:
+    partner: str
+
+
+@attrs.frozen
+class Hold:
+    reason: str
+    message: str
+
+
+@attrs.frozen
+class Attend:
+    problems: tuple[Problem, ...]
+
+
+Decision = Book | Hold | Attend
+
+
+def booking_reference(order: Order) -> str:
+    """The merchant reference a partner sees: unique per order and stable,
+    so a partner that keys on it cannot book the same order twice."""
+    return f"{order.key.store}-{order.key.external_id}"
+
+
+def decide(
+    order: Order, route: Route, capabilities: Mapping[str, Capabilities]
+) -> Decision:
+    if order.source_problems:
+        return Attend(order.source_problems)
+    if route.partner is None:
+        return Hold(route.reason, "; ".join(route.explanation))
+    if not order.payment.is_cod and not order.payment.paid:
+        return Hold(
+            AWAITING_PAYMENT,
+            f"prepaid order is {order.financial_status or 'unpaid'}; "
+            "it is booked once the payment arrives",
+        )
+    caps = capabilities.get(route.partner)
+    if caps is None:
+        return Attend(
+            (
+                Problem(
+                    "partner_not_configured",
+                    f"routing sends this order to {route.partner!r}, "
+                    "which is not configured",
+                ),
+            )
+        )
+    return _check_capabilities(order, route.partner, caps)
+
+
+def _check_capabilities(order: Order, partner: str, caps: Capabilities) -> Decision:
+    country = order.shipping_address and order.shipping_address.country_code
+    if caps.countries and country not in caps.countries:
+        return Attend(
+            (
+                Problem(
+                    "destination_not_served",
+                    f"{partner} does not deliver to {country or 'an unknown country'}",
+                    "shippingAddress.countryCode",
+                ),
+            )
+        )
+    if order.payment.is_cod:
+        if not caps.cash_on_delivery:
+            return Attend(
+                (
+                    Problem(
+                        "cod_not_supported",
+                        f"{partner} cannot collect cash on delivery",
+                    ),
+                )
+            )
+        collect = order.payment.collect
+        currency = collect.currency if collect else order.currency
+        if caps.cod_currencies and currency not in caps.cod_currencies:
+            allowed = ", ".join(sorted(caps.cod_currencies))
+            return Attend(
+                (
+                    Problem(
+                        "cod_currency_not_supported",
+                        f"{partner} collects cash only in {allowed}, "
+                        f"not {currency}",
+                    ),
+                )
+            )
+    return Book(partner)

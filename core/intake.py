@@ -1,0 +1,147 @@
+"""Folding a newly fetched source version of an order into the stored one.
+
+Pure functions.  The source owns the fields it sent (customer, address,
+lines, payment, cancellation, raw payload); the connector owns state,
+problems, shipment and booking attempts.  A stored version is only replaced
+by a strictly newer source version, so a duplicate delivery or an old page
+read again after an overlap changes nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import attrs
+
+from .domain import Order, OrderState, Problem
+from .states import ACTIVE_DELIVERY, PRE_BOOKING
+
+__all__ = [
+    "AFTER_BOOKING_PROBLEMS",
+    "SOURCE_FIELDS", "Merge", "MergeOutcome", "merge"]
+
+S = OrderState
+
+SOURCE_FIELDS = (
+    "name",
+    "placed_at",
+    "source_updated_at",
+    "customer",
+    "shipping_address",
+    "lines",
+    "total",
+    "payment",
+    "financial_status",
+    "cancelled_at",
+    "cancel_reason",
+    "tags",
+    "note",
+    "source_problems",
+    "raw",
+)
+
+CANCELLED_AFTER_BOOKING = "cancelled_after_booking"
+EDITED_AFTER_BOOKING = "edited_after_booking"
+AFTER_BOOKING_PROBLEMS = frozenset({CANCELLED_AFTER_BOOKING, EDITED_AFTER_BOOKING})
+
+
+class MergeOutcome(enum.StrEnum):
+    INSERTED = "inserted"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    STALE = "stale"
+
+
+@attrs.frozen
+class Merge:
+    """What intake decided for one fetched order.  ``order`` is what to
+    store (None when nothing changes); ``attention`` names a reason a
+    person must look at it, with the text to show."""
+
+    key: str
+    outcome: MergeOutcome
+    order: Order | None
+    attention: tuple[str, str] | None = None
+
+
+def merge(stored: Order | None, fetched: Order, now: datetime) -> Merge:
+    key = str(fetched.key)
+    if stored is None:
+        return Merge(key, MergeOutcome.INSERTED, _first_state(fetched))
+    if fetched.source_updated_at < stored.source_updated_at:
+        return Merge(key, MergeOutcome.STALE, None)
+    if fetched.source_updated_at == stored.source_updated_at:
+        return Merge(key, MergeOutcome.UNCHANGED, None)
+
+    refreshed = attrs.evolve(
+        stored, **{name: getattr(fetched, name) for name in SOURCE_FIELDS}
+    )
+    return _apply_change(stored, refreshed, now)
+
+
+def _first_state(order: Order) -> Order:
+    if order.is_cancelled:
+        return attrs.evolve(order, state=S.CANCELLED)
+    if order.source_problems:
+        return attrs.evolve(order, state=S.NEEDS_ATTENTION)
+    return attrs.evolve(order, state=S.NEW)
+
+
+def _apply_change(stored: Order, refreshed: Order, now: datetime) -> Merge:
+    key = str(refreshed.key)
+    updated = MergeOutcome.UPDATED
+    newly_cancelled = refreshed.is_cancelled and not stored.is_cancelled
+
+    if stored.state in PRE_BOOKING:
+        if refreshed.is_cancelled:
+            return Merge(key, updated, attrs.evolve(refreshed, state=S.CANCELLED))
+        if refreshed.source_problems:
+            return Merge(key, updated, attrs.evolve(refreshed, state=S.NEEDS_ATTENTION))
+        # A change at the source is how people fix an order (a corrected
+        # address, a payment that arrived), so it earns a fresh attempt: an
+        # order waiting for attention starts over, a held one is re-checked.
+        state = S.NEW if stored.state is S.NEEDS_ATTENTION else stored.state
+        return Merge(
+            key,
+            updated,
+            attrs.evolve(
+                refreshed, state=state, problems=(), next_attempt_at=None, attempts=0
+            ),
+        )
+
+    if newly_cancelled and (stored.state in ACTIVE_DELIVERY or stored.state is S.BOOKING):
+        problem = Problem(
+            CANCELLED_AFTER_BOOKING,
+            f"cancelled in the store at {refreshed.cancelled_at:%Y-%m-%d %H:%M} UTC "
+            f"after it was booked with {stored.partner}; cancel shipment "
+            f"{_shipment_ref(stored)} with the partner",
+        )
+        order = attrs.evolve(refreshed, problems=_with(stored.problems, problem))
+        return Merge(key, updated, order, (problem.code, problem.message))
+
+    if stored.state in ACTIVE_DELIVERY and _lines_changed(stored, refreshed):
+        problem = Problem(
+            EDITED_AFTER_BOOKING,
+            f"items changed in the store after booking with {stored.partner}; "
+            "the parcel may not match the order",
+        )
+        order = attrs.evolve(refreshed, problems=_with(stored.problems, problem))
+        return Merge(key, updated, order, (problem.code, problem.message))
+
+    return Merge(key, updated, refreshed)
+
+
+def _lines_changed(stored: Order, refreshed: Order) -> bool:
+    def shape(order: Order) -> list[tuple[str, int]]:
+        return sorted((line.external_id, line.quantity) for line in order.lines)
+
+    return shape(stored) != shape(refreshed)
+
+
+def _with(problems: tuple[Problem, ...], problem: Problem) -> tuple[Problem, ...]:
+    return tuple(p for p in problems if p.code != problem.code) + (problem,)
+
+
+def _shipment_ref(order: Order) -> str:
+    return order.shipment.reference if order.shipment else "(unknown reference)"

@@ -1,0 +1,272 @@
+"""The ports: what the core needs from the outside world, named for intent.
+
+Each port is a :class:`typing.Protocol`.  Every port has an in-memory twin
+in the package (``fulfilment.adapters.oms.memory``,
+``fulfilment.adapters.pl3.memory``, ``fulfilment.adapters.storage.memory``)
+and one contract test suite runs against the twin and each real adapter.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+from .domain import Booking, Order, OrderKey, OrderState, Problem
+
+__all__ = [
+    "AttentionItem",
+    "AttentionQueue",
+    "BookingRequest",
+    "Capabilities",
+    "Clock",
+    "CursorStore",
+    "DeliveryPartner",
+    "Effect",
+    "EffectLedger",
+    "EffectStatus",
+    "LeaseStore",
+    "OrderPage",
+    "OrderSource",
+    "OrderStore",
+    "SourceWindow",
+    "Storage",
+]
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+# --- order sources -----------------------------------------------------------
+
+
+@attrs.frozen
+class SourceWindow:
+    """Orders changed at or after ``since`` and strictly before ``until``."""
+
+    since: datetime | None
+    until: datetime
+
+
+@attrs.frozen
+class OrderPage:
+    """One page of changed orders, oldest change first.
+
+    ``orders`` are already mapped to the domain; an order the adapter could
+    not fully read is still here, with ``source_problems`` and its raw
+    payload.  ``next_page`` is the opaque token for the following page, None
+    on the last page.
+    """
+
+    orders: tuple[Order, ...]
+    next_page: str | None
+
+
+@runtime_checkable
+class OrderSource(Protocol):
+    """A sales channel's store (one Shopify shop, one Amazon marketplace)."""
+
+    channel: str
+    store: str
+
+    def fetch_changed_orders(
+        self, window: SourceWindow, page: str | None = None
+    ) -> OrderPage:
+        """One page of orders whose source version changed inside *window*,
+        sorted by change time.  Raises ``TransientPartnerError`` or
+        ``PermanentPartnerError``; never returns a partial page silently."""
+        ...
+
+
+# --- delivery partners -------------------------------------------------------
+
+
+@attrs.frozen
+class Capabilities:
+    """What a delivery partner can do; the core refuses an order the
+    partner cannot take before any call is made."""
+
+    cash_on_delivery: bool = True
+    cod_currencies: frozenset[str] = frozenset()
+    countries: frozenset[str] = frozenset()
+    lookup_by_reference: bool = True
+    cancel: bool = False
+    batch_tracking: bool = False
+
+
+@attrs.frozen
+class BookingRequest:
+    """Everything a partner needs to take a parcel, built by the core from
+    an order.  ``reference`` is unique per order and is the natural
+    idempotency key at the partner."""
+
+    reference: str
+    order: Order
+
+
+@runtime_checkable
+class DeliveryPartner(Protocol):
+    name: str
+    capabilities: Capabilities
+
+    def book(self, request: BookingRequest) -> Booking:
+        """Book the parcel.  Raises ``PartnerRejected`` with the partner's
+        words, ``TransientPartnerError`` when nothing happened,
+        ``OutcomeUnknown`` when it may have happened."""
+        ...
+
+    def find_booking(self, reference: str) -> Booking | None:
+        """The booking made earlier under *reference*, or None.  Partners
+        whose ``capabilities.lookup_by_reference`` is False raise
+        ``NotImplementedError``."""
+        ...
+
+
+# --- storage -----------------------------------------------------------------
+
+
+class OrderStore(Protocol):
+    """Orders, written with compare-and-set on ``Order.revision``."""
+
+    def get(self, key: OrderKey) -> Order | None: ...
+
+    def get_many(self, keys: Iterable[OrderKey]) -> dict[OrderKey, Order]: ...
+
+    def save_many(self, orders: Sequence[Order]) -> list[OrderKey]:
+        """Write each order if the stored revision still equals
+        ``order.revision`` (absent counts as revision 0 for a new order).
+        Stored copies get ``revision + 1``.  One bulk write; returns the keys
+        that lost the race and were not written."""
+        ...
+
+    def save(self, order: Order) -> Order:
+        """Write one order with compare-and-set; return the stored copy.
+        Raises ``ConflictError`` when the revision moved."""
+        ...
+
+    def due(
+        self, states: Iterable[OrderState], now: datetime, limit: int
+    ) -> list[Order]:
+        """Orders in one of *states* whose ``next_attempt_at`` is unset or not
+        after *now*, oldest placement first."""
+        ...
+
+    def expired_claims(self, now: datetime, limit: int) -> list[Order]:
+        """Orders left in ``booking`` by a runner whose claim expired."""
+        ...
+
+    def list(
+        self, *, state: OrderState | None = None, store: str | None = None
+    ) -> list[Order]:
+        """Every order, optionally filtered, in key order (for reports and the
+        CLI, not for workers)."""
+        ...
+
+
+class CursorStore(Protocol):
+    """Named watermarks such as ``fetch-new-orders:shemsiworld``."""
+
+    def get(self, name: str) -> datetime | None: ...
+
+    def set(self, name: str, value: datetime) -> None: ...
+
+
+class EffectStatus(enum.StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+    UNCERTAIN = "uncertain"
+
+
+@attrs.frozen
+class Effect:
+    """One side effect in the ledger: a unique ``key`` per (action,
+    subject), written before the call and completed after it."""
+
+    key: str
+    kind: str
+    subject: str
+    status: EffectStatus
+    created_at: datetime
+    updated_at: datetime
+    attempts: int = 1
+    result: Mapping[str, Any] = attrs.field(factory=dict)
+    detail: str | None = None
+
+
+class EffectLedger(Protocol):
+    def begin(
+        self, key: str, kind: str, subject: str, now: datetime
+    ) -> tuple[Effect, bool]:
+        """Record intent before acting.  Returns ``(entry, True)`` for a new
+        pending entry, or ``(existing entry, False)`` unchanged: the caller
+        decides what an earlier attempt means."""
+        ...
+
+    def reopen(self, key: str, now: datetime) -> Effect:
+        """Turn a FAILED entry (known not to have happened) back into a
+        PENDING one for a new attempt, counting the attempt."""
+        ...
+
+    def complete(
+        self, key: str, result: Mapping[str, Any], now: datetime
+    ) -> Effect: ...
+
+    def mark(
+        self, key: str, status: EffectStatus, detail: str, now: datetime
+    ) -> Effect: ...
+
+    def get(self, key: str) -> Effect | None: ...
+
+    def with_status(self, status: EffectStatus, limit: int) -> list[Effect]: ...
+
+
+class LeaseStore(Protocol):
+    """Named leases so two schedulers never do the same run at once."""
+
+    def acquire(
+        self, name: str, owner: str, now: datetime, ttl_seconds: float
+    ) -> bool:
+        """Take the lease if it is free, expired, or already *owner*'s."""
+        ...
+
+    def release(self, name: str, owner: str) -> None: ...
+
+
+@attrs.frozen
+class AttentionItem:
+    """Something a person must look at.  One open item per (subject,
+    reason); raising it again refreshes its message."""
+
+    subject: str
+    reason: str
+    message: str
+    raised_at: datetime
+    problems: tuple[Problem, ...] = ()
+    resolved_at: datetime | None = None
+
+
+class AttentionQueue(Protocol):
+    def raise_item(self, item: AttentionItem) -> None: ...
+
+    def open_items(self) -> list[AttentionItem]: ...
+
+    def resolve(self, subject: str, reason: str, now: datetime) -> bool: ...
+
+
+class Storage(Protocol):
+    """The stores a runner opens together on one database."""
+
+    orders: OrderStore
+    cursors: CursorStore
+    ledger: EffectLedger
+    leases: LeaseStore
+    attention: AttentionQueue
+
+    def close(self) -> None: ...

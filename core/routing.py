@@ -1,0 +1,113 @@
+"""Which delivery partner takes an order, and why.
+
+Routing is data: per store an ordered list of rules, first match wins.  A
+rule may test the destination country, cash on delivery and the parcel
+weight, and names a partner or, with no partner, a hold reason.  The answer
+carries an explanation, one line per rule considered, so an operator can ask
+``fulfilment explain-route KEY`` and read why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+
+from .domain import Order
+
+__all__ = ["NO_PARTNER_FOR_STORE", "Route", "RoutingPolicy", "RoutingRule"]
+
+NO_PARTNER_FOR_STORE = "no_partner_for_store"
+
+
+@attrs.frozen
+class RoutingRule:
+    """Send matching orders to ``partner``; with no partner, hold them with
+    ``hold_reason``.  A test left as None matches everything."""
+
+    partner: str | None
+    country: str | None = None
+    cash_on_delivery: bool | None = None
+    max_weight_grams: int | None = None
+    hold_reason: str = NO_PARTNER_FOR_STORE
+
+    def mismatch(self, order: Order) -> str | None:
+        """Why this rule does not apply to *order*, or None if it does."""
+        country = order.shipping_address and order.shipping_address.country_code
+        if self.country is not None and country != self.country:
+            return f"destination {country or 'unknown'} is not {self.country}"
+        if (
+            self.cash_on_delivery is not None
+            and order.payment.is_cod != self.cash_on_delivery
+        ):
+            wanted = "cash on delivery" if self.cash_on_delivery else "prepaid"
+            return f"payment is not {wanted}"
+        weight = sum((line.grams or 0) * line.quantity for line in order.lines)
+        if self.max_weight_grams is not None and weight > self.max_weight_grams:
+            return f"weight {weight} g is over {self.max_weight_grams} g"
+        return None
+
+    def describe(self) -> str:
+        tests = [
+            f"country={self.country}" if self.country else None,
+            (
+                f"cod={str(self.cash_on_delivery).lower()}"
+                if self.cash_on_delivery is not None
+                else None
+            ),
+            (
+                f"weight<={self.max_weight_grams}g"
+                if self.max_weight_grams is not None
+                else None
+            ),
+        ]
+        condition = " ".join(t for t in tests if t) or "any order"
+        target = self.partner or f"hold ({self.hold_reason})"
+        return f"{condition} -> {target}"
+
+
+@attrs.frozen
+class Route:
+    store: str
+    partner: str | None
+    reason: str
+    explanation: tuple[str, ...]
+
+    @property
+    def holds(self) -> bool:
+        return self.partner is None
+
+
+@attrs.frozen
+class RoutingPolicy:
+    """Rules per store handle."""
+
+    rules: Mapping[str, tuple[RoutingRule, ...]] = attrs.field(factory=dict)
+
+    @classmethod
+    def one_partner_per_store(
+        cls, partners: Mapping[str, str | None]
+    ) -> RoutingPolicy:
+        return cls({store: (RoutingRule(partner),) for store, partner in partners.items()})
+
+    def route(self, order: Order) -> Route:
+        store = order.key.store
+        rules = self.rules.get(store)
+        if not rules:
+            return Route(
+                store,
+                None,
+                NO_PARTNER_FOR_STORE,
+                (f"store {store} has no routing rules",),
+            )
+        lines: list[str] = []
+        for number, rule in enumerate(rules, start=1):
+            why_not = rule.mismatch(order)
+            if why_not is None:
+                lines.append(f"rule {number} ({rule.describe()}): matches")
+                if rule.partner is None:
+                    return Route(store, None, rule.hold_reason, tuple(lines))
+                return Route(store, rule.partner, "matched", tuple(lines))
+            lines.append(f"rule {number} ({rule.describe()}): skipped, {why_not}")
+        lines.append("no rule matched")
+        return Route(store, None, NO_PARTNER_FOR_STORE, tuple(lines))

@@ -1,0 +1,398 @@
+"""Worker create-fulfilment-requests: book every shippable order with its
+store's delivery partner, exactly once.
+
+For each due order: route it and decide (pure), then act.  Booking claims
+the order (``booking`` with owner and expiry, compare-and-set), writes the
+ledger entry ``book:<order key>`` before calling the partner and completes
+it after.  An earlier attempt whose outcome is unknown is looked up at the
+partner by reference before anything is sent again; a partner that cannot
+be asked leaves the order with a person instead of risking a second parcel.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+
+import attrs
+
+from ..booking import Attend, Book, Hold, booking_reference, decide
+from ..domain import Booking, Claim, Order, OrderKey, OrderState, Problem, Shipment
+from ..errors import (
+    ConflictError,
+    OutcomeUnknown,
+    PartnerRejected,
+    PermanentPartnerError,
+    TransientPartnerError,
+)
+from ..ports import (
+    AttentionItem,
+    AttentionQueue,
+    BookingRequest,
+    Clock,
+    DeliveryPartner,
+    Effect,
+    EffectLedger,
+    EffectStatus,
+    OrderStore,
+)
+from ..intake import AFTER_BOOKING_PROBLEMS
+from ..routing import RoutingPolicy
+
+__all__ = [
+    "BookingOutcome",
+    "BookingReport",
+    "BookingSettings",
+    "create_fulfilment_requests",
+]
+
+log = logging.getLogger(__name__)
+S = OrderState
+
+
+@attrs.frozen
+class BookingSettings:
+    claim_ttl: timedelta = timedelta(minutes=10)
+    retry_delays: tuple[timedelta, ...] = (
+        timedelta(minutes=1),
+        timedelta(minutes=5),
+        timedelta(minutes=15),
+        timedelta(hours=1),
+        timedelta(hours=3),
+    )
+    hold_recheck: timedelta = timedelta(hours=1)
+    batch_size: int = 500
+
+    @property
+    def max_attempts(self) -> int:
+        return len(self.retry_delays) + 1
+
+
+@attrs.frozen
+class BookingOutcome:
+    key: str
+    outcome: str
+    partner: str | None = None
+    detail: str | None = None
+
+
+@attrs.frozen
+class BookingReport:
+    outcomes: tuple[BookingOutcome, ...]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return dict(Counter(o.outcome for o in self.outcomes))
+
+    def booked_by_partner(self) -> dict[str, int]:
+        booked = ("booked", "recovered")
+        return dict(Counter(o.partner for o in self.outcomes if o.outcome in booked))
+
+
+@attrs.define
+class _Run:
+    orders: OrderStore
+    partners: Mapping[str, DeliveryPartner]
+    ledger: EffectLedger
+    attention: AttentionQueue
+    owner: str
+    now: datetime
+    settings: BookingSettings
+    broken_partners: dict[str, str] = attrs.Factory(dict)
+
+
+def create_fulfilment_requests(
+    *,
+    orders: OrderStore,
+    partners: Mapping[str, DeliveryPartner],
+    routing: RoutingPolicy,
+    ledger: EffectLedger,
+    attention: AttentionQueue,
+    clock: Clock,
+    owner: str,
+    settings: BookingSettings | None = None,
+) -> BookingReport:
+    settings = settings or BookingSettings()
+    now = clock.now()
+    run = _Run(orders, partners, ledger, attention, owner, now, settings)
+    capabilities = {name: p.capabilities for name, p in partners.items()}
+    due = orders.due((S.NEW, S.ON_HOLD), now, settings.batch_size)
+    due += orders.expired_claims(now, settings.batch_size)
+
+    outcomes = []
+    for order in due:
+        decision = decide(order, routing.route(order), capabilities)
+        outcomes.append(_act(run, order, decision))
+
+    report = BookingReport(tuple(outcomes))
+    log.info(
+        "bookings.run owner=%s due=%d %s",
+        owner,
+        len(due),
+        " ".join(f"{k}={v}" for k, v in sorted(report.counts.items())),
+    )
+    return report
+
+
+def _act(run: _Run, order: Order, decision: Book | Hold | Attend) -> BookingOutcome:
+    key = str(order.key)
+    if isinstance(decision, Hold):
+        problem = Problem(decision.reason, decision.message)
+        _save_quietly(
+            run,
+            attrs.evolve(
+                order,
+                state=S.ON_HOLD,
+                hold_reason=decision.reason,
+                problems=(problem,),
+                next_attempt_at=run.now + run.settings.hold_recheck,
+                claim=None,
+            ),
+        )
+        return BookingOutcome(key, "held", None, decision.reason)
+    if isinstance(decision, Attend):
+        _needs_attention(run, order, decision.problems, "order_not_bookable")
+        return BookingOutcome(key, "needs_attention", None, decision.problems[0].code)
+    if decision.partner in run.broken_partners:
+        return BookingOutcome(
+            key, "skipped", decision.partner, run.broken_partners[decision.partner]
+        )
+    return _book(run, order, run.partners[decision.partner])
+
+
+def _book(run: _Run, order: Order, partner: DeliveryPartner) -> BookingOutcome:
+    key = str(order.key)
+    claim = Claim(run.owner, run.now + run.settings.claim_ttl)
+    try:
+        order = run.orders.save(
+            attrs.evolve(
+                order, state=S.BOOKING, claim=claim, partner=partner.name, hold_reason=None
+            )
+        )
+    except ConflictError:
+        return BookingOutcome(key, "skipped", partner.name, "changed by another runner")
+
+    reference = booking_reference(order)
+    effect, fresh = run.ledger.begin(f"book:{key}", "booking", key, run.now)
+    if not fresh:
+        earlier = _recover(run, order, partner, reference, effect)
+        if earlier is not None:
+            return earlier
+
+    try:
+        booking = partner.book(BookingRequest(reference, order))
+    except PartnerRejected as rejected:
+        run.ledger.mark(effect.key, EffectStatus.FAILED, rejected.message, run.now)
+        problems = tuple(
+            Problem(f"{partner.name}_{code}".lower(), message)
+            for code, message in rejected.problems
+        )
+        _needs_attention(run, order, problems, "rejected_by_partner")
+        return BookingOutcome(key, "rejected", partner.name, str(rejected))
+    except OutcomeUnknown as unknown:
+        # Leave the ledger entry pending: the next attempt asks first.
+        return _retry_later(run, order, partner, str(unknown))
+    except PermanentPartnerError as broken:
+        run.ledger.mark(effect.key, EffectStatus.FAILED, broken.message, run.now)
+        return _partner_broken(run, order, partner, broken)
+    except TransientPartnerError as transient:
+        run.ledger.mark(effect.key, EffectStatus.FAILED, transient.message, run.now)
+        return _retry_later(run, order, partner, str(transient))
+
+    return _booked(run, order, reference, booking, "booked")
+
+
+def _recover(
+    run: _Run,
+    order: Order,
+    partner: DeliveryPartner,
+    reference: str,
+    effect: Effect,
+) -> BookingOutcome | None:
+    """Make sense of an earlier attempt.  None means: go ahead and book."""
+    key = str(order.key)
+    if effect.status is EffectStatus.DONE:
+        booking = Booking(
+            partner=str(effect.result.get("partner", partner.name)),
+            reference=str(effect.result["reference"]),
+            label_url=effect.result.get("label_url"),
+            tracking_url=effect.result.get("tracking_url"),
+        )
+        return _booked(run, order, reference, booking, "recovered")
+    if effect.status is EffectStatus.FAILED:
+        run.ledger.reopen(effect.key, run.now)
+        return None
+    if effect.status is EffectStatus.UNCERTAIN:
+        return _uncertain(run, order, partner, reference, effect.detail or "")
+
+    # PENDING: an earlier attempt crashed or timed out mid-call.
+    if not partner.capabilities.lookup_by_reference:
+        run.ledger.mark(
+            effect.key,
+            EffectStatus.UNCERTAIN,
+            f"{partner.name} cannot be asked whether {reference} exists",
+            run.now,
+        )
+        return _uncertain(run, order, partner, reference, "earlier attempt unanswered")
+    try:
+        found = partner.find_booking(reference)
+    except TransientPartnerError as transient:
+        return _retry_later(run, order, partner, f"lookup failed: {transient}")
+    except PermanentPartnerError as broken:
+        return _partner_broken(run, order, partner, broken)
+    if found is None:
+        return None
+    return _booked(run, order, reference, found, "recovered")
+
+
+def _booked(
+    run: _Run, order: Order, reference: str, booking: Booking, outcome: str
+) -> BookingOutcome:
+    key = str(order.key)
+    run.ledger.complete(
+        f"book:{key}",
+        {
+            "partner": booking.partner,
+            "reference": booking.reference,
+            "label_url": booking.label_url,
+            "tracking_url": booking.tracking_url,
+        },
+        run.now,
+    )
+    shipment = Shipment(
+        partner=booking.partner,
+        reference=booking.reference,
+        merchant_reference=reference,
+        label_url=booking.label_url,
+        tracking_url=booking.tracking_url,
+        booked_at=run.now,
+    )
+
+    def mark_booked(current: Order) -> Order:
+        return attrs.evolve(
+            current,
+            state=S.BOOKED,
+            shipment=shipment,
+            partner=booking.partner,
+            claim=None,
+            problems=tuple(
+                p for p in current.problems if p.code in AFTER_BOOKING_PROBLEMS
+            ),
+            hold_reason=None,
+            next_attempt_at=None,
+        )
+
+    _update(run.orders, order.key, mark_booked)
+    return BookingOutcome(key, outcome, booking.partner, booking.reference)
+
+
+def _retry_later(
+    run: _Run, order: Order, partner: DeliveryPartner, why: str
+) -> BookingOutcome:
+    key = str(order.key)
+    attempts = order.attempts + 1
+    if attempts >= run.settings.max_attempts:
+        problem = Problem(
+            "booking_failed_repeatedly",
+            f"{partner.name} failed {attempts} times; last error: {why}",
+        )
+        _needs_attention(run, order, (problem,), problem.code)
+        return BookingOutcome(key, "needs_attention", partner.name, why)
+    delay = run.settings.retry_delays[attempts - 1]
+    log.warning(
+        "bookings.retry_scheduled order=%s partner=%s attempt=%d in=%s error=%s",
+        key,
+        partner.name,
+        attempts,
+        delay,
+        why,
+    )
+    _update(
+        run.orders,
+        order.key,
+        lambda o: attrs.evolve(
+            o,
+            state=S.NEW,
+            claim=None,
+            attempts=attempts,
+            next_attempt_at=run.now + delay,
+        ),
+    )
+    return BookingOutcome(key, "retry_scheduled", partner.name, why)
+
+
+def _partner_broken(
+    run: _Run, order: Order, partner: DeliveryPartner, error: PermanentPartnerError
+) -> BookingOutcome:
+    """Credentials or contract trouble: stop sending this partner anything
+    in this run, give the order back untouched, and tell a person once."""
+    run.broken_partners[partner.name] = str(error)
+    run.attention.raise_item(
+        AttentionItem(
+            f"partner:{partner.name}",
+            "partner_unavailable",
+            f"{error}; bookings with {partner.name} are paused until it is fixed",
+            run.now,
+        )
+    )
+    _update(run.orders, order.key, lambda o: attrs.evolve(o, state=S.NEW, claim=None))
+    return BookingOutcome(str(order.key), "skipped", partner.name, str(error))
+
+
+def _uncertain(
+    run: _Run, order: Order, partner: DeliveryPartner, reference: str, why: str
+) -> BookingOutcome:
+    problem = Problem(
+        "booking_outcome_unknown",
+        f"an earlier booking with {partner.name} under reference {reference} got "
+        f"no answer ({why}); check the partner's portal, then record the "
+        "shipment or retry the order",
+    )
+    _needs_attention(run, order, (problem,), problem.code)
+    return BookingOutcome(str(order.key), "uncertain", partner.name, why)
+
+
+def _needs_attention(
+    run: _Run, order: Order, problems: tuple[Problem, ...], reason: str
+) -> None:
+    _update(
+        run.orders,
+        order.key,
+        lambda o: attrs.evolve(
+            o, state=S.NEEDS_ATTENTION, problems=problems, claim=None
+        ),
+    )
+    run.attention.raise_item(
+        AttentionItem(
+            str(order.key),
+            reason,
+            "; ".join(p.message for p in problems),
+            run.now,
+            problems,
+        )
+    )
+
+
+def _save_quietly(run: _Run, order: Order) -> None:
+    try:
+        run.orders.save(order)
+    except ConflictError:
+        log.info("bookings.skipped_changed order=%s", order.key)
+
+
+def _update(
+    orders: OrderStore, key: OrderKey, change: Callable[[Order], Order]
+) -> Order:
+    """Apply *change* to the freshest stored copy, re-reading on a lost
+    race: intake may refresh source fields while we book."""
+    for _ in range(5):
+        current = orders.get(key)
+        if current is None:
+            raise LookupError(f"order {key} vanished from the store")
+        try:
+            return orders.save(change(current))
+        except ConflictError:
+            continue
+    raise ConflictError(f"order {key} kept changing while it was being booked")

@@ -1,0 +1,373 @@
+"""The booking worker against the in-memory twins."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import attrs
+import pytest
+
+from fulfilment.adapters.pl3.memory import MemoryDeliveryPartner
+from fulfilment.adapters.storage.memory import MemoryStorage
+from fulfilment.core.clock import ManualClock
+from fulfilment.core.domain import Claim, Order, OrderState, Problem
+from fulfilment.core.errors import (
+    PartnerRejected,
+    PermanentPartnerError,
+    TransientPartnerError,
+)
+from fulfilment.core.intake import merge
+from fulfilment.core.ports import BookingRequest, Capabilities, EffectStatus
+from fulfilment.core.routing import RoutingPolicy
+from fulfilment.core.workers.create_fulfilment_requests import (
+    BookingReport,
+    BookingSettings,
+    create_fulfilment_requests,
+)
+from tests.builders import T0, make_order
+
+S = OrderState
+ROUTES = RoutingPolicy.one_partner_per_store(
+    {
+        "shemsiworld": "aramex",
+        "shemsi-egypt": "flextock",
+        "shemsi-uae": "farfill",
+        "shemsi-lebanon": None,
+    }
+)
+
+
+class World:
+    def __init__(self) -> None:
+        self.clock = ManualClock(T0 + timedelta(hours=2))
+        self.storage = MemoryStorage()
+        self.partners = {
+            "aramex": MemoryDeliveryPartner(
+                "aramex",
+                Capabilities(
+                    cod_currencies=frozenset({"MAD"}), lookup_by_reference=False
+                ),
+            ),
+            "flextock": MemoryDeliveryPartner(
+                "flextock", Capabilities(cod_currencies=frozenset({"EGP"}))
+            ),
+            "farfill": MemoryDeliveryPartner(
+                "farfill", Capabilities(cod_currencies=frozenset({"AED"}))
+            ),
+        }
+
+    def add(self, *orders: Order) -> None:
+        assert not self.storage.orders.save_many(orders)
+
+    def book(self, owner: str = "runner-1") -> BookingReport:
+        return create_fulfilment_requests(
+            orders=self.storage.orders,
+            partners=self.partners,
+            routing=ROUTES,
+            ledger=self.storage.ledger,
+            attention=self.storage.attention,
+            clock=self.clock,
+            owner=owner,
+            settings=BookingSettings(),
+        )
+
+    def order(self, external_id: str, store: str = "shemsiworld") -> Order:
+        found = [
+            o
+            for o in self.storage.orders.list(store=store)
+            if o.key.external_id == external_id
+        ]
+        assert found, f"no order {external_id}"
+        return found[0]
+
+    def parcels(self) -> int:
+        return sum(len(p.parcels) for p in self.partners.values())
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+def test_books_each_store_with_its_partner(world: World) -> None:
+    world.add(
+        make_order("1", store="shemsiworld"),
+        make_order("2", store="shemsi-egypt"),
+        make_order("3", store="shemsi-uae", cod=False),
+    )
+
+    report = world.book()
+
+    assert report.booked_by_partner() == {"aramex": 1, "flextock": 1, "farfill": 1}
+    booked = world.order("2", "shemsi-egypt")
+    assert booked.state is S.BOOKED
+    assert booked.shipment is not None
+    assert booked.shipment.merchant_reference == "shemsi-egypt-2"
+    effect = world.storage.ledger.get(f"book:{booked.key}")
+    assert effect is not None
+    assert effect.status is EffectStatus.DONE
+
+
+def test_holds_lebanon_orders_without_a_partner(world: World) -> None:
+    world.add(make_order("9", store="shemsi-lebanon"))
+
+    report = world.book()
+
+    held = world.order("9", "shemsi-lebanon")
+    assert held.state is S.ON_HOLD
+    assert held.hold_reason == "no_partner_for_store"
+    assert held.problems[0].code == "no_partner_for_store"
+    assert report.counts == {"held": 1}
+    assert world.parcels() == 0
+
+
+def test_a_held_order_is_not_rechecked_before_its_time(world: World) -> None:
+    world.add(make_order("9", store="shemsi-lebanon"))
+    world.book()
+
+    again = world.book()
+
+    assert again.outcomes == ()
+
+
+def test_an_unpaid_prepaid_order_waits_for_its_payment(world: World) -> None:
+    world.add(make_order("4", store="shemsi-uae", cod=False, paid=False))
+
+    world.book()
+
+    waiting = world.order("4", "shemsi-uae")
+    assert waiting.state is S.ON_HOLD
+    assert waiting.hold_reason == "awaiting_payment"
+    assert world.parcels() == 0
+
+
+def test_a_rejection_goes_to_attention_in_the_partners_words(world: World) -> None:
+    world.add(make_order("5", city="Casablanka"))
+
+    report = world.book()
+
+    rejected = world.order("5")
+    assert rejected.state is S.NEEDS_ATTENTION
+    assert "Casablanka" in rejected.problems[0].message
+    assert report.counts == {"rejected": 1}
+    items = world.storage.attention.open_items()
+    assert [(i.subject, i.reason) for i in items] == [
+        (str(rejected.key), "rejected_by_partner")
+    ]
+    effect = world.storage.ledger.get(f"book:{rejected.key}")
+    assert effect is not None
+    assert effect.status is EffectStatus.FAILED
+
+
+def test_a_cod_order_for_a_partner_without_cod_needs_attention(world: World) -> None:
+    world.partners["farfill"].capabilities = Capabilities(cash_on_delivery=False)
+    world.add(make_order("6", store="shemsi-uae", cod=True))
+
+    world.book()
+
+    order = world.order("6", "shemsi-uae")
+    assert order.state is S.NEEDS_ATTENTION
+    assert order.problems[0].code == "cod_not_supported"
+    assert world.parcels() == 0
+
+
+def test_an_order_with_source_problems_is_not_booked(world: World) -> None:
+    broken = attrs.evolve(
+        make_order("7"),
+        source_problems=(Problem("missing_city", "no city", "shippingAddress.city"),),
+    )
+    world.add(broken)
+
+    world.book()
+
+    assert world.order("7").state is S.NEEDS_ATTENTION
+    assert world.parcels() == 0
+
+
+def test_a_lost_reply_is_recovered_by_lookup_not_rebooked(world: World) -> None:
+    world.add(make_order("8", store="shemsi-egypt"))
+    world.partners["flextock"].fail_next("lost_reply")
+
+    first = world.book()
+    world.clock.advance(timedelta(minutes=2))
+    second = world.book()
+
+    assert first.counts == {"retry_scheduled": 1}
+    assert second.counts == {"recovered": 1}
+    assert world.order("8", "shemsi-egypt").state is S.BOOKED
+    assert len(world.partners["flextock"].parcels) == 1
+    assert world.partners["flextock"].book_calls == 1
+
+
+def test_a_partner_that_cannot_be_asked_is_never_booked_blind(world: World) -> None:
+    world.add(make_order("10"))
+    world.partners["aramex"].fail_next("lost_reply")
+
+    world.book()
+    world.clock.advance(timedelta(minutes=2))
+    second = world.book()
+
+    assert second.counts == {"uncertain": 1}
+    order = world.order("10")
+    assert order.state is S.NEEDS_ATTENTION
+    assert order.problems[0].code == "booking_outcome_unknown"
+    assert world.partners["aramex"].book_calls == 1
+    effect = world.storage.ledger.get(f"book:{order.key}")
+    assert effect is not None
+    assert effect.status is EffectStatus.UNCERTAIN
+
+
+def test_a_transient_failure_is_retried_later_and_books_once(world: World) -> None:
+    world.add(make_order("11"))
+    world.partners["aramex"].fail_next(
+        TransientPartnerError("503", partner="aramex", status=503)
+    )
+
+    first = world.book()
+    too_soon = world.book()
+    world.clock.advance(timedelta(minutes=1))
+    later = world.book()
+
+    assert first.counts == {"retry_scheduled": 1}
+    assert too_soon.outcomes == ()
+    assert later.counts == {"booked": 1}
+    assert len(world.partners["aramex"].parcels) == 1
+    assert world.order("11").attempts == 1
+
+
+def test_repeated_failures_end_with_a_person(world: World) -> None:
+    world.add(make_order("12"))
+    settings = BookingSettings()
+    for _ in range(settings.max_attempts):
+        world.partners["aramex"].fail_next(
+            TransientPartnerError("503", partner="aramex", status=503)
+        )
+        world.book()
+        world.clock.advance(timedelta(hours=4))
+
+    order = world.order("12")
+    assert order.state is S.NEEDS_ATTENTION
+    assert order.problems[0].code == "booking_failed_repeatedly"
+    assert world.parcels() == 0
+
+
+def test_bad_credentials_pause_the_partner_and_keep_the_orders(world: World) -> None:
+    world.add(make_order("13"), make_order("14"))
+    world.partners["aramex"].fail_next(
+        PermanentPartnerError("invalid username", partner="aramex", code="ERR01")
+    )
+
+    report = world.book()
+
+    assert report.counts == {"skipped": 2}
+    assert world.partners["aramex"].book_calls == 1
+    assert {world.order("13").state, world.order("14").state} == {S.NEW}
+    reasons = [i.reason for i in world.storage.attention.open_items()]
+    assert reasons == ["partner_unavailable"]
+
+
+def test_a_crash_mid_booking_is_recovered_after_the_claim_expires(
+    world: World,
+) -> None:
+    class CrashAfterBooking(MemoryDeliveryPartner):
+        def book(self, request: BookingRequest) -> object:
+            super().book(request)
+            raise SystemExit("runner killed")
+
+    crashing = CrashAfterBooking("flextock", Capabilities(frozenset({"EGP"})))
+    world.partners["flextock"] = crashing
+    world.add(make_order("15", store="shemsi-egypt"))
+
+    with pytest.raises(SystemExit):
+        world.book()
+    stuck = world.order("15", "shemsi-egypt")
+    world.clock.advance(timedelta(minutes=11))
+    recovered = world.book(owner="runner-2")
+
+    assert stuck.state is S.BOOKING
+    assert recovered.counts == {"recovered": 1}
+    assert world.order("15", "shemsi-egypt").state is S.BOOKED
+    assert len(crashing.parcels) == 1
+
+
+def test_a_live_claim_is_left_to_its_owner(world: World) -> None:
+    world.add(make_order("16"))
+    order = world.order("16")
+    world.storage.orders.save(
+        attrs.evolve(
+            order,
+            state=S.BOOKING,
+            claim=Claim("runner-1", world.clock.now() + timedelta(minutes=5)),
+        )
+    )
+
+    report = world.book(owner="runner-2")
+
+    assert report.outcomes == ()
+
+
+def test_two_runners_at_once_book_every_order_exactly_once(world: World) -> None:
+    world.add(*(make_order(str(n), store="shemsi-egypt") for n in range(40)))
+    start = threading.Barrier(2)
+    reports: list[BookingReport] = []
+
+    def runner(owner: str) -> None:
+        start.wait()
+        reports.append(world.book(owner))
+
+    threads = [threading.Thread(target=runner, args=(f"r{n}",)) for n in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    flextock = world.partners["flextock"]
+    assert len(flextock.parcels) == 40
+    assert flextock.book_calls == 40
+    booked = sum(r.counts.get("booked", 0) for r in reports)
+    assert booked == 40
+
+
+def test_a_cancelled_order_is_never_booked(world: World) -> None:
+    world.add(attrs.evolve(make_order("17", cancelled=True), state=S.CANCELLED))
+
+    report = world.book()
+
+    assert report.outcomes == ()
+    assert world.parcels() == 0
+
+
+def test_a_rejected_order_fixed_in_the_store_is_booked(world: World) -> None:
+    world.add(make_order("18", city="Casablanka"))
+    world.book()
+    rejected = world.order("18")
+    fixed_address = attrs.evolve(rejected.shipping_address, city="Casablanca")
+    fixed = attrs.evolve(
+        rejected,
+        shipping_address=fixed_address,
+        source_updated_at=rejected.source_updated_at + timedelta(hours=1),
+    )
+    merged = merge(rejected, fixed, world.clock.now())
+    assert merged.order is not None
+    world.storage.orders.save(merged.order)
+    report = world.book()
+
+    assert report.counts == {"booked": 1}
+    assert len(world.partners["aramex"].parcels) == 1
+
+
+def test_rejection_messages_carry_every_partner_problem(world: World) -> None:
+    world.partners["aramex"].fail_next(
+        PartnerRejected(
+            "two problems",
+            partner="aramex",
+            problems=(("ERR52", "City name is invalid"), ("ERR11", "Phone missing")),
+        )
+    )
+    world.add(make_order("19"))
+
+    world.book()
+
+    codes = [p.code for p in world.order("19").problems]
+    assert codes == ["aramex_err52", "aramex_err11"]
