@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from fulfilment.core.domain import Order, OrderKey, OrderState
+from fulfilment.core.domain import Order, OrderKey, OrderState, ensure_utc
 from fulfilment.core.errors import ConflictError
 from fulfilment.core.ports import AttentionItem, Effect, EffectStatus
 
@@ -111,7 +111,8 @@ class MemoryCursorStore:
         return self._values.get(name)
 
     def set(self, name: str, value: datetime) -> None:
-        self._values[name] = value
+        # Kept in UTC, as the real stores hand it back.
+        self._values[name] = ensure_utc(value)
 
 
 class MemoryEffectLedger:

@@ -1,0 +1,424 @@
+"""Pure translation between the domain and Aramex ShippingAPI.V2 JSON.
+
+Requests follow the WCF contract member for member (``AccountingInstrcutions``
+keeps Aramex's spelling: the serializer drops an unknown member silently).
+Responses are read defensively: extra keys are ignored, errors are looked
+for at both levels (the envelope and each processed shipment), and WCF dates
+(``/Date(ms±hhmm)/``, slashes possibly escaped) are read from their
+milliseconds, which are UTC; the offset only names the server's zone.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from fulfilment.core.domain import Address, Booking, LineItem, Money, Order
+from fulfilment.core.errors import (
+    OutcomeUnknown,
+    PartnerRejected,
+    PermanentPartnerError,
+)
+from fulfilment.core.ports import BookingRequest
+
+from .settings import AramexSettings, ShipperSettings
+
+__all__ = [
+    "CITY_ALIASES",
+    "PARTNER",
+    "booking_from_response",
+    "canonical_city",
+    "client_info",
+    "format_wcf_date",
+    "notifications",
+    "parcel_weight_kg",
+    "parse_wcf_date",
+    "shipment_request",
+]
+
+PARTNER = "aramex"
+
+# Sent when an address has no post code: Aramex rejects an empty PostCode on
+# some lanes ("Invalid zip code ()") and Morocco's addresses often have none.
+POST_CODE_PLACEHOLDER = "00000"
+# Used when no line carries a weight; Aramex refuses a weight of zero.
+DEFAULT_WEIGHT_KG = Decimal("0.5")
+# The promised delivery date sent as DueDate, counted from the shipping time.
+DUE_AFTER = timedelta(days=2)
+# Envelope codes that mean the account setup is wrong, not the parcel.
+SETUP_ERROR_CODES = frozenset({"ERR01"})
+
+# Spellings customers type (French, Arabic, English variants) for the names
+# on Aramex's city list.  Keys are compared casefolded, NFC-normalised.
+CITY_ALIASES: Mapping[str, str] = {
+    "casa": "Casablanca",
+    "dar el beida": "Casablanca",
+    "الدار البيضاء": "Casablanca",
+    "الرباط": "Rabat",
+    "marrakesh": "Marrakech",
+    "مراكش": "Marrakech",
+    "fès": "Fes",
+    "fez": "Fes",
+    "فاس": "Fes",
+    "tanger": "Tangier",
+    "طنجة": "Tangier",
+    "أكادير": "Agadir",
+    "meknès": "Meknes",
+    "مكناس": "Meknes",
+    "وجدة": "Oujda",
+    "kénitra": "Kenitra",
+    "القنيطرة": "Kenitra",
+    "tétouan": "Tetouan",
+    "تطوان": "Tetouan",
+    "القاهرة": "Cairo",
+    "الجيزة": "Giza",
+    "الإسكندرية": "Alexandria",
+    "alexandrie": "Alexandria",
+    "دبي": "Dubai",
+    "أبوظبي": "Abu Dhabi",
+    "الشارقة": "Sharjah",
+    "بيروت": "Beirut",
+}
+
+_WCF_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+# --- dates --------------------------------------------------------------------
+
+
+def parse_wcf_date(text: str) -> datetime:
+    """``/Date(1717505220000+0300)/`` (or with ``\\/``) -> aware UTC datetime.
+
+    The milliseconds are UTC whatever the offset says.  Raises ValueError
+    for anything else.
+    """
+    match = _WCF_DATE.match(text.strip().replace("\\/", "/"))
+    if match is None:
+        raise ValueError(f"{text!r} is not a WCF /Date(ms)/ value")
+    return _EPOCH + timedelta(milliseconds=int(match.group(1)))
+
+
+def format_wcf_date(moment: datetime) -> str:
+    """An aware datetime as ``/Date(ms)/`` (UTC milliseconds, no offset)."""
+    elapsed = moment.astimezone(UTC) - _EPOCH
+    return f"/Date({elapsed // timedelta(milliseconds=1)})/"
+
+
+# --- request ------------------------------------------------------------------
+
+
+def canonical_city(name: str | None) -> str:
+    """The spelling on Aramex's city list for *name*; an unknown name is
+    returned with its spacing tidied, for Aramex to judge."""
+    if not name:
+        return ""
+    cleaned = unicodedata.normalize("NFC", " ".join(name.split()))
+    return CITY_ALIASES.get(cleaned.casefold(), cleaned)
+
+
+def shipment_request(
+    request: BookingRequest, settings: AramexSettings, shipped_at: datetime
+) -> dict[str, Any]:
+    """The CreateShipments body booking *request* as one shipment."""
+    order = request.order
+    return {
+        "ClientInfo": client_info(settings),
+        "Transaction": _transaction(order.name),
+        "Shipments": [_shipment(request, settings, shipped_at)],
+        "LabelInfo": {"ReportID": settings.label_report_id, "ReportType": "URL"},
+    }
+
+
+def client_info(settings: AramexSettings) -> dict[str, Any]:
+    """The credentials block every Aramex request starts with."""
+    return {
+        "UserName": settings.username,
+        "Password": settings.password,
+        "Version": settings.version,
+        "AccountNumber": settings.account_number,
+        "AccountPin": settings.account_pin,
+        "AccountEntity": settings.account_entity,
+        "AccountCountryCode": settings.account_country_code,
+        "Source": settings.source,
+    }
+
+
+def _transaction(reference1: str) -> dict[str, str]:
+    return {
+        "Reference1": reference1,
+        "Reference2": "",
+        "Reference3": "",
+        "Reference4": "",
+        "Reference5": "",
+    }
+
+
+def _shipment(
+    request: BookingRequest, settings: AramexSettings, shipped_at: datetime
+) -> dict[str, Any]:
+    order = request.order
+    return {
+        "Reference1": order.name,
+        "Reference2": request.reference,
+        "Reference3": "",
+        "Shipper": _shipper(settings),
+        "Consignee": _consignee(order),
+        "ThirdParty": None,
+        "ShippingDateTime": format_wcf_date(shipped_at),
+        "DueDate": format_wcf_date(shipped_at + DUE_AFTER),
+        "Comments": order.note or "",
+        "PickupLocation": "",
+        "OperationsInstructions": "",
+        "AccountingInstrcutions": "",
+        "Details": _details(order, settings),
+        "Attachments": [],
+        "ForeignHAWB": "",
+        "TransportType": 0,
+        "PickupGUID": "",
+        "Number": None,
+    }
+
+
+def _shipper(settings: AramexSettings) -> dict[str, Any]:
+    shipper = settings.shipper
+    return {
+        "Reference1": shipper.warehouse,
+        "Reference2": "",
+        "AccountNumber": settings.account_number,
+        "PartyAddress": _address(
+            shipper.line1,
+            shipper.line2,
+            shipper.city,
+            shipper.post_code,
+            shipper.country_code,
+        ),
+        "Contact": _shipper_contact(shipper),
+    }
+
+
+def _shipper_contact(shipper: ShipperSettings) -> dict[str, str]:
+    return _contact(
+        person=shipper.contact_name or shipper.company,
+        company=shipper.company,
+        phone=shipper.phone,
+        cell=shipper.cell_phone,
+        email=shipper.email,
+        department=shipper.department,
+    )
+
+
+def _consignee(order: Order) -> dict[str, Any]:
+    address = order.shipping_address or Address()
+    customer = order.customer
+    name = address.full_name or (customer.full_name if customer else "")
+    phone = order.phone.e164 if order.phone and order.phone.e164 else ""
+    return {
+        "Reference1": (customer.external_id if customer else None) or "",
+        "Reference2": "",
+        "AccountNumber": "",
+        "PartyAddress": _address(
+            address.line1 or "",
+            address.line2 or "",
+            address.city,
+            address.zip,
+            address.country_code or "",
+            province=address.province_code or "",
+        ),
+        "Contact": _contact(
+            person=name,
+            company=name,
+            phone=phone,
+            cell=phone,
+            email=(customer.email if customer else None) or "",
+        ),
+    }
+
+
+def _address(
+    line1: str,
+    line2: str,
+    city: str | None,
+    post_code: str | None,
+    country_code: str,
+    *,
+    province: str = "",
+) -> dict[str, str]:
+    return {
+        "Line1": line1,
+        "Line2": line2,
+        "Line3": "",
+        "City": canonical_city(city),
+        "StateOrProvinceCode": province,
+        "PostCode": (post_code or "").strip() or POST_CODE_PLACEHOLDER,
+        "CountryCode": country_code,
+    }
+
+
+def _contact(
+    *,
+    person: str,
+    company: str,
+    phone: str,
+    cell: str,
+    email: str,
+    department: str = "",
+) -> dict[str, str]:
+    return {
+        "Department": department,
+        "PersonName": person,
+        "Title": "",
+        "CompanyName": company,
+        "PhoneNumber1": phone,
+        "PhoneNumber1Ext": "",
+        "PhoneNumber2": "",
+        "PhoneNumber2Ext": "",
+        "FaxNumber": "",
+        "CellPhone": cell,
+        "EmailAddress": email,
+        "Type": "",
+    }
+
+
+def _details(order: Order, settings: AramexSettings) -> dict[str, Any]:
+    cod = _cash_to_collect(order)
+    return {
+        "Dimensions": None,
+        "ActualWeight": _weight(parcel_weight_kg(order.lines)),
+        "ChargeableWeight": None,
+        "DescriptionOfGoods": _description(order.lines),
+        "GoodsOriginCountry": settings.shipper.country_code,
+        "NumberOfPieces": 1,
+        "ProductGroup": settings.product_group,
+        "ProductType": settings.product_type,
+        "PaymentType": "P",
+        "PaymentOptions": "",
+        "CustomsValueAmount": None,
+        "CashOnDeliveryAmount": _money(cod) if cod else None,
+        "InsuranceAmount": None,
+        "CashAdditionalAmount": None,
+        "CashAdditionalAmountDescription": "",
+        "CollectAmount": None,
+        "Services": "CODS" if cod else "",
+        "Items": [_item(line) for line in order.lines],
+    }
+
+
+def _cash_to_collect(order: Order) -> Money | None:
+    if not order.payment.is_cod:
+        return None
+    return order.payment.collect or order.total
+
+
+def parcel_weight_kg(lines: Sequence[LineItem]) -> Decimal:
+    """The parcel's weight from its lines' grams; lines without a weight add
+    nothing, and a parcel with no known weight counts as 0.5 kg."""
+    grams = sum((line.grams or 0) * line.quantity for line in lines)
+    return Decimal(grams) / 1000 if grams else DEFAULT_WEIGHT_KG
+
+
+def _item(line: LineItem) -> dict[str, Any]:
+    weight = _weight(Decimal(line.grams) / 1000) if line.grams else None
+    return {
+        "PackageType": "Box",
+        "Quantity": line.quantity,
+        "Weight": weight,
+        "Comments": "",
+        "Reference": line.product.sku or "",
+        "GoodsDescription": line.product.title,
+        "CustomsValue": None,
+    }
+
+
+def _description(lines: Sequence[LineItem]) -> str:
+    return ", ".join(f"{line.product.title} x{line.quantity}" for line in lines)
+
+
+def _weight(kg: Decimal) -> dict[str, Any]:
+    # The contract types weights and amounts as xsd:double; the Decimal is
+    # only turned into a float here, at the wire.
+    return {"Unit": "KG", "Value": float(kg)}
+
+
+def _money(money: Money) -> dict[str, Any]:
+    return {"CurrencyCode": money.currency, "Value": float(money.amount)}
+
+
+# --- response -----------------------------------------------------------------
+
+
+def booking_from_response(
+    data: Mapping[str, Any], tracking_url_template: str | None = None
+) -> Booking:
+    """The booking in a CreateShipments response for one shipment.
+
+    Raises ``PermanentPartnerError`` for an account error at the envelope
+    (ERR01, bad credentials), ``PartnerRejected`` with every ``(Code,
+    Message)`` of both levels when the shipment was refused, and
+    ``OutcomeUnknown`` for a reply that says neither (no AWB, no error).
+    """
+    envelope = notifications(data)
+    _raise_for_setup_errors(envelope)
+    shipment = _first_shipment(data)
+    awb = shipment.get("ID")
+    # A shipment with an AWB and no error of its own exists at Aramex, even
+    # if the envelope complains about something else: never drop it.
+    if awb and not shipment.get("HasErrors"):
+        return Booking(
+            PARTNER,
+            str(awb),
+            label_url=_label_url(shipment),
+            tracking_url=_tracking_url(tracking_url_template, str(awb)),
+        )
+    if data.get("HasErrors") or shipment.get("HasErrors"):
+        raise _rejection(envelope + notifications(shipment))
+    raise OutcomeUnknown("answer carries no AWB and no error", partner=PARTNER)
+
+
+def notifications(node: Mapping[str, Any] | None) -> tuple[tuple[str, str], ...]:
+    """``(Code, Message)`` pairs of a node's ``Notifications``, if any."""
+    found = (node or {}).get("Notifications") or []
+    return tuple(
+        (str(n.get("Code") or "").strip(), str(n.get("Message") or "").strip())
+        for n in found
+        if isinstance(n, Mapping)
+    )
+
+
+def _raise_for_setup_errors(envelope: tuple[tuple[str, str], ...]) -> None:
+    for code, message in envelope:
+        if code in SETUP_ERROR_CODES:
+            raise PermanentPartnerError(message, partner=PARTNER, code=code)
+
+
+def _first_shipment(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    shipments = data.get("Shipments") or []
+    # The SOAP flavour renders a single shipment as an object; accept it.
+    if isinstance(shipments, Mapping):
+        shipments = [shipments]
+    first = shipments[0] if shipments else None
+    return first if isinstance(first, Mapping) else {}
+
+
+def _rejection(problems: tuple[tuple[str, str], ...]) -> PartnerRejected:
+    problems = problems or (("HasErrors", "refused without a notification"),)
+    # The first code shows in str(); every code stays in ``problems``.
+    text = "; ".join(message for _, message in problems)
+    return PartnerRejected(
+        text, partner=PARTNER, problems=problems, code=problems[0][0]
+    )
+
+
+def _label_url(shipment: Mapping[str, Any]) -> str | None:
+    label = shipment.get("ShipmentLabel") or {}
+    url = label.get("LabelURL") if isinstance(label, Mapping) else None
+    # json.loads already turns \/ into /; a doubly escaped value would not.
+    return url.replace("\\/", "/") if isinstance(url, str) and url else None
+
+
+def _tracking_url(template: str | None, awb: str) -> str | None:
+    return template.format(awb=awb) if template else None

@@ -1,0 +1,76 @@
+"""Settings of the Aramex adapter, structured from the ``[partners.aramex]``
+table of the configuration by cattrs.
+
+``base_url`` has no default on purpose: a test or a sandbox must never talk
+to a real Aramex host by accident.  The hosts Aramex documents are
+
+- production ``https://ws.aramex.net``,
+- sandbox ``https://ws.sbx.aramex.net``,
+- legacy test ``https://ws.dev.aramex.net`` (older plugins),
+
+and the loopback simulator's URL in the sandbox.  Credentials come from
+``${ENV_VAR}`` references in the configuration, never from literals; the
+password and PIN are left out of ``repr`` so they cannot reach a log line.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+__all__ = ["AramexSettings", "ShipperSettings"]
+
+
+@attrs.frozen
+class ShipperSettings:
+    """The warehouse parcels leave from, as Aramex prints it on the label.
+
+    ``warehouse`` is our name for it (sent as the shipper's ``Reference1``);
+    ``contact_name`` defaults to the company when empty, because Aramex
+    requires a ``PersonName`` on every party.  An empty ``post_code`` is
+    sent as the ``"00000"`` placeholder.
+    """
+
+    warehouse: str
+    company: str
+    phone: str
+    cell_phone: str
+    email: str
+    line1: str
+    city: str
+    country_code: str
+    line2: str = ""
+    post_code: str = ""
+    contact_name: str = ""
+    department: str = ""
+
+
+@attrs.frozen
+class AramexSettings:
+    """One Aramex account (ClientInfo) and how parcels are booked on it.
+
+    ``version``, ``source``, ``product_group``, ``product_type`` and
+    ``label_report_id`` default to what most public integrations send for a
+    domestic e-commerce account (``v1.0``, 24, ``DOM``, ``ONP``, 9729).
+    ``cod_currencies`` are the currencies the account collects cash in
+    (domestic COD is collected in the local currency).
+    ``tracking_url_template`` builds the customer's tracking link from the
+    AWB, e.g. ``"https://track.example/{awb}"``; with None, bookings carry no
+    tracking URL.
+    """
+
+    base_url: str
+    username: str
+    password: str = attrs.field(repr=False)
+    account_number: str
+    account_pin: str = attrs.field(repr=False)
+    account_entity: str
+    account_country_code: str
+    shipper: ShipperSettings
+    version: str = "v1.0"
+    source: int = 24
+    product_group: str = "DOM"
+    product_type: str = "ONP"
+    cod_currencies: tuple[str, ...] = ("MAD",)
+    label_report_id: int = 9729
+    tracking_url_template: str | None = None
+    timeout: float = 30.0

@@ -1,0 +1,144 @@
+"""Farfill, the Dubai fulfilment partner, as a ``DeliveryPartner``.
+
+The wire shape is modelled (see :mod:`.wire`); the behaviour is the one the
+connector needs from any partner that keys on our merchant reference:
+
+- an OAuth2 token, kept until shortly before it expires and renewed once
+  when a call is answered 401;
+- create-order sent once (non-idempotent); a ``partner_order_id`` Farfill
+  already has comes back as 409 and is turned into the existing booking by
+  a lookup, never into a second parcel;
+- after a lost answer, one lookup settles whether the order exists; when it
+  does not (or the lookup fails) the ``OutcomeUnknown`` is raised for the
+  booking worker, which asks again before its next attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from fulfilment.adapters.pl3._bearer import AccessToken, BearerSession
+from fulfilment.adapters.pl3._booking import authorised, rejected, settle_unknown
+from fulfilment.adapters.pl3._reply import Reply
+from fulfilment.adapters.retry import RetryPolicy
+from fulfilment.core.domain import Booking
+from fulfilment.core.errors import OutcomeUnknown, PartnerError, PermanentPartnerError
+from fulfilment.core.ports import BookingRequest, Capabilities, Clock
+
+from . import wire
+from .client import FarfillClient
+from .settings import FarfillSettings
+
+__all__ = ["FarfillDeliveryPartner"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_VALIDATION = {400, 409, 422}
+
+
+class FarfillDeliveryPartner:
+    """Books UAE orders with Farfill and finds them by merchant reference.
+    Cash on delivery in the configured currencies (AED)."""
+
+    name = wire.PARTNER
+
+    def __init__(
+        self,
+        settings: FarfillSettings,
+        client: FarfillClient,
+        retry: RetryPolicy,
+        clock: Clock,
+    ) -> None:
+        self.capabilities = Capabilities(
+            cash_on_delivery=True,
+            cod_currencies=settings.cod_currencies,
+            countries=frozenset({"AE"}),
+            lookup_by_reference=True,
+        )
+        self._settings = settings
+        self._client = client
+        self._retry = retry
+        self._clock = clock
+        self._session = BearerSession(self._token, clock, partner=self.name)
+
+    def book(self, request: BookingRequest) -> Booking:
+        body = wire.order_body(request.reference, request.order, self._settings)
+        try:
+            reply = self._call(
+                lambda token: self._client.create_order(token, body),
+                idempotent=False,
+                what="farfill.create_order",
+            )
+        except OutcomeUnknown as unknown:
+            return settle_unknown(
+                self.name, self.find_booking, request.reference, unknown
+            )
+        if reply.ok:
+            return self._created(request.reference, reply)
+        return self._existing_or_refuse(request.reference, reply)
+
+    def find_booking(self, reference: str) -> Booking | None:
+        reply = self._call(
+            lambda token: self._client.find_orders(token, reference),
+            idempotent=True,
+            what="farfill.find_orders",
+        )
+        if not reply.ok:
+            raise _refusal(reply, "order lookup")
+        return wire.booking_from_list(reply.body, reference)
+
+    # --- steps -----------------------------------------------------------
+
+    def _created(self, reference: str, reply: Reply) -> Booking:
+        try:
+            booking = wire.booking_of(reply.body)
+        except ValueError as unreadable:
+            # Farfill took the order but we cannot read its id: ask for it.
+            unknown = OutcomeUnknown(
+                str(unreadable), partner=self.name, status=reply.status
+            )
+            return settle_unknown(self.name, self.find_booking, reference, unknown)
+        log.info("farfill.booked reference=%s order=%s", reference, booking.reference)
+        return booking
+
+    def _existing_or_refuse(self, reference: str, reply: Reply) -> Booking:
+        problems = wire.problems_of(reply.body)
+        if not wire.is_duplicate_order(reply.status, problems):
+            raise _refusal(reply, "create-order")
+        existing = self.find_booking(reference)
+        if existing is None:
+            # Farfill says the id is taken but cannot show it: a person must
+            # look rather than the worker booking again.
+            raise rejected(self.name, problems, reply.status)
+        log.info("farfill.already_booked reference=%s", reference)
+        return existing
+
+    # --- plumbing --------------------------------------------------------
+
+    def _call(self, operation: Callable[[str], T], *, idempotent: bool, what: str) -> T:
+        return authorised(
+            self._retry, self._session, operation, idempotent=idempotent, what=what
+        )
+
+    def _token(self) -> AccessToken:
+        body = self._client.request_token(wire.token_form(self._settings))
+        try:
+            return wire.token_of(body, self._clock.now())
+        except (ValueError, TypeError) as error:
+            raise PermanentPartnerError(str(error), partner=self.name) from error
+
+
+def _refusal(reply: Reply, operation: str) -> PartnerError:
+    """A validation answer becomes PartnerRejected; any other status means
+    the adapter and Farfill disagree on the contract."""
+    if reply.status in _VALIDATION:
+        problems = wire.problems_of(reply.body) or (("base", reply.text),)
+        return rejected(wire.PARTNER, problems, reply.status)
+    return PermanentPartnerError(
+        f"unexpected answer to {operation}: {reply.text}",
+        partner=wire.PARTNER,
+        status=reply.status,
+    )

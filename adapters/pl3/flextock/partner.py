@@ -1,0 +1,165 @@
+"""Flextock, the Egyptian fulfilment partner, as a ``DeliveryPartner``.
+
+Booking an order is three steps: log in (once, token kept), make sure every
+SKU of the order exists at Flextock (``create-products``, idempotent, known
+SKUs remembered), then ``create-order`` keyed on the merchant reference as
+``order_code``.  Because Flextock keys on that code, two safety nets keep an
+order from becoming two parcels:
+
+- an order Flextock already has is answered as a duplicate; the adapter
+  turns that answer into the existing booking by asking ``order-status``;
+- create-order is never repeated blind after a lost answer (it is sent as a
+  non-idempotent call), but one ``order-status`` lookup settles the usual
+  case where Flextock did create it.  When the lookup finds nothing or fails,
+  the original ``OutcomeUnknown`` is raised and the booking worker asks
+  again before its next attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from fulfilment.adapters.pl3._bearer import AccessToken, BearerSession
+from fulfilment.adapters.pl3._booking import authorised, rejected, settle_unknown
+from fulfilment.adapters.pl3._reply import Reply
+from fulfilment.adapters.retry import RetryPolicy
+from fulfilment.core.domain import Booking, LineItem
+from fulfilment.core.errors import (
+    OutcomeUnknown,
+    PartnerError,
+    PermanentPartnerError,
+)
+from fulfilment.core.ports import BookingRequest, Capabilities, Clock
+
+from . import wire
+from .client import FlextockClient
+from .settings import FlextockSettings
+
+__all__ = ["FlextockDeliveryPartner"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_VALIDATION = {400, 422}
+_NOT_FOUND = 404
+
+
+class FlextockDeliveryPartner:
+    """Books Egyptian orders with Flextock and finds them by merchant
+    reference.  Cash on delivery in the configured currencies (EGP)."""
+
+    name = wire.PARTNER
+
+    def __init__(
+        self,
+        settings: FlextockSettings,
+        client: FlextockClient,
+        retry: RetryPolicy,
+        clock: Clock,
+    ) -> None:
+        self.capabilities = Capabilities(
+            cash_on_delivery=True,
+            cod_currencies=settings.cod_currencies,
+            countries=frozenset({"EG"}),
+            lookup_by_reference=True,
+        )
+        self._settings = settings
+        self._client = client
+        self._retry = retry
+        self._session = BearerSession(self._login, clock, partner=self.name)
+        self._known_skus: set[str] = set()
+
+    def book(self, request: BookingRequest) -> Booking:
+        self._ensure_products(request.order.lines)
+        body = wire.order_body(request.reference, request.order, self._settings)
+        try:
+            reply = self._call(
+                lambda token: self._client.create_order(token, body),
+                idempotent=False,
+                what="flextock.create_order",
+            )
+        except OutcomeUnknown as unknown:
+            return settle_unknown(
+                self.name, self.find_booking, request.reference, unknown
+            )
+        if reply.ok:
+            log.info("flextock.booked reference=%s", request.reference)
+            return wire.booking_for(request.reference)
+        return self._existing_or_refuse(request.reference, reply)
+
+    def find_booking(self, reference: str) -> Booking | None:
+        reply = self._call(
+            lambda token: self._client.order_status(token, wire.status_body(reference)),
+            idempotent=True,
+            what="flextock.order_status",
+        )
+        if reply.status == _NOT_FOUND:
+            return None
+        if not reply.ok:
+            raise _refusal(reply, "order-status")
+        return wire.booking_from_status(reply.body, reference)
+
+    # --- steps -----------------------------------------------------------
+
+    def _ensure_products(self, lines: Iterable[LineItem]) -> None:
+        missing = [
+            product
+            for product in wire.products_for(lines)
+            if product["sku_code"] not in self._known_skus
+        ]
+        for start in range(0, len(missing), wire.PRODUCTS_PER_CALL):
+            self._create_products(missing[start : start + wire.PRODUCTS_PER_CALL])
+
+    def _create_products(self, products: list[dict[str, Any]]) -> None:
+        reply = self._call(
+            lambda token: self._client.create_products(token, {"products": products}),
+            idempotent=True,
+            what="flextock.create_products",
+        )
+        if not reply.ok:
+            raise _refusal(reply, "create-products")
+        known, problems = wire.product_problems(reply.body)
+        self._known_skus.update(known)
+        if problems:
+            raise rejected(wire.PARTNER, problems, reply.status)
+
+    def _existing_or_refuse(self, reference: str, reply: Reply) -> Booking:
+        problems = wire.problems_of(reply.body)
+        if reply.status not in _VALIDATION or not wire.is_duplicate_order(problems):
+            raise _refusal(reply, "create-order")
+        existing = self.find_booking(reference)
+        if existing is None:
+            # Flextock says the code is taken but cannot show it: a person
+            # must look rather than the worker booking again.
+            raise rejected(wire.PARTNER, problems, reply.status)
+        log.info("flextock.already_booked reference=%s", reference)
+        return existing
+
+    # --- plumbing --------------------------------------------------------
+
+    def _call(self, operation: Callable[[str], T], *, idempotent: bool, what: str) -> T:
+        return authorised(
+            self._retry, self._session, operation, idempotent=idempotent, what=what
+        )
+
+    def _login(self) -> AccessToken:
+        body = self._client.login(wire.auth_body(self._settings))
+        try:
+            return wire.token_of(body)
+        except ValueError as error:
+            raise PermanentPartnerError(str(error), partner=self.name) from error
+
+
+def _refusal(reply: Reply, operation: str) -> PartnerError:
+    """A validation answer becomes PartnerRejected; any other status means
+    the adapter and Flextock disagree on the contract."""
+    if reply.status in _VALIDATION:
+        problems = wire.problems_of(reply.body) or (("message", reply.text),)
+        return rejected(wire.PARTNER, problems, reply.status)
+    return PermanentPartnerError(
+        f"unexpected answer to {operation}: {reply.text}",
+        partner=wire.PARTNER,
+        status=reply.status,
+    )

@@ -1,0 +1,574 @@
+"""MongoDB stores: the production store, for one runner or many.
+
+Collections, one per aggregate: ``orders``, ``cursors``, ``effects``,
+``leases``, ``attention``.  Documents come from
+:func:`~fulfilment.adapters.storage.documents.bson_converter`; an order's
+``_id`` is its key string (``shopify:shemsi-egypt:5551234567890``), an
+effect's ``_id`` its ledger key, a lease's and a cursor's ``_id`` its name.
+Beside the converter's fields an order carries what worker queries filter
+on: ``store``, ``due_at`` (``next_attempt_at``, or the year 1 when unset, so
+an order with no next attempt is always due), ``claim_expires_at`` (the
+claim's expiry, or the year 1 when unclaimed) and ``write_id`` (which write
+put the document there).
+
+:meth:`MongoStorage.ensure_indexes` creates an index for every worker query,
+so a worker with nothing to do scans no collection:
+
+=========  ====================================  ============================
+orders     ``(state, due_at)``                   ``due`` (one query a state)
+orders     ``(state, claim_expires_at)``         ``expired_claims``
+orders     ``(store, state)``                    ``list(store=…)``
+effects    ``(status, created_at, _id)``         ``with_status``
+attention  ``(subject, reason)``, unique         one item per subject, reason
+attention  ``(resolved_at, raised_at)``          ``open_items``
+=========  ====================================  ============================
+
+Order keys, ledger keys, lease and cursor names are unique as ``_id``.
+MongoDB keeps times to the millisecond: a time read back has lost its
+microseconds.  pymongo and BSON errors surface as ``StorageError``, chained;
+a lost compare-and-set as ``ConflictError``.
+"""
+
+from __future__ import annotations
+
+import functools
+import heapq
+import re
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, ParamSpec, TypeVar
+
+import attrs
+import bson
+from bson.codec_options import CodecOptions
+from bson.errors import BSONError
+from cattrs.errors import BaseValidationError
+from pymongo import ASCENDING, MongoClient, ReplaceOne, ReturnDocument
+from pymongo.collection import Collection
+from pymongo.database import Database
+from pymongo.errors import (
+    BulkWriteError,
+    DuplicateKeyError,
+    PyMongoError,
+)
+from pymongo.errors import ConfigurationError as PyMongoConfigurationError
+
+from fulfilment.core.domain import Order, OrderKey, OrderState, ensure_utc
+from fulfilment.core.errors import ConfigurationError, ConflictError, StorageError
+from fulfilment.core.ports import AttentionItem, Effect, EffectStatus
+
+from .documents import Document, as_utc, bson_converter, describe_error
+
+__all__ = [
+    "MongoAttentionQueue",
+    "MongoCursorStore",
+    "MongoEffectLedger",
+    "MongoLeaseStore",
+    "MongoOrderStore",
+    "MongoSettings",
+    "MongoStorage",
+    "build",
+]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+Collectionish = Collection[Document]
+
+_CODEC: CodecOptions[Document] = CodecOptions(tz_aware=True, tzinfo=UTC)
+_DUPLICATE_KEY = 11000
+# Stands for "no time" in the query fields: before every real time.
+_LOWEST = datetime(1, 1, 1, tzinfo=UTC)
+_PLACEMENT = [("placed_at", ASCENDING), ("_id", ASCENDING)]
+
+
+def _translated(method: Callable[P, R]) -> Callable[P, R]:
+    """Turn driver, BSON and unreadable-document errors into StorageError."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except (PyMongoError, BSONError, OverflowError) as exc:
+            raise StorageError(f"mongodb {method.__qualname__}: {exc}") from exc
+        except BaseValidationError as exc:
+            raise StorageError(
+                f"mongodb {method.__qualname__}: a stored document cannot be "
+                f"read: {describe_error(exc)}"
+            ) from exc
+
+    return wrapper
+
+
+def _as_stored(document: Document) -> Document:
+    """*document* as the server will hand it back (milliseconds, UTC)."""
+    return bson.decode(bson.encode(document), codec_options=_CODEC)
+
+
+# --- orders ------------------------------------------------------------------
+
+
+class MongoOrderStore:
+    """Orders with compare-and-set on ``revision`` (see ``OrderStore``)."""
+
+    def __init__(self, collection: Collectionish) -> None:
+        self._orders = collection
+
+    @_translated
+    def get(self, key: OrderKey) -> Order | None:
+        found = self._orders.find_one({"_id": str(key)})
+        return None if found is None else _order_from(found)
+
+    @_translated
+    def get_many(self, keys: Iterable[OrderKey]) -> dict[OrderKey, Order]:
+        wanted = list({str(key) for key in keys})
+        orders = map(_order_from, self._orders.find({"_id": {"$in": wanted}}))
+        return {order.key: order for order in orders}
+
+    @_translated
+    def save_many(self, orders: Sequence[Order]) -> list[OrderKey]:
+        """One unordered bulk write of compare-and-set replacements; returns
+        the keys that lost.  A page names each order once."""
+        if not orders:
+            return []
+        batch = uuid.uuid4().hex
+        writes = [
+            ReplaceOne(
+                _cas_filter(order),
+                _order_document(order, f"{batch}:{index}"),
+                upsert=order.revision == 0,
+            )
+            for index, order in enumerate(orders)
+        ]
+        outcome = _bulk_outcome(self._orders, writes)
+        lost = _lost_inserts(orders, outcome)
+        lost |= self._lost_updates(orders, outcome, batch)
+        return [order.key for index, order in enumerate(orders) if index in lost]
+
+    @_translated
+    def save(self, order: Order) -> Order:
+        """Write one order with compare-and-set and return the stored copy;
+        ``ConflictError`` when the stored revision is not ``order.revision``."""
+        try:
+            found = self._orders.find_one_and_replace(
+                _cas_filter(order),
+                _order_document(order, uuid.uuid4().hex),
+                upsert=order.revision == 0,
+                return_document=ReturnDocument.AFTER,
+            )
+        except DuplicateKeyError as exc:
+            raise _conflict(order) from exc
+        if found is None:
+            raise _conflict(order)
+        return _order_from(found)
+
+    @_translated
+    def due(
+        self, states: Iterable[OrderState], now: datetime, limit: int
+    ) -> list[Order]:
+        """Orders in *states* with no next attempt or one not after *now*,
+        oldest placement first: one indexed query per state, merged."""
+        if limit <= 0:
+            return []
+        per_state = [
+            self._placed_first(
+                {"state": state.value, "due_at": {"$lte": ensure_utc(now)}}, limit
+            )
+            for state in dict.fromkeys(map(OrderState, states))
+        ]
+        return list(heapq.merge(*per_state, key=_placement))[:limit]
+
+    @_translated
+    def expired_claims(self, now: datetime, limit: int) -> list[Order]:
+        """Orders in ``booking`` whose claim is missing or expired at *now*."""
+        if limit <= 0:
+            return []
+        booking = OrderState.BOOKING.value
+        query = {"state": booking, "claim_expires_at": {"$lte": ensure_utc(now)}}
+        return self._placed_first(query, limit)
+
+    def _placed_first(self, query: Document, limit: int) -> list[Order]:
+        found = self._orders.find(query).sort(_PLACEMENT).limit(limit)
+        return [_order_from(document) for document in found]
+
+    def _lost_updates(
+        self, orders: Sequence[Order], outcome: Document, batch: str
+    ) -> set[int]:
+        """Which replacements of stored orders matched nothing.
+
+        The server reports only how many matched; when that falls short,
+        each order's ``write_id`` says whose write is there now.  A write
+        that won and was replaced by another runner's in the meantime is
+        reported lost too: either way, the caller's version is not stored.
+        """
+        updates = [i for i, order in enumerate(orders) if order.revision > 0]
+        if outcome["nMatched"] == len(updates):
+            return set()
+        keys = [str(orders[i].key) for i in updates]
+        found = self._orders.find({"_id": {"$in": keys}}, {"write_id": True})
+        written = {document.get("write_id") for document in found}
+        return {i for i in updates if f"{batch}:{i}" not in written}
+
+    @_translated
+    def list(
+        self, *, state: OrderState | None = None, store: str | None = None
+    ) -> list[Order]:
+        """Every order matching the filters, in key order (a report, not a
+        worker query: without *store* or *state* it reads the collection)."""
+        query: Document = {}
+        if store is not None:
+            query["store"] = store
+        if state is not None:
+            query["state"] = OrderState(state).value
+        return sorted(map(_order_from, self._orders.find(query)), key=_key)
+
+
+def _bulk_outcome(
+    orders: Collectionish, writes: list[ReplaceOne[Document]]
+) -> Document:
+    """The server's bulk result; duplicate keys (lost inserts) are expected,
+    any other write error is not."""
+    try:
+        return orders.bulk_write(writes, ordered=False).bulk_api_result
+    except BulkWriteError as exc:
+        details: dict[str, Any] = dict(exc.details)
+        unexpected = [e for e in details["writeErrors"] if e["code"] != _DUPLICATE_KEY]
+        if unexpected or details.get("writeConcernErrors"):
+            raise
+        return details
+
+
+def _lost_inserts(orders: Sequence[Order], outcome: Document) -> set[int]:
+    upserted = {entry["index"] for entry in outcome.get("upserted", [])}
+    return {
+        index
+        for index, order in enumerate(orders)
+        if order.revision == 0 and index not in upserted
+    }
+
+
+def _cas_filter(order: Order) -> Document:
+    return {"_id": str(order.key), "revision": order.revision}
+
+
+def _conflict(order: Order) -> ConflictError:
+    return ConflictError(f"order {order.key} changed since revision {order.revision}")
+
+
+def _order_document(order: Order, write_id: str) -> Document:
+    """The stored copy of *order* (``revision + 1``) with its query fields."""
+    stored = attrs.evolve(order, revision=order.revision + 1)
+    document: Document = bson_converter().unstructure(stored)
+    document["_id"] = document.pop("key")
+    document["store"] = order.key.store
+    document["due_at"] = order.next_attempt_at or _LOWEST
+    document["claim_expires_at"] = order.claim.expires_at if order.claim else _LOWEST
+    document["write_id"] = write_id
+    return document
+
+
+def _order_from(document: Mapping[str, Any]) -> Order:
+    fields = dict(document)
+    fields["key"] = fields.pop("_id")
+    for derived in ("store", "due_at", "claim_expires_at", "write_id"):
+        fields.pop(derived, None)
+    return bson_converter().structure(fields, Order)
+
+
+def _placement(order: Order) -> tuple[datetime, str]:
+    return order.placed_at, str(order.key)
+
+
+def _key(order: Order) -> OrderKey:
+    return order.key
+
+
+# --- cursors -----------------------------------------------------------------
+
+
+class MongoCursorStore:
+    """Named watermarks, one document each."""
+
+    def __init__(self, collection: Collectionish) -> None:
+        self._cursors = collection
+
+    @_translated
+    def get(self, name: str) -> datetime | None:
+        found = self._cursors.find_one({"_id": name})
+        return None if found is None else as_utc(found["value"])
+
+    @_translated
+    def set(self, name: str, value: datetime) -> None:
+        self._cursors.update_one(
+            {"_id": name}, {"$set": {"value": ensure_utc(value)}}, upsert=True
+        )
+
+
+# --- effect ledger -----------------------------------------------------------
+
+
+class MongoEffectLedger:
+    """The effect ledger (see ``EffectLedger``): ``begin`` is an insert that
+    the unique ``_id`` lets through once; every other change is one atomic
+    ``find_one_and_update``."""
+
+    def __init__(self, collection: Collectionish) -> None:
+        self._effects = collection
+
+    @_translated
+    def begin(
+        self, key: str, kind: str, subject: str, now: datetime
+    ) -> tuple[Effect, bool]:
+        """A new pending entry and True, or the existing entry unchanged and
+        False."""
+        effect = Effect(key, kind, subject, EffectStatus.PENDING, now, now)
+        document = _effect_document(effect)
+        try:
+            self._effects.insert_one(document)
+        except DuplicateKeyError:
+            # The unique _id settles races: an earlier begin is the one.
+            return _effect_from(self._require(key)), False
+        return _effect_from(_as_stored(document)), True
+
+    @_translated
+    def reopen(self, key: str, now: datetime) -> Effect:
+        """FAILED back to PENDING, one more attempt; ``ConflictError`` from
+        any other status, ``KeyError`` for an unknown key."""
+        reopened = self._effects.find_one_and_update(
+            {"_id": key, "status": EffectStatus.FAILED.value},
+            {
+                "$set": {
+                    "status": EffectStatus.PENDING.value,
+                    "updated_at": ensure_utc(now),
+                    "detail": None,
+                },
+                "$inc": {"attempts": 1},
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        if reopened is None:
+            status = self._require(key)["status"]
+            raise ConflictError(f"effect {key} is {status}, not failed")
+        return _effect_from(reopened)
+
+    @_translated
+    def complete(self, key: str, result: Mapping[str, Any], now: datetime) -> Effect:
+        """Mark the entry DONE with the call's result."""
+        changes = {"status": EffectStatus.DONE.value, "result": dict(result)}
+        return self._update(key, {**changes, "updated_at": ensure_utc(now)})
+
+    @_translated
+    def mark(
+        self, key: str, status: EffectStatus, detail: str, now: datetime
+    ) -> Effect:
+        """Set the entry's status with a human-readable detail."""
+        changes = {"status": EffectStatus(status).value, "detail": detail}
+        return self._update(key, {**changes, "updated_at": ensure_utc(now)})
+
+    @_translated
+    def get(self, key: str) -> Effect | None:
+        found = self._effects.find_one({"_id": key})
+        return None if found is None else _effect_from(found)
+
+    @_translated
+    def with_status(self, status: EffectStatus, limit: int) -> list[Effect]:
+        """Up to *limit* entries in *status*, oldest first."""
+        if limit <= 0:
+            return []
+        found = self._effects.find({"status": EffectStatus(status).value})
+        ordered = found.sort([("created_at", ASCENDING), ("_id", ASCENDING)])
+        return [_effect_from(document) for document in ordered.limit(limit)]
+
+    def _update(self, key: str, changes: Document) -> Effect:
+        updated = self._effects.find_one_and_update(
+            {"_id": key}, {"$set": changes}, return_document=ReturnDocument.AFTER
+        )
+        if updated is None:
+            raise KeyError(f"no effect {key} in the ledger")
+        return _effect_from(updated)
+
+    def _require(self, key: str) -> Document:
+        found = self._effects.find_one({"_id": key})
+        if found is None:
+            raise KeyError(f"no effect {key} in the ledger")
+        return found
+
+
+def _effect_document(effect: Effect) -> Document:
+    document: Document = bson_converter().unstructure(effect)
+    document["_id"] = document.pop("key")
+    return document
+
+
+def _effect_from(document: Mapping[str, Any]) -> Effect:
+    fields = dict(document)
+    fields["key"] = fields.pop("_id")
+    return bson_converter().structure(fields, Effect)
+
+
+# --- leases ------------------------------------------------------------------
+
+
+class MongoLeaseStore:
+    """Named leases, taken with one atomic conditional upsert."""
+
+    def __init__(self, collection: Collectionish) -> None:
+        self._leases = collection
+
+    @_translated
+    def acquire(self, name: str, owner: str, now: datetime, ttl_seconds: float) -> bool:
+        """Take the lease if it is free, expired at *now*, or already
+        *owner*'s; it then holds for *ttl_seconds*."""
+        expires = ensure_utc(now + timedelta(seconds=ttl_seconds))
+        takeable = {
+            "_id": name,
+            "$or": [{"owner": owner}, {"expires_at": {"$lte": ensure_utc(now)}}],
+        }
+        try:
+            self._leases.find_one_and_update(
+                takeable, {"$set": {"owner": owner, "expires_at": expires}}, upsert=True
+            )
+        except DuplicateKeyError:
+            return False  # someone else holds a live lease
+        return True
+
+    @_translated
+    def release(self, name: str, owner: str) -> None:
+        """Give the lease up; does nothing unless *owner* holds it."""
+        self._leases.delete_one({"_id": name, "owner": owner})
+
+
+# --- attention ---------------------------------------------------------------
+
+
+class MongoAttentionQueue:
+    """One document per (subject, reason); raising again re-opens and
+    refreshes it."""
+
+    def __init__(self, collection: Collectionish) -> None:
+        self._items = collection
+
+    @_translated
+    def raise_item(self, item: AttentionItem) -> None:
+        opened = attrs.evolve(item, resolved_at=None)
+        document = bson_converter().unstructure(opened)
+        where = {"subject": item.subject, "reason": item.reason}
+        try:
+            self._items.replace_one(where, document, upsert=True)
+        except DuplicateKeyError:
+            # A concurrent raise created the item first; refresh it.
+            self._items.replace_one(where, document)
+
+    @_translated
+    def open_items(self) -> list[AttentionItem]:
+        """Open items, oldest first."""
+        found = self._items.find({"resolved_at": None}, {"_id": False})
+        order = [
+            ("raised_at", ASCENDING),
+            ("subject", ASCENDING),
+            ("reason", ASCENDING),
+        ]
+        return [_item_from(document) for document in found.sort(order)]
+
+    @_translated
+    def resolve(self, subject: str, reason: str, now: datetime) -> bool:
+        """Close the open item; False when there is none."""
+        closed = self._items.update_one(
+            {"subject": subject, "reason": reason, "resolved_at": None},
+            {"$set": {"resolved_at": ensure_utc(now)}},
+        )
+        return closed.matched_count == 1
+
+
+def _item_from(document: Mapping[str, Any]) -> AttentionItem:
+    return bson_converter().structure(dict(document), AttentionItem)
+
+
+# --- the bundle --------------------------------------------------------------
+
+
+def _redact(uri: str) -> str:
+    """*uri* with any password replaced, for messages and reprs."""
+    return re.sub(r"(//[^:/@]+:)[^@/]*@", r"\1***@", uri)
+
+
+@attrs.frozen
+class MongoSettings:
+    """How to reach the database.  The URI may carry credentials; it is
+    never shown with its password."""
+
+    uri: str = attrs.field(repr=lambda uri: repr(_redact(uri)))
+    database: str = "fulfilment"
+    server_selection_timeout: float = 10.0
+
+
+class MongoStorage:
+    """Every store on one MongoDB database.
+
+    Takes a ``MongoClient`` (and the database name) or a ``Database``; it
+    reads and writes timezone-aware UTC datetimes whatever the client's own
+    codec options.  ``close()`` closes the client only when this storage
+    built it (:func:`build`).
+    """
+
+    def __init__(
+        self,
+        target: MongoClient[Document] | Database[Document],
+        database: str = "fulfilment",
+        *,
+        owns_client: bool = False,
+    ) -> None:
+        db = target[database] if isinstance(target, MongoClient) else target
+        self.database: Database[Document] = db.with_options(codec_options=_CODEC)
+        self._owns_client = owns_client
+        self.orders = MongoOrderStore(self.database["orders"])
+        self.cursors = MongoCursorStore(self.database["cursors"])
+        self.ledger = MongoEffectLedger(self.database["effects"])
+        self.leases = MongoLeaseStore(self.database["leases"])
+        self.attention = MongoAttentionQueue(self.database["attention"])
+
+    @_translated
+    def ensure_indexes(self) -> None:
+        """Create the indexes every worker query relies on (idempotent)."""
+        db = self.database
+        db["orders"].create_index([("state", 1), ("due_at", 1)], name="due")
+        db["orders"].create_index(
+            [("state", 1), ("claim_expires_at", 1)], name="expired_claims"
+        )
+        db["orders"].create_index([("store", 1), ("state", 1)], name="store_state")
+        db["effects"].create_index(
+            [("status", 1), ("created_at", 1), ("_id", 1)], name="status"
+        )
+        db["attention"].create_index(
+            [("subject", 1), ("reason", 1)], name="subject_reason", unique=True
+        )
+        db["attention"].create_index(
+            [("resolved_at", 1), ("raised_at", 1)], name="open"
+        )
+
+    def close(self) -> None:
+        if self._owns_client:
+            self.database.client.close()
+
+
+def build(settings: MongoSettings) -> MongoStorage:
+    """Connect to ``settings.uri`` and make sure the indexes exist."""
+    try:
+        client: MongoClient[Document] = MongoClient(
+            settings.uri,
+            tz_aware=True,
+            tzinfo=UTC,
+            serverSelectionTimeoutMS=int(settings.server_selection_timeout * 1000),
+            appname="fulfilment-connector",
+        )
+    except (PyMongoConfigurationError, ValueError) as exc:
+        raise ConfigurationError(
+            f"mongodb uri {_redact(settings.uri)} is not usable ({type(exc).__name__})"
+        ) from exc
+    storage = MongoStorage(client, settings.database, owns_client=True)
+    try:
+        storage.ensure_indexes()
+    except StorageError:
+        storage.close()
+        raise
+    return storage

@@ -1,0 +1,651 @@
+"""SQLite stores: the embedded default for one machine with no database server.
+
+One file holds one table per aggregate.  Each row is the JSON document of
+the aggregate (:func:`~fulfilment.adapters.storage.documents.json_converter`)
+beside the columns the worker queries filter and sort on, each indexed:
+
+==========  =============================================================
+orders      key, channel, store, external_id, revision, state, placed_at,
+            due_at (``next_attempt_at``, or the lowest value when unset),
+            claim_expires_at (the claim's expiry, or the lowest value)
+cursors     name, value
+effects     key, status, created_at
+leases      name, owner, expires_at
+attention   subject, reason, is_open, raised_at
+==========  =============================================================
+
+Times in columns are integer microseconds since the Unix epoch (UTC), so
+they sort and compare exactly.  The database runs in WAL mode: readers never
+wait for the writer.  Every write takes the write lock up front
+(``BEGIN IMMEDIATE``) and waits up to ``busy_timeout`` seconds for it, so
+several processes on one machine can share a file.  Each thread gets its
+own connection.  ``sqlite3`` errors surface as ``StorageError``, chained.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+from cattrs.errors import BaseValidationError
+
+from fulfilment.core.domain import Order, OrderKey, OrderState, ensure_utc
+from fulfilment.core.errors import ConfigurationError, ConflictError, StorageError
+from fulfilment.core.ports import AttentionItem, Effect, EffectStatus
+
+from .documents import as_utc, describe_error, json_converter
+
+__all__ = [
+    "SQLiteAttentionQueue",
+    "SQLiteCursorStore",
+    "SQLiteDatabase",
+    "SQLiteEffectLedger",
+    "SQLiteLeaseStore",
+    "SQLiteOrderStore",
+    "SQLiteSettings",
+    "SQLiteStorage",
+    "build",
+]
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS orders (
+    key TEXT PRIMARY KEY,
+    channel TEXT NOT NULL,
+    store TEXT NOT NULL,
+    external_id TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    placed_at INTEGER NOT NULL,
+    due_at INTEGER NOT NULL,
+    claim_expires_at INTEGER NOT NULL,
+    document TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_due ON orders (state, due_at);
+CREATE INDEX IF NOT EXISTS orders_claims ON orders (state, claim_expires_at);
+CREATE INDEX IF NOT EXISTS orders_store ON orders (store, state);
+CREATE TABLE IF NOT EXISTS cursors (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS effects (
+    key TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    document TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS effects_status ON effects (status, created_at, key);
+CREATE TABLE IF NOT EXISTS leases (
+    name TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS attention (
+    subject TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    is_open INTEGER NOT NULL,
+    raised_at INTEGER NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY (subject, reason)
+);
+CREATE INDEX IF NOT EXISTS attention_open
+    ON attention (is_open, raised_at, subject, reason);
+"""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+# Stands for "no time": sorts before every real time, so an order with no
+# next attempt is always due and a booking with no claim always expired.
+_LOWEST = -(2**63)
+
+
+def _micros(value: datetime | None) -> int:
+    if value is None:
+        return _LOWEST
+    return (ensure_utc(value) - _EPOCH) // _MICROSECOND
+
+
+def _json_keys(keys: Iterable[object]) -> str:
+    return json.dumps([str(k) for k in keys])
+
+
+@attrs.frozen
+class SQLiteSettings:
+    """Where the database file lives and how long a writer waits for
+    another process to finish (seconds)."""
+
+    path: str = attrs.field()
+    busy_timeout: float = 30.0
+
+    @path.validator
+    def _check_path(self, _: attrs.Attribute[str], value: str) -> None:
+        if not value or value == ":memory:":
+            raise ConfigurationError(
+                f"sqlite path {value!r} must name a file; for a store that "
+                "lives in memory use fulfilment.adapters.storage.memory"
+            )
+
+
+class SQLiteDatabase:
+    """One database file: a connection per thread and write transactions
+    that take the write lock before reading anything."""
+
+    def __init__(self, settings: SQLiteSettings) -> None:
+        self._settings = settings
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        Path(settings.path).parent.mkdir(parents=True, exist_ok=True)
+        self._create_schema()
+
+    @property
+    def path(self) -> str:
+        return self._settings.path
+
+    def connection(self) -> sqlite3.Connection:
+        """The calling thread's connection (opened on first use)."""
+        if self._closed:
+            raise StorageError(f"sqlite database {self._settings.path} is closed")
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._open()
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A transaction holding the write lock; committed when the block
+        ends, rolled back when it raises."""
+        with _translated_errors():
+            conn = self.connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """The connection for one read statement (which is its own snapshot)."""
+        with _translated_errors():
+            yield self.connection()
+
+    def close(self) -> None:
+        """Close every thread's connection; later use raises StorageError."""
+        with self._lock:
+            self._closed = True
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
+
+    def _open(self) -> sqlite3.Connection:
+        with self._lock:
+            if self._closed:
+                raise StorageError(f"sqlite database {self._settings.path} is closed")
+            conn = sqlite3.connect(
+                self._settings.path,
+                timeout=self._settings.busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            self._connections.append(conn)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    def _create_schema(self) -> None:
+        with self.write() as conn:
+            (version,) = conn.execute("PRAGMA user_version").fetchone()
+            if version > SCHEMA_VERSION:
+                raise StorageError(
+                    f"sqlite database {self._settings.path} has schema version "
+                    f"{version}; this version of the library reads "
+                    f"{SCHEMA_VERSION}"
+                )
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+@contextmanager
+def _translated_errors() -> Iterator[None]:
+    """Turn sqlite3 errors and unreadable documents into StorageError."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise StorageError(f"sqlite: {exc}") from exc
+    except BaseValidationError as exc:
+        raise StorageError(
+            f"sqlite: a stored document cannot be read: {describe_error(exc)}"
+        ) from exc
+
+
+# --- orders ------------------------------------------------------------------
+
+_INSERT_ORDER = (
+    "INSERT INTO orders (key, channel, store, external_id, revision, state, "
+    "placed_at, due_at, claim_expires_at, document) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING"
+)
+_UPDATE_ORDER = (
+    "UPDATE orders SET revision = ?, state = ?, placed_at = ?, due_at = ?, "
+    "claim_expires_at = ?, document = ? WHERE key = ? AND revision = ?"
+)
+_ORDER_REVISIONS = (
+    "SELECT key, revision FROM orders WHERE key IN (SELECT value FROM json_each(?))"
+)
+_ORDERS_BY_KEY = (
+    "SELECT document FROM orders WHERE key IN (SELECT value FROM json_each(?))"
+)
+_DUE_ORDERS = (
+    "SELECT document FROM orders "
+    "WHERE state IN (SELECT value FROM json_each(?)) AND due_at <= ? "
+    "ORDER BY placed_at, key LIMIT ?"
+)
+_EXPIRED_CLAIMS = (
+    "SELECT document FROM orders WHERE state = ? AND claim_expires_at <= ? "
+    "ORDER BY placed_at, key LIMIT ?"
+)
+
+
+class SQLiteOrderStore:
+    """Orders with compare-and-set on ``revision`` (see ``OrderStore``)."""
+
+    def __init__(self, database: SQLiteDatabase) -> None:
+        self._db = database
+
+    def get(self, key: OrderKey) -> Order | None:
+        return self.get_many([key]).get(key)
+
+    def get_many(self, keys: Iterable[OrderKey]) -> dict[OrderKey, Order]:
+        with self._db.read() as conn:
+            rows = conn.execute(_ORDERS_BY_KEY, (_json_keys(keys),)).fetchall()
+            orders = [_order_from(document) for (document,) in rows]
+        return {order.key: order for order in orders}
+
+    def save_many(self, orders: Sequence[Order]) -> list[OrderKey]:
+        """Write the page in one transaction: one read of the stored
+        revisions, then one bulk insert and one bulk update of the winners.
+        Returns the keys that lost (their stored revision had moved)."""
+        if not orders:
+            return []
+        with self._db.write() as conn:
+            keys = _json_keys(order.key for order in orders)
+            stored = dict(conn.execute(_ORDER_REVISIONS, (keys,)))
+            inserts, updates, lost = _settle(orders, stored)
+            _write_all(conn, _INSERT_ORDER, [_insert_row(o) for o in inserts])
+            _write_all(conn, _UPDATE_ORDER, [_update_row(o) for o in updates])
+        return lost
+
+    def save(self, order: Order) -> Order:
+        """Write one order with compare-and-set; ``ConflictError`` when the
+        stored revision is not ``order.revision``."""
+        with self._db.write() as conn:
+            if order.revision == 0:
+                cursor = conn.execute(_INSERT_ORDER, _insert_row(order))
+            else:
+                cursor = conn.execute(_UPDATE_ORDER, _update_row(order))
+        if cursor.rowcount != 1:
+            raise ConflictError(
+                f"order {order.key} changed since revision {order.revision}"
+            )
+        return attrs.evolve(order, revision=order.revision + 1)
+
+    def due(
+        self, states: Iterable[OrderState], now: datetime, limit: int
+    ) -> list[Order]:
+        """Orders in *states* with no next attempt or one not after *now*,
+        oldest placement first (index ``orders_due``)."""
+        wanted = json.dumps([OrderState(s).value for s in states])
+        return self._select(_DUE_ORDERS, (wanted, _micros(now)), limit)
+
+    def expired_claims(self, now: datetime, limit: int) -> list[Order]:
+        """Orders in ``booking`` whose claim is missing or expired at *now*
+        (index ``orders_claims``)."""
+        booking = OrderState.BOOKING.value
+        return self._select(_EXPIRED_CLAIMS, (booking, _micros(now)), limit)
+
+    def _select(self, sql: str, params: tuple[Any, ...], limit: int) -> list[Order]:
+        if limit <= 0:
+            return []
+        with self._db.read() as conn:
+            rows = conn.execute(sql, (*params, limit)).fetchall()
+            return [_order_from(document) for (document,) in rows]
+
+    def list(
+        self, *, state: OrderState | None = None, store: str | None = None
+    ) -> list[Order]:
+        """Every order matching the filters, in key order."""
+        where, params = ["1 = 1"], []
+        if state is not None:
+            where.append("state = ?")
+            params.append(OrderState(state).value)
+        if store is not None:
+            where.append("store = ?")
+            params.append(store)
+        sql = (
+            f"SELECT document FROM orders WHERE {' AND '.join(where)} "  # noqa: S608
+            "ORDER BY channel, store, external_id"
+        )
+        with self._db.read() as conn:
+            return [_order_from(doc) for (doc,) in conn.execute(sql, params)]
+
+
+def _settle(
+    orders: Sequence[Order], stored: Mapping[str, int]
+) -> tuple[list[Order], list[Order], list[OrderKey]]:
+    """Split a page into inserts, updates and losers, in page order, as if
+    the orders were written one after the other."""
+    revisions = dict(stored)
+    inserts: list[Order] = []
+    updates: list[Order] = []
+    lost: list[OrderKey] = []
+    for order in orders:
+        key = str(order.key)
+        current = revisions.get(key, 0)
+        if current != order.revision:
+            lost.append(order.key)
+            continue
+        (updates if key in revisions else inserts).append(order)
+        revisions[key] = order.revision + 1
+    return inserts, updates, lost
+
+
+def _write_all(
+    conn: sqlite3.Connection, statement: str, rows: list[tuple[Any, ...]]
+) -> None:
+    """Run *statement* for every row; each must write one row, as nothing
+    can move under the write lock that the caller holds."""
+    if rows and conn.executemany(statement, rows).rowcount != len(rows):
+        raise StorageError("sqlite: orders changed under the write lock")
+
+
+def _insert_row(order: Order) -> tuple[Any, ...]:
+    key = order.key
+    return (str(key), key.channel, key.store, key.external_id, *_columns(order))
+
+
+def _update_row(order: Order) -> tuple[Any, ...]:
+    return (*_columns(order), str(order.key), order.revision)
+
+
+def _columns(order: Order) -> tuple[Any, ...]:
+    """The stored copy's revision, indexed columns and document."""
+    stored = attrs.evolve(order, revision=order.revision + 1)
+    claim_expiry = order.claim.expires_at if order.claim else None
+    return (
+        stored.revision,
+        order.state.value,
+        _micros(order.placed_at),
+        _micros(order.next_attempt_at),
+        _micros(claim_expiry),
+        json.dumps(json_converter().unstructure(stored)),
+    )
+
+
+def _order_from(document: str) -> Order:
+    return json_converter().structure(json.loads(document), Order)
+
+
+# --- cursors -----------------------------------------------------------------
+
+
+class SQLiteCursorStore:
+    """Named watermarks, one row each."""
+
+    def __init__(self, database: SQLiteDatabase) -> None:
+        self._db = database
+
+    def get(self, name: str) -> datetime | None:
+        with self._db.read() as conn:
+            row = conn.execute("SELECT value FROM cursors WHERE name = ?", (name,))
+            found = row.fetchone()
+        return None if found is None else as_utc(datetime.fromisoformat(found[0]))
+
+    def set(self, name: str, value: datetime) -> None:
+        with self._db.write() as conn:
+            conn.execute(
+                "INSERT INTO cursors (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (name, ensure_utc(value).isoformat()),
+            )
+
+
+# --- effect ledger -----------------------------------------------------------
+
+_INSERT_EFFECT = (
+    "INSERT INTO effects (key, status, created_at, document) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (key) DO NOTHING"
+)
+_UPDATE_EFFECT = "UPDATE effects SET status = ?, document = ? WHERE key = ?"
+
+
+class SQLiteEffectLedger:
+    """The effect ledger (see ``EffectLedger``); every change is one
+    read-check-write under the write lock."""
+
+    def __init__(self, database: SQLiteDatabase) -> None:
+        self._db = database
+
+    def begin(
+        self, key: str, kind: str, subject: str, now: datetime
+    ) -> tuple[Effect, bool]:
+        """A new pending entry and True, or the existing entry unchanged and
+        False."""
+        effect = Effect(key, kind, subject, EffectStatus.PENDING, now, now)
+        with self._db.write() as conn:
+            created = conn.execute(_INSERT_EFFECT, (key, *_effect_row(effect)))
+            if created.rowcount == 1:
+                return effect, True
+            return _require_effect(conn, key), False
+
+    def reopen(self, key: str, now: datetime) -> Effect:
+        """FAILED back to PENDING, one more attempt; ``ConflictError`` from
+        any other status, ``KeyError`` for an unknown key."""
+        with self._db.write() as conn:
+            effect = _require_effect(conn, key)
+            if effect.status is not EffectStatus.FAILED:
+                raise ConflictError(f"effect {key} is {effect.status}, not failed")
+            reopened = attrs.evolve(
+                effect,
+                status=EffectStatus.PENDING,
+                attempts=effect.attempts + 1,
+                updated_at=now,
+                detail=None,
+            )
+            return _put_effect(conn, reopened)
+
+    def complete(self, key: str, result: Mapping[str, Any], now: datetime) -> Effect:
+        """Mark the entry DONE with the call's result."""
+        with self._db.write() as conn:
+            done = attrs.evolve(
+                _require_effect(conn, key),
+                status=EffectStatus.DONE,
+                result=dict(result),
+                updated_at=now,
+            )
+            return _put_effect(conn, done)
+
+    def mark(
+        self, key: str, status: EffectStatus, detail: str, now: datetime
+    ) -> Effect:
+        """Set the entry's status with a human-readable detail."""
+        with self._db.write() as conn:
+            marked = attrs.evolve(
+                _require_effect(conn, key), status=status, detail=detail, updated_at=now
+            )
+            return _put_effect(conn, marked)
+
+    def get(self, key: str) -> Effect | None:
+        with self._db.read() as conn:
+            return _find_effect(conn, key)
+
+    def with_status(self, status: EffectStatus, limit: int) -> list[Effect]:
+        """Up to *limit* entries in *status*, oldest first."""
+        if limit <= 0:
+            return []
+        with self._db.read() as conn:
+            rows = conn.execute(
+                "SELECT document FROM effects WHERE status = ? "
+                "ORDER BY created_at, key LIMIT ?",
+                (EffectStatus(status).value, limit),
+            ).fetchall()
+            return [_effect_from(document) for (document,) in rows]
+
+
+def _effect_row(effect: Effect) -> tuple[Any, ...]:
+    document = json.dumps(json_converter().unstructure(effect))
+    return (effect.status.value, _micros(effect.created_at), document)
+
+
+def _put_effect(conn: sqlite3.Connection, effect: Effect) -> Effect:
+    status, _, document = _effect_row(effect)
+    conn.execute(_UPDATE_EFFECT, (status, document, effect.key))
+    return effect
+
+
+def _find_effect(conn: sqlite3.Connection, key: str) -> Effect | None:
+    row = conn.execute("SELECT document FROM effects WHERE key = ?", (key,)).fetchone()
+    return None if row is None else _effect_from(row[0])
+
+
+def _require_effect(conn: sqlite3.Connection, key: str) -> Effect:
+    effect = _find_effect(conn, key)
+    if effect is None:
+        raise KeyError(f"no effect {key} in the ledger")
+    return effect
+
+
+def _effect_from(document: str) -> Effect:
+    return json_converter().structure(json.loads(document), Effect)
+
+
+# --- leases ------------------------------------------------------------------
+
+_ACQUIRE_LEASE = (
+    "INSERT INTO leases (name, owner, expires_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (name) DO UPDATE SET "
+    "owner = excluded.owner, expires_at = excluded.expires_at "
+    "WHERE leases.owner = excluded.owner OR leases.expires_at <= ?"
+)
+
+
+class SQLiteLeaseStore:
+    """Named leases, taken with one conditional upsert."""
+
+    def __init__(self, database: SQLiteDatabase) -> None:
+        self._db = database
+
+    def acquire(self, name: str, owner: str, now: datetime, ttl_seconds: float) -> bool:
+        """Take the lease if it is free, expired at *now*, or already
+        *owner*'s; it then holds for *ttl_seconds*."""
+        expires = _micros(now + timedelta(seconds=ttl_seconds))
+        with self._db.write() as conn:
+            taken = conn.execute(_ACQUIRE_LEASE, (name, owner, expires, _micros(now)))
+            return taken.rowcount == 1
+
+    def release(self, name: str, owner: str) -> None:
+        """Give the lease up; does nothing unless *owner* holds it."""
+        with self._db.write() as conn:
+            conn.execute(
+                "DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner)
+            )
+
+
+# --- attention ---------------------------------------------------------------
+
+_RAISE_ITEM = (
+    "INSERT INTO attention (subject, reason, is_open, raised_at, document) "
+    "VALUES (?, ?, 1, ?, ?) ON CONFLICT (subject, reason) DO UPDATE SET "
+    "is_open = 1, raised_at = excluded.raised_at, document = excluded.document"
+)
+
+
+class SQLiteAttentionQueue:
+    """One row per (subject, reason); raising again re-opens and refreshes."""
+
+    def __init__(self, database: SQLiteDatabase) -> None:
+        self._db = database
+
+    def raise_item(self, item: AttentionItem) -> None:
+        opened = attrs.evolve(item, resolved_at=None)
+        with self._db.write() as conn:
+            conn.execute(
+                _RAISE_ITEM,
+                (
+                    item.subject,
+                    item.reason,
+                    _micros(item.raised_at),
+                    _item_json(opened),
+                ),
+            )
+
+    def open_items(self) -> list[AttentionItem]:
+        """Open items, oldest first."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                "SELECT document FROM attention WHERE is_open = 1 "
+                "ORDER BY raised_at, subject, reason"
+            ).fetchall()
+            return [_item_from(document) for (document,) in rows]
+
+    def resolve(self, subject: str, reason: str, now: datetime) -> bool:
+        """Close the open item; False when there is none."""
+        with self._db.write() as conn:
+            row = conn.execute(
+                "SELECT document FROM attention "
+                "WHERE subject = ? AND reason = ? AND is_open = 1",
+                (subject, reason),
+            ).fetchone()
+            if row is None:
+                return False
+            resolved = attrs.evolve(_item_from(row[0]), resolved_at=now)
+            conn.execute(
+                "UPDATE attention SET is_open = 0, document = ? "
+                "WHERE subject = ? AND reason = ?",
+                (_item_json(resolved), subject, reason),
+            )
+            return True
+
+
+def _item_json(item: AttentionItem) -> str:
+    return json.dumps(json_converter().unstructure(item))
+
+
+def _item_from(document: str) -> AttentionItem:
+    return json_converter().structure(json.loads(document), AttentionItem)
+
+
+# --- the bundle --------------------------------------------------------------
+
+
+class SQLiteStorage:
+    """Every store on one SQLite file."""
+
+    def __init__(self, settings: SQLiteSettings) -> None:
+        self.database = SQLiteDatabase(settings)
+        self.orders = SQLiteOrderStore(self.database)
+        self.cursors = SQLiteCursorStore(self.database)
+        self.ledger = SQLiteEffectLedger(self.database)
+        self.leases = SQLiteLeaseStore(self.database)
+        self.attention = SQLiteAttentionQueue(self.database)
+
+    def close(self) -> None:
+        self.database.close()
+
+
+def build(settings: SQLiteSettings) -> SQLiteStorage:
+    """Open (creating when needed) the database at ``settings.path``."""
+    return SQLiteStorage(settings)

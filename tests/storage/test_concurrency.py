@@ -1,0 +1,102 @@
+"""Runners racing on one store: compare-and-set, leases and the ledger
+each let exactly one of them through, on every backend.
+
+Each thread has its own handle on the store (``backend.open()``), as a
+separate runner would; SQLite handles also get a connection per thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+import attrs
+
+from fulfilment.core.domain import Order
+from fulfilment.core.errors import ConflictError
+from fulfilment.core.ports import Storage
+from tests.builders import T0, make_order
+from tests.storage.conftest import Backend
+
+RUNNERS = 8
+T = TypeVar("T")
+
+
+def race(backend: Backend, attempt: Callable[[Storage, int], T]) -> list[T]:
+    """Run *attempt* in RUNNERS threads released at the same moment."""
+    handles = [backend.open() for _ in range(RUNNERS)]
+    start = threading.Barrier(RUNNERS)
+
+    def run(runner: int) -> T:
+        start.wait()
+        return attempt(handles[runner], runner)
+
+    with ThreadPoolExecutor(RUNNERS) as pool:
+        return list(pool.map(run, range(RUNNERS)))
+
+
+def save_as(order: Order) -> Callable[[Storage, int], str | None]:
+    def attempt(storage: Storage, runner: int) -> str | None:
+        try:
+            storage.orders.save(attrs.evolve(order, note=f"runner {runner}"))
+        except ConflictError:
+            return None
+        return f"runner {runner}"
+
+    return attempt
+
+
+def test_racing_saves_of_one_revision_have_exactly_one_winner(
+    backend: Backend,
+) -> None:
+    stored = backend.open().orders.save(make_order())
+
+    outcomes = race(backend, save_as(stored))
+
+    winners = [w for w in outcomes if w is not None]
+    assert len(winners) == 1
+    after = backend.open().orders.get(stored.key)
+    assert after is not None
+    assert (after.revision, after.note) == (2, winners[0])
+
+
+def test_racing_inserts_of_a_new_order_have_exactly_one_winner(
+    backend: Backend,
+) -> None:
+    outcomes = race(backend, save_as(make_order()))
+
+    winners = [w for w in outcomes if w is not None]
+    assert len(winners) == 1
+    after = backend.open().orders.get(make_order().key)
+    assert after is not None
+    assert (after.revision, after.note) == (1, winners[0])
+
+
+def test_racing_pages_lose_every_order_but_once(backend: Backend) -> None:
+    page = [make_order(str(i)) for i in range(20)]
+
+    losses = race(backend, lambda storage, _: storage.orders.save_many(page))
+
+    assert sorted(k for lost in losses for k in lost) == sorted(
+        o.key for o in page for _ in range(RUNNERS - 1)
+    )
+
+
+def test_one_runner_of_many_gets_a_free_lease(backend: Backend) -> None:
+    outcomes = race(
+        backend, lambda storage, n: storage.leases.acquire("run", f"r{n}", T0, 60)
+    )
+
+    assert outcomes.count(True) == 1
+
+
+def test_one_runner_of_many_creates_a_ledger_entry(backend: Backend) -> None:
+    outcomes = race(
+        backend, lambda storage, n: storage.ledger.begin("book:1", "book", f"{n}", T0)
+    )
+
+    created = [entry for entry, new in outcomes if new]
+    assert len(created) == 1
+    assert all(entry == created[0] for entry, _ in outcomes)

@@ -1,0 +1,506 @@
+"""The storage contract: every store behaves like the in-memory twin.
+
+Each test runs on memory, SQLite and MongoDB (see ``conftest.py``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from fulfilment.core.domain import Claim, Order, OrderKey, OrderState
+from fulfilment.core.errors import ConflictError
+from fulfilment.core.ports import AttentionItem, EffectStatus, Storage
+from tests.builders import T0, make_order
+from tests.storage.conftest import Backend
+from tests.strategies import orders
+
+S = OrderState
+MINUTE = timedelta(minutes=1)
+
+
+def order(external_id: str, **changes: Any) -> Order:
+    """A bookable Moroccan order with *changes* applied; ``store=`` only
+    changes the key."""
+    store = changes.pop("store", "shemsiworld")
+    key = OrderKey("shopify", store, external_id)
+    return attrs.evolve(make_order(external_id), key=key, **changes)
+
+
+def saved(storage: Storage, *pending: Order) -> list[Order]:
+    return [storage.orders.save(o) for o in pending]
+
+
+def external_ids(found: list[Order]) -> list[str]:
+    return [o.key.external_id for o in found]
+
+
+# --- orders: compare-and-set -------------------------------------------------
+
+
+def test_a_new_order_is_stored_as_revision_one(storage: Storage) -> None:
+    new = order("1", raw={"id": 1, "line_items": [{"sku": "TAJ"}]})
+
+    stored = storage.orders.save(new)
+
+    assert stored == attrs.evolve(new, revision=1)
+    assert storage.orders.get(new.key) == stored
+    assert storage.orders.get(new.key).raw == new.raw  # type: ignore[union-attr]
+
+
+def test_an_unknown_order_is_none(storage: Storage) -> None:
+    assert storage.orders.get(OrderKey("shopify", "shemsiworld", "404")) is None
+
+
+def test_a_write_at_the_stored_revision_wins(storage: Storage) -> None:
+    (first,) = saved(storage, order("1"))
+
+    second = storage.orders.save(attrs.evolve(first, state=S.ON_HOLD))
+
+    assert second.revision == 2
+    assert storage.orders.get(first.key) == second
+
+
+def test_a_stale_revision_loses_the_write(storage: Storage) -> None:
+    (first,) = saved(storage, order("1"))
+    storage.orders.save(attrs.evolve(first, note="first writer"))
+
+    with pytest.raises(ConflictError):
+        storage.orders.save(attrs.evolve(first, note="second writer"))
+
+    assert storage.orders.get(first.key).note == "first writer"  # type: ignore[union-attr]
+
+
+def test_a_second_insert_of_a_new_order_loses(storage: Storage) -> None:
+    saved(storage, order("1", note="first"))
+
+    with pytest.raises(ConflictError):
+        storage.orders.save(order("1", note="second"))
+
+    assert storage.orders.get(order("1").key).note == "first"  # type: ignore[union-attr]
+
+
+def test_an_absent_order_counts_as_revision_zero(storage: Storage) -> None:
+    ghost = order("1", revision=3)
+
+    with pytest.raises(ConflictError):
+        storage.orders.save(ghost)
+
+    assert storage.orders.get(ghost.key) is None
+
+
+def test_of_two_writers_of_a_new_order_one_wins(backend: Backend) -> None:
+    one, other = backend.open(), backend.open()
+    one.orders.save(order("1", note="one"))
+
+    with pytest.raises(ConflictError):
+        other.orders.save(order("1", note="other"))
+
+    assert other.orders.get(order("1").key).note == "one"  # type: ignore[union-attr]
+
+
+def test_get_many_returns_the_stored_orders_only(storage: Storage) -> None:
+    saved(storage, order("1"), order("2"))
+    wanted = [order(i).key for i in ("1", "2", "3")]
+
+    found = storage.orders.get_many(wanted)
+
+    assert sorted(k.external_id for k in found) == ["1", "2"]
+    assert all(found[k].key == k for k in found)
+
+
+# --- orders: pages -----------------------------------------------------------
+
+
+def test_save_many_writes_a_whole_page(storage: Storage) -> None:
+    page = [order(str(i)) for i in range(1, 6)]
+
+    lost = storage.orders.save_many(page)
+
+    assert lost == []
+    stored = storage.orders.get_many([o.key for o in page])
+    assert stored == {o.key: attrs.evolve(o, revision=1) for o in page}
+
+
+def test_save_many_returns_the_losers_and_writes_the_rest(storage: Storage) -> None:
+    kept, moved = saved(storage, order("kept"), order("moved"))
+    storage.orders.save(attrs.evolve(moved, note="someone else"))
+    page = [
+        attrs.evolve(kept, note="update"),  # revision 1 is current: wins
+        attrs.evolve(moved, note="stale"),  # revision 1, stored 2: loses
+        order("fresh"),  # new: wins
+        order("kept"),  # new but stored: loses
+        order("ghost", revision=4),  # absent counts as 0: loses
+    ]
+
+    lost = storage.orders.save_many(page)
+
+    assert sorted(k.external_id for k in lost) == ["ghost", "kept", "moved"]
+    assert storage.orders.get(kept.key).note == "update"  # type: ignore[union-attr]
+    assert storage.orders.get(moved.key).note == "someone else"  # type: ignore[union-attr]
+    assert storage.orders.get(order("fresh").key).revision == 1  # type: ignore[union-attr]
+    assert storage.orders.get(order("ghost").key) is None
+
+
+def test_save_many_of_an_empty_page_writes_nothing(storage: Storage) -> None:
+    assert storage.orders.save_many([]) == []
+    assert storage.orders.list() == []
+
+
+# --- orders: worker queries --------------------------------------------------
+
+
+def test_due_orders_are_those_whose_next_attempt_has_come(storage: Storage) -> None:
+    saved(
+        storage,
+        order("unset"),
+        order("past", next_attempt_at=T0 - MINUTE),
+        order("now", next_attempt_at=T0),
+        order("future", next_attempt_at=T0 + MINUTE),
+        order("held", state=S.ON_HOLD),
+        order("booked", state=S.BOOKED),
+    )
+
+    due = storage.orders.due([S.NEW, S.ON_HOLD], T0, limit=10)
+
+    assert sorted(external_ids(due)) == ["held", "now", "past", "unset"]
+
+
+def test_due_orders_come_oldest_placement_first_then_by_key(storage: Storage) -> None:
+    saved(
+        storage,
+        order("c", placed_at=T0 - 2 * MINUTE),
+        order("b", placed_at=T0 - 3 * MINUTE, state=S.ON_HOLD),
+        order("a", placed_at=T0 - 2 * MINUTE, state=S.ON_HOLD),
+        order("d", placed_at=T0 - 9 * MINUTE, store="shemsi-egypt"),
+    )
+
+    due = storage.orders.due([S.NEW, S.ON_HOLD], T0, limit=10)
+
+    assert external_ids(due) == ["d", "b", "a", "c"]
+
+
+def test_due_returns_at_most_the_limit_oldest_first(storage: Storage) -> None:
+    half = MINUTE / 2
+    for i in range(4):
+        saved(storage, order(f"n{i}", placed_at=T0 - i * MINUTE))
+        saved(
+            storage, order(f"h{i}", placed_at=T0 - i * MINUTE - half, state=S.ON_HOLD)
+        )
+
+    due = storage.orders.due([S.NEW, S.ON_HOLD], T0, limit=3)
+
+    assert external_ids(due) == ["h3", "n3", "h2"]
+    assert storage.orders.due([S.NEW], T0, limit=0) == []
+
+
+def test_expired_claims_are_bookings_with_no_live_claim(storage: Storage) -> None:
+    def claimed(until: datetime) -> Claim:
+        return Claim("runner-1", until)
+
+    saved(
+        storage,
+        order("unclaimed", state=S.BOOKING),
+        order("expired", state=S.BOOKING, claim=claimed(T0 - MINUTE)),
+        order("at-now", state=S.BOOKING, claim=claimed(T0)),
+        order("live", state=S.BOOKING, claim=claimed(T0 + MINUTE)),
+        order("booked", state=S.BOOKED, claim=claimed(T0 - MINUTE)),
+    )
+
+    expired = storage.orders.expired_claims(T0, limit=10)
+
+    assert sorted(external_ids(expired)) == ["at-now", "expired", "unclaimed"]
+
+
+def test_expired_claims_come_oldest_first_up_to_the_limit(storage: Storage) -> None:
+    saved(
+        storage,
+        *[order(f"b{i}", state=S.BOOKING, placed_at=T0 - i * MINUTE) for i in range(4)],
+    )
+
+    assert external_ids(storage.orders.expired_claims(T0, limit=2)) == ["b3", "b2"]
+    assert storage.orders.expired_claims(T0, limit=0) == []
+
+
+def test_list_filters_by_state_and_store_in_key_order(storage: Storage) -> None:
+    saved(
+        storage,
+        order("2"),
+        order("1", state=S.BOOKED),
+        order("3", store="shemsi-egypt"),
+        order("4", store="shemsi"),
+        attrs.evolve(order("5"), key=OrderKey("amazon", "shemsi-uae", "5")),
+    )
+
+    everything = storage.orders.list()
+    booked = storage.orders.list(state=S.BOOKED)
+    moroccan_new = storage.orders.list(state=S.NEW, store="shemsiworld")
+
+    # Key order compares channel, store, id: "shemsi" < "shemsi-egypt" even
+    # though "shemsi:" sorts after "shemsi-" as a string.
+    assert [str(o.key) for o in everything] == [
+        "amazon:shemsi-uae:5",
+        "shopify:shemsi:4",
+        "shopify:shemsi-egypt:3",
+        "shopify:shemsiworld:1",
+        "shopify:shemsiworld:2",
+    ]
+    assert external_ids(booked) == ["1"]
+    assert external_ids(moroccan_new) == ["2"]
+    assert storage.orders.list(store="shemsi-lebanon") == []
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    # One store serves every example; keys that repeat overwrite earlier ones.
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(drawn=orders())
+def test_every_field_of_an_order_survives_the_store(
+    storage: Storage, drawn: Order
+) -> None:
+    current = storage.orders.get(drawn.key)
+    written = attrs.evolve(drawn, revision=current.revision if current else 0)
+
+    storage.orders.save_many([written])
+
+    read = storage.orders.get(drawn.key)
+    assert read == attrs.evolve(written, revision=written.revision + 1)
+    assert read is not None
+    assert read.raw == drawn.raw
+
+
+# --- cursors -----------------------------------------------------------------
+
+
+def test_an_unset_cursor_is_none(storage: Storage) -> None:
+    assert storage.cursors.get("fetch-new-orders:shemsiworld") is None
+
+
+def test_a_cursor_keeps_the_last_value_set(storage: Storage) -> None:
+    cairo = timezone(timedelta(hours=2))
+    storage.cursors.set("fetch-new-orders:shemsiworld", T0)
+    storage.cursors.set(
+        "fetch-new-orders:shemsiworld", datetime(2026, 11, 2, 12, tzinfo=cairo)
+    )
+    storage.cursors.set("fetch-new-orders:shemsi-egypt", T0 - MINUTE)
+
+    value = storage.cursors.get("fetch-new-orders:shemsiworld")
+
+    assert value == datetime(2026, 11, 2, 10, tzinfo=UTC)
+    assert value is not None
+    assert value.utcoffset() == timedelta(0)
+    assert storage.cursors.get("fetch-new-orders:shemsi-egypt") == T0 - MINUTE
+
+
+# --- effect ledger -----------------------------------------------------------
+
+BOOK = "book:shopify:shemsiworld:1001"
+
+
+def test_begin_records_a_pending_entry_once(storage: Storage) -> None:
+    entry, created = storage.ledger.begin(BOOK, "book", "shopify:shemsiworld:1001", T0)
+    again, created_again = storage.ledger.begin(BOOK, "sms", "other", T0 + MINUTE)
+
+    assert created
+    assert not created_again
+    assert entry.status is EffectStatus.PENDING
+    assert entry.attempts == 1
+    assert (entry.created_at, entry.updated_at) == (T0, T0)
+    assert again == entry == storage.ledger.get(BOOK)
+
+
+def test_complete_records_the_result(storage: Storage) -> None:
+    storage.ledger.begin(BOOK, "book", "order", T0)
+
+    done = storage.ledger.complete(
+        BOOK, {"reference": "AWB1", "cod": "459.00"}, T0 + MINUTE
+    )
+
+    assert done.status is EffectStatus.DONE
+    assert done.result == {"reference": "AWB1", "cod": "459.00"}
+    assert done.updated_at == T0 + MINUTE
+    assert done.created_at == T0
+    assert storage.ledger.get(BOOK) == done
+
+
+def test_mark_sets_the_status_and_detail(storage: Storage) -> None:
+    storage.ledger.begin(BOOK, "book", "order", T0)
+
+    marked = storage.ledger.mark(
+        BOOK, EffectStatus.UNCERTAIN, "read timeout", T0 + MINUTE
+    )
+
+    assert (marked.status, marked.detail) == (EffectStatus.UNCERTAIN, "read timeout")
+    assert storage.ledger.get(BOOK) == marked
+
+
+def test_reopen_turns_a_failed_entry_into_a_new_attempt(storage: Storage) -> None:
+    storage.ledger.begin(BOOK, "book", "order", T0)
+    storage.ledger.mark(BOOK, EffectStatus.FAILED, "HTTP 503", T0 + MINUTE)
+
+    reopened = storage.ledger.reopen(BOOK, T0 + 2 * MINUTE)
+
+    assert reopened.status is EffectStatus.PENDING
+    assert (reopened.attempts, reopened.detail) == (2, None)
+    assert reopened.updated_at == T0 + 2 * MINUTE
+    assert storage.ledger.get(BOOK) == reopened
+
+
+@pytest.mark.parametrize(
+    "status", [EffectStatus.PENDING, EffectStatus.DONE, EffectStatus.UNCERTAIN]
+)
+def test_reopen_refuses_an_entry_that_did_not_fail(
+    storage: Storage, status: EffectStatus
+) -> None:
+    storage.ledger.begin(BOOK, "book", "order", T0)
+    before = storage.ledger.mark(BOOK, status, "as it is", T0)
+
+    with pytest.raises(ConflictError):
+        storage.ledger.reopen(BOOK, T0 + MINUTE)
+
+    assert storage.ledger.get(BOOK) == before
+
+
+def test_changing_an_unknown_entry_raises_key_error(storage: Storage) -> None:
+    with pytest.raises(KeyError):
+        storage.ledger.complete("nope", {}, T0)
+    with pytest.raises(KeyError):
+        storage.ledger.mark("nope", EffectStatus.FAILED, "x", T0)
+    with pytest.raises(KeyError):
+        storage.ledger.reopen("nope", T0)
+    assert storage.ledger.get("nope") is None
+
+
+def test_with_status_lists_entries_oldest_first_up_to_the_limit(
+    storage: Storage,
+) -> None:
+    for minute, key in [(3, "c"), (1, "b"), (1, "a"), (0, "d")]:
+        storage.ledger.begin(key, "sms", key, T0 + minute * MINUTE)
+    storage.ledger.complete("d", {}, T0)
+
+    pending = storage.ledger.with_status(EffectStatus.PENDING, limit=2)
+
+    assert [e.key for e in pending] == ["a", "b"]
+    assert [e.key for e in storage.ledger.with_status(EffectStatus.DONE, 5)] == ["d"]
+    assert storage.ledger.with_status(EffectStatus.FAILED, 5) == []
+
+
+# --- leases ------------------------------------------------------------------
+
+LEASE = "create-fulfilment-requests:shemsiworld"
+
+
+def test_a_free_lease_is_acquired(storage: Storage) -> None:
+    assert storage.leases.acquire(LEASE, "runner-a", T0, 60)
+
+
+def test_a_held_lease_is_refused_to_another_owner(backend: Backend) -> None:
+    one, other = backend.open(), backend.open()
+    one.leases.acquire(LEASE, "runner-a", T0, 60)
+
+    assert not other.leases.acquire(
+        LEASE, "runner-b", T0 + 59 * timedelta(seconds=1), 60
+    )
+    assert other.leases.acquire("another-lease", "runner-b", T0, 60)
+
+
+def test_the_owner_reacquires_and_extends_its_lease(storage: Storage) -> None:
+    storage.leases.acquire(LEASE, "runner-a", T0, 60)
+
+    assert storage.leases.acquire(LEASE, "runner-a", T0 + 30 * timedelta(seconds=1), 60)
+    assert not storage.leases.acquire(
+        LEASE, "runner-b", T0 + 80 * timedelta(seconds=1), 60
+    )
+
+
+def test_an_expired_lease_goes_to_another_owner(storage: Storage) -> None:
+    storage.leases.acquire(LEASE, "runner-a", T0, 60)
+
+    assert storage.leases.acquire(LEASE, "runner-b", T0 + MINUTE, 60)
+    assert not storage.leases.acquire(LEASE, "runner-a", T0 + MINUTE, 60)
+
+
+def test_release_by_the_owner_frees_the_lease(storage: Storage) -> None:
+    storage.leases.acquire(LEASE, "runner-a", T0, 60)
+
+    storage.leases.release(LEASE, "runner-a")
+
+    assert storage.leases.acquire(LEASE, "runner-b", T0, 60)
+
+
+def test_release_by_another_owner_does_nothing(storage: Storage) -> None:
+    storage.leases.acquire(LEASE, "runner-a", T0, 60)
+
+    storage.leases.release(LEASE, "runner-b")
+    storage.leases.release("never-taken", "runner-b")
+
+    assert not storage.leases.acquire(LEASE, "runner-b", T0, 60)
+
+
+# --- attention queue ---------------------------------------------------------
+
+
+def item(subject: str = "shopify:shemsi-lebanon:1", **changes: Any) -> AttentionItem:
+    base = AttentionItem(subject, "no_partner", "Lebanon has no partner yet", T0)
+    return attrs.evolve(base, **changes)
+
+
+def test_a_raised_item_is_open(storage: Storage) -> None:
+    storage.attention.raise_item(item())
+
+    assert storage.attention.open_items() == [item()]
+
+
+def test_raising_one_subject_and_reason_again_refreshes_one_item(
+    storage: Storage,
+) -> None:
+    storage.attention.raise_item(item())
+
+    storage.attention.raise_item(
+        item(message="still no partner", raised_at=T0 + MINUTE)
+    )
+
+    assert storage.attention.open_items() == [
+        item(message="still no partner", raised_at=T0 + MINUTE)
+    ]
+
+
+def test_each_reason_for_a_subject_is_its_own_item(storage: Storage) -> None:
+    storage.attention.raise_item(item())
+    storage.attention.raise_item(item(reason="invalid_phone", raised_at=T0 + MINUTE))
+
+    reasons = [i.reason for i in storage.attention.open_items()]
+
+    assert reasons == ["no_partner", "invalid_phone"]
+
+
+def test_resolve_closes_the_open_item(storage: Storage) -> None:
+    storage.attention.raise_item(item())
+
+    assert storage.attention.resolve(item().subject, "no_partner", T0 + MINUTE)
+
+    assert storage.attention.open_items() == []
+    assert not storage.attention.resolve(item().subject, "no_partner", T0 + MINUTE)
+    assert not storage.attention.resolve("unknown", "no_partner", T0)
+
+
+def test_raising_a_resolved_item_reopens_it(storage: Storage) -> None:
+    storage.attention.raise_item(item())
+    storage.attention.resolve(item().subject, "no_partner", T0 + MINUTE)
+
+    storage.attention.raise_item(item(raised_at=T0 + 2 * MINUTE))
+
+    assert storage.attention.open_items() == [item(raised_at=T0 + 2 * MINUTE)]
+
+
+def test_open_items_come_oldest_first(storage: Storage) -> None:
+    for minute, subject in [(2, "c"), (0, "b"), (0, "a"), (1, "d")]:
+        storage.attention.raise_item(item(subject, raised_at=T0 + minute * MINUTE))
+
+    assert [i.subject for i in storage.attention.open_items()] == ["a", "b", "d", "c"]

@@ -1,0 +1,226 @@
+"""What the MongoDB store promises beyond the contract: indexed worker
+queries, a page in one bulk write, errors translated, secrets kept."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import attrs
+import pytest
+from pymongo import MongoClient, monitoring
+from pymongo.errors import PyMongoError
+
+from fulfilment.adapters.storage.mongo import MongoSettings, MongoStorage, build
+from fulfilment.core.domain import Claim, OrderState
+from fulfilment.core.errors import ConfigurationError, StorageError
+from tests.builders import T0, make_order
+from tests.support.mongo import MongoServer
+
+WRITE_COMMANDS = {"insert", "update", "delete", "findAndModify"}
+
+
+class CommandLog(monitoring.CommandListener):
+    """Every command a client sends, as (name, command)."""
+
+    def __init__(self) -> None:
+        self.commands: list[tuple[str, dict[str, Any]]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.commands.append((event.command_name, dict(event.command)))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+    def named(self, *names: str) -> list[dict[str, Any]]:
+        return [command for name, command in self.commands if name in names]
+
+
+@pytest.fixture
+def database_name(mongo: MongoServer) -> Iterator[str]:
+    name = f"{mongo.database_prefix}_{uuid.uuid4().hex[:12]}"
+    yield name
+    with mongo.client() as client:
+        client.drop_database(name)
+
+
+@pytest.fixture
+def log() -> CommandLog:
+    return CommandLog()
+
+
+@pytest.fixture
+def storage(
+    mongo: MongoServer, database_name: str, log: CommandLog
+) -> Iterator[MongoStorage]:
+    client = mongo.client(event_listeners=[log])
+    opened = MongoStorage(client, database_name, owns_client=True)
+    opened.ensure_indexes()
+    yield opened
+    opened.close()
+
+
+def plan_stages(plan: Any) -> list[tuple[str, str | None]]:
+    """Every (stage, index name) in an explain plan, however nested."""
+    found: list[tuple[str, str | None]] = []
+    if isinstance(plan, dict):
+        if "stage" in plan:
+            found.append((plan["stage"], plan.get("indexName")))
+        for value in plan.values():
+            found += plan_stages(value)
+    elif isinstance(plan, list):
+        for value in plan:
+            found += plan_stages(value)
+    return found
+
+
+def explain(
+    storage: MongoStorage, find: dict[str, Any]
+) -> list[tuple[str, str | None]]:
+    command = {k: v for k, v in find.items() if not k.startswith(("$", "lsid"))}
+    explained = storage.database.command(
+        {"explain": command, "verbosity": "queryPlanner"}
+    )
+    return plan_stages(explained["queryPlanner"]["winningPlan"])
+
+
+def fill(storage: MongoStorage) -> None:
+    claim = Claim("runner-1", T0)
+    storage.orders.save_many(
+        [make_order(str(i), placed_at=T0 - timedelta(minutes=i)) for i in range(40)]
+        + [attrs.evolve(make_order(f"b{i}"), state=OrderState.BOOKING, claim=claim)
+           for i in range(10)]
+    )  # fmt: skip
+
+
+def test_due_orders_are_found_through_an_index(
+    storage: MongoStorage, log: CommandLog
+) -> None:
+    fill(storage)
+    log.commands.clear()
+
+    due = storage.orders.due([OrderState.NEW, OrderState.ON_HOLD], T0, limit=5)
+
+    finds = log.named("find")
+    assert len(due) == 5
+    assert len(finds) == 2
+    for find in finds:
+        stages = explain(storage, find)
+        assert ("IXSCAN", "due") in stages, stages
+        assert "COLLSCAN" not in [stage for stage, _ in stages], stages
+
+
+def test_expired_claims_are_found_through_an_index(
+    storage: MongoStorage, log: CommandLog
+) -> None:
+    fill(storage)
+    log.commands.clear()
+
+    expired = storage.orders.expired_claims(T0, limit=5)
+
+    (find,) = log.named("find")
+    stages = explain(storage, find)
+    assert len(expired) == 5
+    assert ("IXSCAN", "expired_claims") in stages, stages
+    assert "COLLSCAN" not in [stage for stage, _ in stages], stages
+
+
+def test_a_page_is_one_bulk_write(storage: MongoStorage, log: CommandLog) -> None:
+    storage.orders.save_many([make_order(str(i)) for i in range(25)])
+    updates = [attrs.evolve(make_order(str(i)), revision=1) for i in range(25)]
+    page = updates + [make_order(str(i)) for i in range(25, 50)]
+    log.commands.clear()
+
+    lost = storage.orders.save_many(page)
+
+    writes = [name for name, _ in log.commands if name in WRITE_COMMANDS]
+    assert lost == []
+    assert writes == ["update"]
+    assert len(log.named("update")[0]["updates"]) == 50
+
+
+def test_ensure_indexes_makes_keys_unique_and_is_idempotent(
+    storage: MongoStorage,
+) -> None:
+    storage.ensure_indexes()
+
+    attention = storage.database["attention"].index_information()
+    orders = storage.database["orders"].index_information()
+    effects = storage.database["effects"].index_information()
+
+    assert attention["subject_reason"].get("unique") is True
+    assert {"due", "expired_claims", "store_state"} <= set(orders)
+    assert "status" in effects
+
+
+def test_times_are_kept_to_the_millisecond(storage: MongoStorage) -> None:
+    precise = make_order(placed_at=T0 + timedelta(microseconds=123_456))
+
+    stored = storage.orders.save(precise)
+
+    assert stored.placed_at == T0 + timedelta(microseconds=123_000)
+    assert storage.orders.get(precise.key) == stored
+
+
+def test_an_unreadable_document_is_a_storage_error(storage: MongoStorage) -> None:
+    order = storage.orders.save(make_order())
+    storage.database["orders"].update_one(
+        {"_id": str(order.key)}, {"$set": {"total.amount": 459.0}}
+    )
+
+    with pytest.raises(StorageError, match=r"total\.amount"):
+        storage.orders.get(order.key)
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def test_an_unreachable_server_is_a_storage_error() -> None:
+    client: MongoClient[dict[str, Any]] = MongoClient(
+        f"mongodb://127.0.0.1:{closed_port()}/", serverSelectionTimeoutMS=100
+    )
+    storage = MongoStorage(client, owns_client=True)
+
+    with pytest.raises(StorageError) as failure:
+        storage.orders.get(make_order().key)
+
+    assert isinstance(failure.value.__cause__, PyMongoError)
+    storage.close()
+
+
+def test_build_connects_creates_indexes_and_close_closes(
+    mongo: MongoServer, database_name: str
+) -> None:
+    storage = build(MongoSettings(mongo.uri, database=database_name))
+    storage.orders.save(make_order())
+
+    assert "due" in storage.database["orders"].index_information()
+    storage.close()
+    with pytest.raises(StorageError):
+        storage.orders.get(make_order().key)
+
+
+def test_the_settings_never_show_the_password() -> None:
+    settings = MongoSettings("mongodb://fulfilment:hunter2@db.internal:27017/")
+
+    assert "hunter2" not in repr(settings)
+    assert "fulfilment:***@db.internal" in repr(settings)
+
+
+def test_an_unusable_uri_is_a_configuration_error_without_the_password() -> None:
+    settings = MongoSettings("mongodb://fulfilment:hunter2@db.internal:notaport/")
+
+    with pytest.raises(ConfigurationError) as failure:
+        build(settings)
+
+    assert "hunter2" not in str(failure.value)
