@@ -58,12 +58,18 @@ def send(
         raise TransientPartnerError(
             f"could not connect: {error}", partner=partner
         ) from error
-    except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError) as error:
+    except (
+        httpx.TimeoutException,
+        httpx.RemoteProtocolError,
+        httpx.ReadError,
+    ) as error:
         raise OutcomeUnknown(
             f"no complete answer: {type(error).__name__} {error}", partner=partner
         ) from error
     except httpx.HTTPError as error:
-        raise OutcomeUnknown(f"{type(error).__name__}: {error}", partner=partner) from error
+        raise OutcomeUnknown(
+            f"{type(error).__name__}: {error}", partner=partner
+        ) from error
 
     status = response.status_code
     if status in _NOT_ACTED_ON:

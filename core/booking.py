@@ -110,8 +110,7 @@ def _check_capabilities(order: Order, partner: str, caps: Capabilities) -> Decis
                 (
                     Problem(
                         "cod_currency_not_supported",
-                        f"{partner} collects cash only in {allowed}, "
-                        f"not {currency}",
+                        f"{partner} collects cash only in {allowed}, not {currency}",
                     ),
                 )
             )

@@ -237,9 +237,7 @@ class OrderKey:
     def parse(cls, text: str) -> OrderKey:
         parts = text.split(":", 2)
         if len(parts) != 3 or not all(parts):
-            raise ValueError(
-                f"order key {text!r} is not of the form channel:store:id"
-            )
+            raise ValueError(f"order key {text!r} is not of the form channel:store:id")
         return cls(*parts)
 
 
@@ -273,9 +271,7 @@ class Shipment:
     incident: str | None = None
     events: tuple[TrackingEvent, ...] = ()
     booked_at: datetime | None = attrs.field(default=None, converter=_optional_utc)
-    last_polled_at: datetime | None = attrs.field(
-        default=None, converter=_optional_utc
-    )
+    last_polled_at: datetime | None = attrs.field(default=None, converter=_optional_utc)
 
 
 @attrs.frozen

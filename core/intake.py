@@ -17,9 +17,7 @@ import attrs
 from .domain import Order, OrderState, Problem
 from .states import ACTIVE_DELIVERY, PRE_BOOKING
 
-__all__ = [
-    "AFTER_BOOKING_PROBLEMS",
-    "SOURCE_FIELDS", "Merge", "MergeOutcome", "merge"]
+__all__ = ["AFTER_BOOKING_PROBLEMS", "SOURCE_FIELDS", "Merge", "MergeOutcome", "merge"]
 
 S = OrderState
 
@@ -43,6 +41,7 @@ SOURCE_FIELDS = (
 
 CANCELLED_AFTER_BOOKING = "cancelled_after_booking"
 EDITED_AFTER_BOOKING = "edited_after_booking"
+MALFORMED_ORDER = "malformed_order"
 AFTER_BOOKING_PROBLEMS = frozenset({CANCELLED_AFTER_BOOKING, EDITED_AFTER_BOOKING})
 
 
@@ -68,7 +67,8 @@ class Merge:
 def merge(stored: Order | None, fetched: Order, now: datetime) -> Merge:
     key = str(fetched.key)
     if stored is None:
-        return Merge(key, MergeOutcome.INSERTED, _first_state(fetched))
+        first = _first_state(fetched)
+        return Merge(key, MergeOutcome.INSERTED, first, _malformed(first))
     if fetched.source_updated_at < stored.source_updated_at:
         return Merge(key, MergeOutcome.STALE, None)
     if fetched.source_updated_at == stored.source_updated_at:
@@ -78,6 +78,16 @@ def merge(stored: Order | None, fetched: Order, now: datetime) -> Merge:
         stored, **{name: getattr(fetched, name) for name in SOURCE_FIELDS}
     )
     return _apply_change(stored, refreshed, now)
+
+
+def _malformed(order: Order) -> tuple[str, str] | None:
+    if order.state is not S.NEEDS_ATTENTION:
+        return None
+    problems = "; ".join(
+        f"{p.field}: {p.message}" if p.field else p.message
+        for p in order.source_problems
+    )
+    return (MALFORMED_ORDER, f"the order could not be read in full: {problems}")
 
 
 def _first_state(order: Order) -> Order:
@@ -97,7 +107,8 @@ def _apply_change(stored: Order, refreshed: Order, now: datetime) -> Merge:
         if refreshed.is_cancelled:
             return Merge(key, updated, attrs.evolve(refreshed, state=S.CANCELLED))
         if refreshed.source_problems:
-            return Merge(key, updated, attrs.evolve(refreshed, state=S.NEEDS_ATTENTION))
+            broken = attrs.evolve(refreshed, state=S.NEEDS_ATTENTION)
+            return Merge(key, updated, broken, _malformed(broken))
         # A change at the source is how people fix an order (a corrected
         # address, a payment that arrived), so it earns a fresh attempt: an
         # order waiting for attention starts over, a held one is re-checked.
@@ -110,7 +121,9 @@ def _apply_change(stored: Order, refreshed: Order, now: datetime) -> Merge:
             ),
         )
 
-    if newly_cancelled and (stored.state in ACTIVE_DELIVERY or stored.state is S.BOOKING):
+    if newly_cancelled and (
+        stored.state in ACTIVE_DELIVERY or stored.state is S.BOOKING
+    ):
         problem = Problem(
             CANCELLED_AFTER_BOOKING,
             f"cancelled in the store at {refreshed.cancelled_at:%Y-%m-%d %H:%M} UTC "
@@ -140,7 +153,7 @@ def _lines_changed(stored: Order, refreshed: Order) -> bool:
 
 
 def _with(problems: tuple[Problem, ...], problem: Problem) -> tuple[Problem, ...]:
-    return tuple(p for p in problems if p.code != problem.code) + (problem,)
+    return (*(p for p in problems if p.code != problem.code), problem)
 
 
 def _shipment_ref(order: Order) -> str:

@@ -230,9 +230,7 @@ class EffectLedger(Protocol):
 class LeaseStore(Protocol):
     """Named leases so two schedulers never do the same run at once."""
 
-    def acquire(
-        self, name: str, owner: str, now: datetime, ttl_seconds: float
-    ) -> bool:
+    def acquire(self, name: str, owner: str, now: datetime, ttl_seconds: float) -> bool:
         """Take the lease if it is free, expired, or already *owner*'s."""
         ...
 

@@ -85,10 +85,10 @@ class RoutingPolicy:
     rules: Mapping[str, tuple[RoutingRule, ...]] = attrs.field(factory=dict)
 
     @classmethod
-    def one_partner_per_store(
-        cls, partners: Mapping[str, str | None]
-    ) -> RoutingPolicy:
-        return cls({store: (RoutingRule(partner),) for store, partner in partners.items()})
+    def one_partner_per_store(cls, partners: Mapping[str, str | None]) -> RoutingPolicy:
+        return cls(
+            {store: (RoutingRule(partner),) for store, partner in partners.items()}
+        )
 
     def route(self, order: Order) -> Route:
         store = order.key.store

@@ -187,9 +187,7 @@ class MemoryLeaseStore:
         self._leases: dict[str, tuple[str, datetime]] = {}
         self._lock = threading.Lock()
 
-    def acquire(
-        self, name: str, owner: str, now: datetime, ttl_seconds: float
-    ) -> bool:
+    def acquire(self, name: str, owner: str, now: datetime, ttl_seconds: float) -> bool:
         with self._lock:
             held = self._leases.get(name)
             if held is not None and held[0] != owner and held[1] > now:

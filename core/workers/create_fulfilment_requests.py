@@ -27,6 +27,7 @@ from ..errors import (
     PermanentPartnerError,
     TransientPartnerError,
 )
+from ..intake import AFTER_BOOKING_PROBLEMS
 from ..ports import (
     AttentionItem,
     AttentionQueue,
@@ -38,7 +39,6 @@ from ..ports import (
     EffectStatus,
     OrderStore,
 )
-from ..intake import AFTER_BOOKING_PROBLEMS
 from ..routing import RoutingPolicy
 
 __all__ = [
@@ -88,7 +88,9 @@ class BookingReport:
 
     def booked_by_partner(self) -> dict[str, int]:
         booked = ("booked", "recovered")
-        return dict(Counter(o.partner for o in self.outcomes if o.outcome in booked))
+        return dict(
+            Counter(o.partner or "" for o in self.outcomes if o.outcome in booked)
+        )
 
 
 @attrs.define
@@ -168,7 +170,11 @@ def _book(run: _Run, order: Order, partner: DeliveryPartner) -> BookingOutcome:
     try:
         order = run.orders.save(
             attrs.evolve(
-                order, state=S.BOOKING, claim=claim, partner=partner.name, hold_reason=None
+                order,
+                state=S.BOOKING,
+                claim=claim,
+                partner=partner.name,
+                hold_reason=None,
             )
         )
     except ConflictError:
@@ -212,7 +218,6 @@ def _recover(
     effect: Effect,
 ) -> BookingOutcome | None:
     """Make sense of an earlier attempt.  None means: go ahead and book."""
-    key = str(order.key)
     if effect.status is EffectStatus.DONE:
         booking = Booking(
             partner=str(effect.result.get("partner", partner.name)),

@@ -172,13 +172,10 @@ def _raise_attention(
     return raised
 
 
-def _advance_cursor(
-    cursors: CursorStore, name: str, page: tuple[Order, ...]
-) -> None:
+def _advance_cursor(cursors: CursorStore, name: str, page: tuple[Order, ...]) -> None:
     if not page:
         return
     newest = max(order.source_updated_at for order in page)
     current = cursors.get(name)
     if current is None or newest > current:
         cursors.set(name, newest)
-

@@ -127,7 +127,9 @@ class Faults:
 Handler = Callable[[Any, SimRequest], SimResponse]
 
 
-def route(method: str, pattern: str, name: str | None = None) -> Callable[[Handler], Handler]:
+def route(
+    method: str, pattern: str, name: str | None = None
+) -> Callable[[Handler], Handler]:
     """Mark a simulator method as the handler of ``method pattern``.  The
     pattern is a regular expression matched against the whole path, case
     insensitively; named groups become ``request.params``."""
@@ -144,7 +146,9 @@ class Simulator:
 
     name = "simulator"
 
-    def __init__(self, *, data_dir: Path | None = None, clock: Clock | None = None) -> None:
+    def __init__(
+        self, *, data_dir: Path | None = None, clock: Clock | None = None
+    ) -> None:
         self.clock: Clock = clock or SystemClock()
         self.faults = Faults()
         self.lock = threading.RLock()
@@ -195,12 +199,16 @@ class Simulator:
                     response = handler(bound)
                     self.save()
                 return response, fault
-        return SimResponse(404, {"errors": f"no route for {request.method} {request.path}"}), None
+        return SimResponse(
+            404, {"errors": f"no route for {request.method} {request.path}"}
+        ), None
 
     def _control(self, request: SimRequest) -> SimResponse:
         if request.path == "/_sim/faults" and request.method == "POST":
             data = request.json() or {}
-            self.faults.add(data["route"], *(Fault.from_json(f) for f in data["faults"]))
+            self.faults.add(
+                data["route"], *(Fault.from_json(f) for f in data["faults"])
+            )
             return SimResponse(200, {"pending": self.faults.pending()})
         if request.path == "/_sim/state" and request.method == "GET":
             with self.lock:
@@ -252,7 +260,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+    # The method names are fixed by http.server.
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve  # noqa: N815
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("sandbox.request sim=%s %s", self.simulator.name, format % args)

@@ -95,9 +95,7 @@ class DeliveryPartnerContract:
         with pytest.raises(PartnerRejected) as rejected:
             partner.book(request_for(order))
 
-        assert "currency" in str(rejected.value).lower() or other in str(
-            rejected.value
-        )
+        assert "currency" in str(rejected.value).lower() or other in str(rejected.value)
 
 
 class LookupContract:
@@ -131,7 +129,6 @@ class LookupContract:
             second = first
 
         assert second.reference == first.reference
-
 
 
 class NoLookupContract:

@@ -119,7 +119,7 @@ class TestAramexAgainstTheSimulator(DeliveryPartnerContract, NoLookupContract):
         self, server: SimServer, sim: AramexSimulator, http: httpx.Client
     ) -> None:
         order = make_order("7104")
-        wrong = partner_for(server.url, http, password="guess")  # noqa: S106
+        wrong = partner_for(server.url, http, password="guess")
 
         with pytest.raises(PermanentPartnerError):
             wrong.book(request_for(order))

@@ -149,7 +149,7 @@ def i1_settings(**changes: Any) -> AramexSettings:
     settings = AramexSettings(
         base_url="https://aramex.test",
         username="api.integration@zellige-store.example",
-        password="S4ndbox!Pass",  # noqa: S106 - fictional fixture value
+        password="S4ndbox!Pass",
         account_number="60012345",
         account_pin="482913",
         account_entity="CAS",

@@ -144,7 +144,7 @@ def test_stores_references_consignee_and_cash_to_collect(
 def test_wrong_credentials_are_an_envelope_error_with_status_200(
     sim: AramexSimulator,
 ) -> None:
-    body = create_body() | {"ClientInfo": client_info(Password="guess")}  # noqa: S106
+    body = create_body() | {"ClientInfo": client_info(Password="guess")}
 
     response = post(sim, CREATE, body)
 

@@ -34,7 +34,7 @@ ORDERS = "/api/fulfilment/orders"
 SETTINGS = FarfillSettings(
     base_url=HOST,
     client_id="shemsi-uae",
-    client_secret="fake-secret",  # noqa: S106 - a fake credential for a fake host
+    client_secret="fake-secret",
 )
 # One TLS context for every client of the module: building one per client
 # costs more than the whole routed test.

@@ -80,7 +80,7 @@ def test_a_token_answer_says_bearer_and_its_lifetime(
     answer = http.post("/oauth/token", data=CLIENT).json()
 
     assert answer["expires_in"] == 3600
-    assert answer["token_type"] == "Bearer"  # noqa: S105 - a token type, no secret
+    assert answer["token_type"] == "Bearer"
 
 
 def test_a_new_order_is_pending_and_can_be_fetched_by_id(

@@ -22,7 +22,7 @@ from tests.builders import T0, make_order
 SETTINGS = FarfillSettings(
     base_url="https://farfill.test",
     client_id="shemsi-uae",
-    client_secret="fake-secret",  # noqa: S106 - a fake credential for a fake host
+    client_secret="fake-secret",
 )
 REFERENCE = "shemsi-uae-9201"
 

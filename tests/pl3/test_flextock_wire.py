@@ -29,7 +29,7 @@ from tests.builders import make_order
 SETTINGS = FlextockSettings(
     base_url="https://flextock.test",
     username="merchant",
-    password="s3cret",  # noqa: S106 - a fake credential for a fake host
+    password="s3cret",
     vendor_name="Shemsi Egypt",
 )
 REFERENCE = "shemsi-egypt-9001"

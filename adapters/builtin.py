@@ -1,0 +1,14 @@
+"""The adapters that ship with the library, registered through the same
+hooks as any third-party plugin."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from .oms.shopify import plugin as shopify
+from .pl3.aramex import plugin as aramex
+from .pl3.farfill import plugin as farfill
+from .pl3.flextock import plugin as flextock
+from .storage import plugin as storage
+
+PLUGINS: tuple[ModuleType, ...] = (shopify, aramex, flextock, farfill, storage)

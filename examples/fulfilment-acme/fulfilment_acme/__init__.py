@@ -1,0 +1,1 @@
+"""ACME Parcels: an example delivery-partner plugin for fulfilment-connector."""

@@ -1,0 +1,385 @@
+"""The ``fulfilment`` command.
+
+::
+
+    fulfilment [--config FILE] [--log-format text|json] COMMAND ...
+
+    demo [--orders FILE] [--data-dir DIR] [--json]
+    run WORKER... | all
+    orders list [--state S] [--store H] [--json]
+    orders show KEY [--json]
+    explain-route KEY [--json]
+    attention list [--json] | attention resolve SUBJECT REASON
+    status [--json]
+    check-config
+    sandbox serve [--data-dir DIR]
+
+Exit codes: 0 success, 1 a worker or command failed, 2 bad usage or
+configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from fulfilment.core.domain import OrderKey, OrderState
+from fulfilment.core.errors import ConfigurationError, FulfilmentError
+from fulfilment.core.ports import EffectStatus
+
+from . import views
+from .config import Config, find_config_file, load_config
+from .logs import configure_logging
+from .plugins import Registry
+from .wiring import WORKERS, App, build_app
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.handler(args) or 0)
+    except ConfigurationError as error:
+        print(f"configuration error:\n{error}", file=sys.stderr)
+        return 2
+    except FulfilmentError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fulfilment",
+        description="Shopify orders in, deliveries booked with the right partner.",
+    )
+    parser.add_argument(
+        "--config", help="TOML file (default: config/$FULFILMENT_ENV.toml)"
+    )
+    parser.add_argument("--log-format", choices=("text", "json"), default=None)
+    parser.add_argument("--log-level", default=None)
+    commands = parser.add_subparsers(metavar="COMMAND")
+
+    demo = commands.add_parser(
+        "demo", help="run the whole pipeline on loopback simulators"
+    )
+    demo.add_argument(
+        "--orders", type=Path, help="JSON: store handle -> Shopify order nodes"
+    )
+    demo.add_argument(
+        "--data-dir", type=Path, help="where the store, config and simulator state live"
+    )
+    demo.add_argument("--json", action="store_true", help="print the summary as JSON")
+    demo.set_defaults(handler=_demo)
+
+    run = commands.add_parser("run", help="run workers once")
+    run.add_argument(
+        "workers", nargs="+", metavar="WORKER", help=f"{', '.join(WORKERS)} or all"
+    )
+    run.add_argument("--json", action="store_true")
+    run.set_defaults(handler=_run)
+
+    orders = commands.add_parser("orders", help="look at orders").add_subparsers(
+        metavar="ACTION"
+    )
+    listing = orders.add_parser("list", help="list orders")
+    listing.add_argument("--state", choices=[s.value for s in OrderState])
+    listing.add_argument("--store")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=_orders_list)
+    show = orders.add_parser("show", help="one order in full")
+    show.add_argument(
+        "key", help="channel:store:id, e.g. shopify:shemsi-egypt:5551234567890"
+    )
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=_orders_show)
+
+    route = commands.add_parser(
+        "explain-route", help="which partner an order goes to, and why"
+    )
+    route.add_argument("key")
+    route.add_argument("--json", action="store_true")
+    route.set_defaults(handler=_explain_route)
+
+    attention = commands.add_parser(
+        "attention", help="what needs a person"
+    ).add_subparsers(metavar="ACTION")
+    att_list = attention.add_parser("list")
+    att_list.add_argument("--json", action="store_true")
+    att_list.set_defaults(handler=_attention_list)
+    resolve = attention.add_parser("resolve")
+    resolve.add_argument("subject")
+    resolve.add_argument("reason")
+    resolve.set_defaults(handler=_attention_resolve)
+
+    status = commands.add_parser("status", help="cursors, queues and counts")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(handler=_status)
+
+    check = commands.add_parser(
+        "check-config", help="load and validate the configuration"
+    )
+    check.set_defaults(handler=_check_config)
+
+    sandbox = commands.add_parser("sandbox", help="loopback simulators").add_subparsers(
+        metavar="ACTION"
+    )
+    serve = sandbox.add_parser("serve", help="serve the simulators until interrupted")
+    serve.add_argument("--data-dir", type=Path, default=Path("sandbox-data"))
+    serve.set_defaults(handler=_sandbox_serve)
+    return parser
+
+
+# --- helpers -----------------------------------------------------------------
+
+
+def _config(args: argparse.Namespace, registry: Registry) -> Config:
+    path = find_config_file(args.config, os.environ)
+    config = load_config(path, registry.adapters())
+    configure_logging(
+        args.log_level or config.logging.level,
+        args.log_format or config.logging.format,
+        _secrets(config),
+    )
+    return config
+
+
+def _with_app(args: argparse.Namespace, body: Callable[[App], int]) -> int:
+    registry = Registry.discover()
+    app = build_app(_config(args, registry), registry)
+    try:
+        return body(app)
+    finally:
+        app.close()
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _secrets(config: Config) -> list[str]:
+    found = []
+    tables = [config.storage.settings] + [p.settings for p in config.partners.values()]
+    tables += [s.source for s in config.stores.values()]
+    for settings in tables:
+        for name in dir(settings):
+            if any(w in name for w in ("token", "password", "secret", "pin", "key")):
+                value = getattr(settings, name, None)
+                if isinstance(value, str):
+                    found.append(value)
+    return found
+
+
+# --- commands ----------------------------------------------------------------
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import print_summary, run_demo
+
+    configure_logging(args.log_level or "WARNING", args.log_format or "text")
+    summary = run_demo(data_dir=args.data_dir, orders_file=args.orders)
+    if args.json:
+        _print_json(summary)
+    else:
+        print_summary(summary)
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    workers = list(WORKERS) if args.workers == ["all"] else args.workers
+    unknown = [w for w in workers if w not in WORKERS]
+    if unknown:
+        print(
+            f"unknown worker {', '.join(unknown)}; known: {', '.join(WORKERS)}",
+            file=sys.stderr,
+        )
+        return 2
+
+    def body(app: App) -> int:
+        results = [app.run(worker) for worker in workers]
+        if args.json:
+            _print_json(results)
+        else:
+            for result in results:
+                print(_one_line(result))
+        return 0
+
+    return _with_app(args, body)
+
+
+def _one_line(result: dict[str, Any]) -> str:
+    parts = [result["worker"]]
+    if "skipped" in result:
+        return f"{result['worker']}: skipped ({result['skipped']})"
+    for handle, counts in result.get("stores", {}).items():
+        parts.append(f"{handle}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+    if "outcomes" in result:
+        parts.append(
+            ", ".join(f"{k}={v}" for k, v in sorted(result["outcomes"].items()))
+            or "nothing due"
+        )
+    return " | ".join(parts)
+
+
+def _orders_list(args: argparse.Namespace) -> int:
+    def body(app: App) -> int:
+        state = OrderState(args.state) if args.state else None
+        orders = app.storage.orders.list(state=state, store=args.store)
+        if args.json:
+            _print_json([views.order_json(o) for o in orders])
+        else:
+            print(views.order_table(orders))
+        return 0
+
+    return _with_app(args, body)
+
+
+def _orders_show(args: argparse.Namespace) -> int:
+    def body(app: App) -> int:
+        order = app.storage.orders.get(_key(args.key))
+        if order is None:
+            print(f"no order {args.key}", file=sys.stderr)
+            return 1
+        view = views.order_json(order, detail=True)
+        effect = app.storage.ledger.get(f"book:{order.key}")
+        view["effects"] = (
+            [
+                {
+                    "key": effect.key,
+                    "status": effect.status.value,
+                    "attempts": effect.attempts,
+                    "detail": effect.detail,
+                }
+            ]
+            if effect
+            else []
+        )
+        if args.json:
+            _print_json(view)
+        else:
+            for name, value in view.items():
+                print(f"{name}: {json.dumps(value, ensure_ascii=False)}")
+        return 0
+
+    return _with_app(args, body)
+
+
+def _key(text: str) -> OrderKey:
+    try:
+        return OrderKey.parse(text)
+    except ValueError as error:
+        raise ConfigurationError(str(error)) from error
+
+
+def _explain_route(args: argparse.Namespace) -> int:
+    def body(app: App) -> int:
+        order = app.storage.orders.get(_key(args.key))
+        if order is None:
+            print(f"no order {args.key}", file=sys.stderr)
+            return 1
+        route = app.config.routing_policy().route(order)
+        data = {
+            "key": args.key,
+            "partner": route.partner,
+            "reason": route.reason,
+            "explanation": list(route.explanation),
+        }
+        if args.json:
+            _print_json(data)
+        else:
+            print(f"{args.key} -> {route.partner or 'held: ' + route.reason}")
+            for line in route.explanation:
+                print(f"  {line}")
+        return 0
+
+    return _with_app(args, body)
+
+
+def _attention_list(args: argparse.Namespace) -> int:
+    def body(app: App) -> int:
+        items = app.storage.attention.open_items()
+        if args.json:
+            _print_json([views.attention_json(i) for i in items])
+        else:
+            for item in items:
+                print(f"{item.subject}  {item.reason}\n    {item.message}")
+            if not items:
+                print("nothing needs attention")
+        return 0
+
+    return _with_app(args, body)
+
+
+def _attention_resolve(args: argparse.Namespace) -> int:
+    def body(app: App) -> int:
+        done = app.storage.attention.resolve(args.subject, args.reason, app.clock.now())
+        print("resolved" if done else "no such open item")
+        return 0 if done else 1
+
+    return _with_app(args, body)
+
+
+def _status(args: argparse.Namespace) -> int:
+    def body(app: App) -> int:
+        now = app.clock.now()
+        cursors = {}
+        for handle, source in app.sources.items():
+            mark = app.storage.cursors.get(
+                f"fetch-new-orders:{source.channel}:{source.store}"
+            )
+            cursors[handle] = {
+                "watermark": mark.isoformat() if mark else None,
+                "lag_seconds": round((now - mark).total_seconds()) if mark else None,
+            }
+        data = {
+            "cursors": cursors,
+            "orders": views.orders_summary(app.storage.orders.list()),
+            "attention_open": len(app.storage.attention.open_items()),
+            "effects_pending": len(
+                app.storage.ledger.with_status(EffectStatus.PENDING, 10_000)
+            ),
+            "effects_uncertain": len(
+                app.storage.ledger.with_status(EffectStatus.UNCERTAIN, 10_000)
+            ),
+        }
+        if args.json:
+            _print_json(data)
+        else:
+            for name, value in data.items():
+                print(f"{name}: {json.dumps(value)}")
+        return 0
+
+    return _with_app(args, body)
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    registry = Registry.discover()
+    config = _config(args, registry)
+    print(
+        f"{config.path}: ok ({config.environment}; {len(config.stores)} stores, "
+        f"{len(config.partners)} partners, storage {config.storage.backend}; "
+        f"plugins: {', '.join(registry.plugin_names())})"
+    )
+    return 0
+
+
+def _sandbox_serve(args: argparse.Namespace) -> int:
+    from .sandbox.world import serve_forever
+
+    serve_forever(args.data_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""The plugin manager and the typed façade the rest of the runners call.
+
+Built on demand (never at import time): the hook specifications from
+``fulfilment.adapters.hookspecs``, the built-in adapters, then every
+installed package's entry points in the ``fulfilment`` group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import attrs
+import pluggy
+
+from fulfilment.adapters import builtin, hookspecs
+from fulfilment.adapters.hookspecs import Factory
+from fulfilment.core.errors import ConfigurationError
+
+from .config import Adapters
+from .sandbox import plugin as sandbox_plugin
+
+__all__ = ["Registry", "make_plugin_manager"]
+
+
+def make_plugin_manager(*, entry_points: bool = True) -> pluggy.PluginManager:
+    manager = pluggy.PluginManager(hookspecs.PROJECT)
+    manager.add_hookspecs(hookspecs.FulfilmentHookSpecs)
+    for plugin in (*builtin.PLUGINS, sandbox_plugin):
+        manager.register(plugin)
+    if entry_points:
+        manager.load_setuptools_entrypoints(hookspecs.PROJECT)
+    return manager
+
+
+@attrs.frozen
+class Registry:
+    """What the installed plugins offer, merged, by adapter name."""
+
+    manager: pluggy.PluginManager
+
+    @classmethod
+    def discover(cls, *, entry_points: bool = True) -> Registry:
+        return cls(make_plugin_manager(entry_points=entry_points))
+
+    def order_sources(self) -> dict[str, Factory[Any]]:
+        return self._merge(
+            "order source", self.manager.hook.fulfilment_register_order_sources()
+        )
+
+    def delivery_partners(self) -> dict[str, Factory[Any]]:
+        return self._merge(
+            "delivery partner",
+            self.manager.hook.fulfilment_register_delivery_partners(),
+        )
+
+    def storages(self) -> dict[str, Factory[Any]]:
+        return self._merge("storage", self.manager.hook.fulfilment_register_storages())
+
+    def simulators(self) -> dict[str, Callable[..., Any]]:
+        return self._merge(
+            "simulator", self.manager.hook.fulfilment_register_simulators()
+        )
+
+    def adapters(self) -> Adapters:
+        return Adapters(self.order_sources(), self.delivery_partners(), self.storages())
+
+    def plugin_names(self) -> list[str]:
+        return sorted(
+            name
+            for name, plugin in self.manager.list_name_plugin()
+            if plugin is not None
+        )
+
+    @staticmethod
+    def _merge(kind: str, results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        for result in results:
+            for name, factory in result.items():
+                if name in merged:
+                    raise ConfigurationError(
+                        f"two plugins register a {kind} named {name!r}"
+                    )
+                merged[name] = factory
+        return merged

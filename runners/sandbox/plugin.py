@@ -1,0 +1,24 @@
+"""Registers the built-in simulators through the simulator hook, the same
+way a plugin package registers its own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from fulfilment.adapters.hookspecs import hookimpl
+
+
+@hookimpl
+def fulfilment_register_simulators() -> Mapping[str, Callable[..., Any]]:
+    from .aramex import AramexSimulator
+    from .farfill import FarfillSimulator
+    from .flextock import FlextockSimulator
+    from .shopify import ShopifySimulator
+
+    return {
+        "shopify": ShopifySimulator,
+        "aramex": AramexSimulator,
+        "flextock": FlextockSimulator,
+        "farfill": FarfillSimulator,
+    }

@@ -1,0 +1,610 @@
+"""A loopback Shopify GraphQL Admin API serving four shops from one server.
+
+``POST /shops/{handle}/admin/api/{version}/graphql.json`` really executes
+the GraphQL it receives (graphql-core, over the schema subset in
+``shopify_schema.graphql``) against the shop's orders, which are kept as
+order nodes in exactly the shape the ``orders`` connection returns them.
+Like Shopify it:
+
+- checks ``X-Shopify-Access-Token`` per shop (401 with Shopify's body);
+- echoes the version in ``X-Shopify-API-Version``;
+- filters ``orders`` with ``updated_at``/``created_at`` search terms
+  (quoted ISO times, ``>= > <= <``), sorts by the sort key then id, and
+  pages with opaque cursors that encode the (sort value, id) *position*,
+  so an order updated mid-read moves behind the cursor and is seen again
+  later, as on the real API;
+- refuses pages over 250 and queries whose requested cost (priced with the
+  adapter's own :mod:`~fulfilment.adapters.oms.shopify.cost`) exceeds the
+  single-query maximum, with Shopify's ``MAX_COST_EXCEEDED`` body;
+- charges a leaky bucket per shop (``bucket_size`` points refilling at
+  ``restore_rate`` per second on a monotonic clock tests can replace),
+  answers ``THROTTLED`` (HTTP 200, ``actualQueryCost: null``) when the
+  bucket cannot cover a query, refunds the difference between requested
+  and actual cost, and reports ``extensions.cost`` on every executed or
+  throttled answer.
+
+The wording of the page-size and cursor errors is the sandbox's own;
+Shopify's exact text is not documented.  Faults are injected on the route
+named ``graphql``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import functools
+import json
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import attrs
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    GraphQLSchema,
+    build_schema,
+    execute_sync,
+    parse,
+    validate,
+)
+
+from fulfilment.adapters.oms.shopify.cost import actual_cost, requested_cost
+from fulfilment.core.ports import Clock
+
+from .seed import STORES, sandbox_token, seed_orders
+from .server import SimRequest, SimResponse, Simulator, route
+
+__all__ = ["MAX_PAGE_SIZE", "ShopifySimulator"]
+
+MAX_PAGE_SIZE = 250
+UNAUTHORIZED = (
+    "[API] Invalid API key or access token (unrecognized login or wrong password)"
+)
+RATE_LIMITS_DOC = "https://shopify.dev/api/usage/rate-limits"
+Node = dict[str, Any]
+
+
+class ShopifySimulator(Simulator):
+    """Four sandbox shops behind one GraphQL endpoint per shop.
+
+    The shops start empty (the sandbox world and the demo seed them, so a
+    folder that already holds a world is not seeded twice); ``seed=True``
+    starts them with :func:`~.seed.seed_orders` at the clock's now, and
+    *orders* (store handle → order nodes) with exactly those orders.
+    State persisted in *data_dir* wins over all three.
+    """
+
+    name = "shopify"
+
+    def __init__(
+        self,
+        *,
+        data_dir: Path | None = None,
+        clock: Clock | None = None,
+        orders: Mapping[str, Sequence[Node]] | None = None,
+        seed: bool = False,
+        bucket_size: float = 1000.0,
+        restore_rate: float = 50.0,
+        max_cost: int = 1000,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._given = orders
+        self._seed = seed
+        self.bucket_size = float(bucket_size)
+        self.restore_rate = float(restore_rate)
+        self.max_cost = max_cost
+        self.monotonic = monotonic
+        self._buckets: dict[str, _Bucket] = {}
+        super().__init__(data_dir=data_dir, clock=clock)
+
+    def initial_state(self) -> dict[str, Any]:
+        if self._given is not None:
+            orders: Mapping[str, Sequence[Node]] = self._given
+        elif self._seed:
+            orders = seed_orders(self.clock.now())
+        else:
+            orders = {handle: [] for handle in STORES}
+        return {"stores": {h: _store_state(h, nodes) for h, nodes in orders.items()}}
+
+    # --- the API -------------------------------------------------------------
+
+    @route(
+        "POST",
+        r"/shops/(?P<store>[^/]+)/admin/api/(?P<version>[^/]+)/graphql\.json",
+        name="graphql",
+    )
+    def graphql(self, request: SimRequest) -> SimResponse:
+        handle, version = request.params["store"], request.params["version"]
+        headers = {"X-Shopify-API-Version": version}
+        shop = self.state["stores"].get(handle)
+        if shop is None:
+            return SimResponse(404, {"errors": "Not Found"}, headers)
+        if request.header("X-Shopify-Access-Token") != shop["access_token"]:
+            return SimResponse(401, {"errors": UNAUTHORIZED}, headers)
+        status, body = self._answer(handle, shop, request)
+        return SimResponse(status, body, headers)
+
+    def _answer(self, handle: str, shop: Node, request: SimRequest) -> tuple[int, Any]:
+        try:
+            payload = request.json()
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+            return 400, {"errors": {"query": "Required parameter missing or invalid"}}
+        variables = payload.get("variables") or {}
+        operation = payload.get("operationName")
+        if not isinstance(variables, dict):
+            return 200, {"errors": [{"message": "Variables must be a JSON object."}]}
+        try:
+            document = parse(payload["query"])
+        except GraphQLError as error:
+            return 200, {"errors": [error.formatted]}
+        problems = validate(_schema(), document)
+        if problems:
+            return 200, {"errors": [p.formatted for p in problems]}
+        return 200, self._run(handle, shop, document, variables, operation)
+
+    def _run(
+        self,
+        handle: str,
+        shop: Node,
+        document: DocumentNode,
+        variables: dict[str, Any],
+        operation: str | None,
+    ) -> Any:
+        try:
+            requested = requested_cost(document, variables, operation)
+        except ValueError as error:
+            return {"errors": [{"message": str(error)}]}
+        if requested > self.max_cost:
+            return self._too_costly(requested)
+        bucket = self._bucket(handle)
+        if not bucket.take(requested, self.monotonic()):
+            return self._throttled(requested, bucket)
+        result = execute_sync(
+            _schema(),
+            document,
+            context_value=_ShopView(shop["orders"]),
+            variable_values=variables,
+            operation_name=operation,
+        )
+        actual = actual_cost(document, result.data, variables, operation)
+        bucket.refund(requested - actual)
+        body: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            body["errors"] = [e.formatted for e in result.errors]
+        body["extensions"] = {"cost": self._cost(requested, actual, bucket)}
+        return body
+
+    def _too_costly(self, requested: int) -> Any:
+        message = (
+            f"Query cost is {requested}, which exceeds the single query max cost "
+            f"limit ({self.max_cost})."
+        )
+        extensions = {
+            "code": "MAX_COST_EXCEEDED",
+            "cost": requested,
+            "maxCost": self.max_cost,
+        }
+        return {"errors": [{"message": message, "extensions": extensions}]}
+
+    def _throttled(self, requested: int, bucket: _Bucket) -> Any:
+        extensions = {"code": "THROTTLED", "documentation": RATE_LIMITS_DOC}
+        return {
+            "errors": [{"message": "Throttled", "extensions": extensions}],
+            "extensions": {"cost": self._cost(requested, None, bucket)},
+        }
+
+    def _cost(self, requested: int, actual: int | None, bucket: _Bucket) -> Node:
+        return {
+            "requestedQueryCost": requested,
+            "actualQueryCost": actual,
+            "throttleStatus": {
+                "maximumAvailable": bucket.size,
+                "currentlyAvailable": int(bucket.available),
+                "restoreRate": bucket.rate,
+            },
+        }
+
+    def _bucket(self, handle: str) -> _Bucket:
+        if handle not in self._buckets:
+            self._buckets[handle] = _Bucket(
+                self.bucket_size, self.restore_rate, self.bucket_size, self.monotonic()
+            )
+        return self._buckets[handle]
+
+    # --- helpers for tests and the demo ----------------------------------------
+
+    def sandbox_settings(self, base_url: str, store: str) -> dict[str, Any]:
+        """The ``[stores.<store>.source]`` configuration table (TOML-ready
+        data) for a Shopify source talking to this simulator at *base_url*."""
+        table = {
+            "store": store,
+            "base_url": f"{base_url.rstrip('/')}/shops/{store}",
+            "access_token": self._shop(store)["access_token"],
+        }
+        country = STORES[store].country if store in STORES else None
+        return table | ({"country": country} if country else {})
+
+    def has_orders(self) -> bool:
+        """Whether any shop holds an order (a world already seeded)."""
+        with self.lock:
+            return any(shop["orders"] for shop in self.state["stores"].values())
+
+    def orders(self, store: str) -> list[Node]:
+        """A copy of *store*'s order nodes."""
+        with self.lock:
+            return copy.deepcopy(self._shop(store)["orders"])
+
+    def add_order(self, store: str, node: Mapping[str, Any]) -> Node:
+        """Add one order node (GraphQL shape) to *store*, as given."""
+        with self.lock:
+            shop = self.state["stores"].setdefault(store, _store_state(store, []))
+            shop["orders"].append(copy.deepcopy(dict(node)))
+            self.save()
+            return copy.deepcopy(shop["orders"][-1])
+
+    def update_order(self, store: str, order_id: str | int, **changes: Any) -> Node:
+        """Set top-level fields of an order and bump its ``updatedAt`` to the
+        simulator clock, as any change in the Shopify admin does."""
+        with self.lock:
+            node = self._find(store, order_id)
+            node.update(copy.deepcopy(changes))
+            return self._touched(node)
+
+    def cancel_order(
+        self, store: str, order_id: str | int, reason: str = "CUSTOMER"
+    ) -> Node:
+        """Cancel an order with restock: quantities and current totals drop to
+        0, a pending payment is voided and a taken one refunded."""
+        with self.lock:
+            node = self._find(store, order_id)
+            node["cancelledAt"] = _iso(self.clock.now())
+            node["cancelReason"] = reason
+            status = node.get("displayFinancialStatus")
+            node["displayFinancialStatus"] = (
+                "VOIDED" if status == "PENDING" else "REFUNDED"
+            )
+            for line in _lines(node):
+                line["currentQuantity"] = 0
+            _set_amount(node, "currentTotalPriceSet", Decimal(0))
+            _set_amount(node, "totalOutstandingSet", Decimal(0))
+            return self._touched(node)
+
+    def edit_remove_line(
+        self, store: str, order_id: str | int, line_id: str | int
+    ) -> Node:
+        """Remove one line with an order edit: its ``currentQuantity`` becomes
+        0 (``quantity`` stays), the current total drops by its value and an
+        outstanding amount follows the new total."""
+        with self.lock:
+            node = self._find(store, order_id)
+            line = _find_line(node, line_id)
+            removed = _amount(line.get("originalUnitPriceSet")) * int(
+                line.get("currentQuantity") or 0
+            )
+            line["currentQuantity"] = 0
+            current = _amount(
+                node.get("currentTotalPriceSet") or node.get("totalPriceSet")
+            )
+            current = max(Decimal(0), current - removed)
+            _set_amount(node, "currentTotalPriceSet", current)
+            if _amount(node.get("totalOutstandingSet")) > 0:
+                _set_amount(node, "totalOutstandingSet", current)
+            return self._touched(node)
+
+    def reset(
+        self, *, orders: Mapping[str, Sequence[Node]] | None = None, seed: bool = False
+    ) -> None:
+        """Start the world again: empty shops, the seeds at the clock's now
+        (``seed=True``) or *orders*, with full buckets sized by the
+        current ``bucket_size``/``restore_rate``, no recorded requests, no
+        pending faults."""
+        with self.lock:
+            self._given, self._seed = orders, seed
+            self.state = self.initial_state()
+            self._buckets.clear()
+            self.requests.clear()
+            self.faults.clear()
+            self.save()
+
+    def load_orders(self, orders: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
+        """Replace the orders of each given store (creating the store, with
+        its sandbox token, when it is new)."""
+        with self.lock:
+            for store, nodes in orders.items():
+                shop = self.state["stores"].setdefault(store, _store_state(store, []))
+                shop["orders"] = [copy.deepcopy(dict(n)) for n in nodes]
+            self.save()
+
+    def _shop(self, store: str) -> Node:
+        try:
+            shop: Node = self.state["stores"][store]
+        except KeyError:
+            raise KeyError(f"no sandbox store {store!r}") from None
+        return shop
+
+    def _find(self, store: str, order_id: str | int) -> Node:
+        wanted = str(order_id).rsplit("/", 1)[-1]
+        for node in self._shop(store)["orders"]:
+            if _order_number(node) == wanted:
+                return node
+        raise KeyError(f"no order {order_id!r} in sandbox store {store!r}")
+
+    def _touched(self, node: Node) -> Node:
+        node["updatedAt"] = _iso(self.clock.now())
+        self.save()
+        return copy.deepcopy(node)
+
+
+def _store_state(handle: str, nodes: Iterable[Mapping[str, Any]]) -> Node:
+    return {
+        "access_token": sandbox_token(handle),
+        "orders": [copy.deepcopy(dict(n)) for n in nodes],
+    }
+
+
+@attrs.define
+class _Bucket:
+    """Shopify's leaky bucket: *size* points, refilled at *rate* per second."""
+
+    size: float
+    rate: float
+    available: float
+    at: float
+
+    def take(self, cost: float, now: float) -> bool:
+        self.available = min(
+            self.size, self.available + self.rate * max(0.0, now - self.at)
+        )
+        self.at = now
+        if cost > self.available:
+            return False
+        self.available -= cost
+        return True
+
+    def refund(self, points: float) -> None:
+        self.available = min(self.size, self.available + max(0.0, points))
+
+
+# --- executing GraphQL ---------------------------------------------------------
+
+
+@attrs.frozen
+class _ShopView:
+    """What resolvers see of one shop during one request."""
+
+    orders: list[Node]
+
+
+@functools.cache
+def _schema() -> GraphQLSchema:
+    sdl = resources.files(__package__).joinpath("shopify_schema.graphql")
+    schema = build_schema(sdl.read_text("utf-8"))
+    root = schema.query_type
+    order = schema.type_map["Order"]
+    assert root is not None
+    assert isinstance(order, GraphQLObjectType)
+    root.fields["orders"].resolve = _resolve_orders
+    root.fields["order"].resolve = _resolve_order
+    order.fields["lineItems"].resolve = _resolve_line_items
+    return schema
+
+
+_SORT_FIELDS = {
+    "ID": None,
+    "UPDATED_AT": "updatedAt",
+    "CREATED_AT": "createdAt",
+    "PROCESSED_AT": "processedAt",
+}
+
+
+def _resolve_orders(_: Any, info: GraphQLResolveInfo, **args: Any) -> Node:
+    sort_key = args.get("sortKey", "ID")
+    if sort_key not in _SORT_FIELDS:
+        raise GraphQLError(f"The sandbox does not sort orders by {sort_key}.")
+    view: _ShopView = info.context
+    matching = [n for n in view.orders if _matches(n, args.get("query"))]
+    field = _SORT_FIELDS[sort_key]
+
+    def position(node: Node) -> list[Any]:
+        value = _sortable_time(node.get(field)) if field else ""
+        return [value, _id_number(node)]
+
+    return _connection(matching, position, sort_key, args)
+
+
+def _resolve_order(_: Any, info: GraphQLResolveInfo, id: str) -> Node | None:
+    view: _ShopView = info.context
+    wanted = id.rsplit("/", 1)[-1]
+    return next((n for n in view.orders if _order_number(n) == wanted), None)
+
+
+def _resolve_line_items(order: Node, _: GraphQLResolveInfo, **args: Any) -> Node:
+    nodes = _lines(order)
+    index = {id(line): i for i, line in enumerate(nodes)}
+    return _connection(nodes, lambda line: [index[id(line)]], "LINE", args)
+
+
+def _connection(
+    items: list[Node],
+    position: Callable[[Node], list[Any]],
+    sort: str,
+    args: Mapping[str, Any],
+) -> Node:
+    """Relay pagination over *items* ordered by *position*; cursors carry
+    the position, not an index, as Shopify's do."""
+    first, last = args.get("first"), args.get("last")
+    if first is None and last is None:
+        raise GraphQLError("You must provide one of first or last.")
+    for name, size in (("first", first), ("last", last)):
+        if size is not None and not 0 <= size <= MAX_PAGE_SIZE:
+            raise GraphQLError(
+                f"The {name} argument must be between 0 and {MAX_PAGE_SIZE}, "
+                f"not {size}."
+            )
+    ordered = sorted(items, key=position, reverse=bool(args.get("reverse")))
+    keys = [position(item) for item in ordered]
+    window = _window(keys, sort, args)
+    if first is not None:
+        window = window[:first]
+    if last is not None:
+        window = window[max(0, len(window) - last) :]
+    chosen = [ordered[i] for i in window]
+    cursors = [_cursor(sort, keys[i]) for i in window]
+    return {
+        "nodes": chosen,
+        "edges": [
+            {"cursor": c, "node": n} for c, n in zip(cursors, chosen, strict=True)
+        ],
+        "pageInfo": {
+            "hasNextPage": bool(window) and window[-1] < len(ordered) - 1,
+            "hasPreviousPage": bool(window) and window[0] > 0,
+            "startCursor": cursors[0] if cursors else None,
+            "endCursor": cursors[-1] if cursors else None,
+        },
+    }
+
+
+def _window(keys: list[list[Any]], sort: str, args: Mapping[str, Any]) -> list[int]:
+    """Indexes strictly after ``after`` and strictly before ``before``."""
+    descending = bool(args.get("reverse"))
+    after = _position(args.get("after"), sort)
+    before = _position(args.get("before"), sort)
+
+    def beyond(key: list[Any], mark: list[Any]) -> bool:
+        return key < mark if descending else key > mark
+
+    return [
+        i
+        for i, key in enumerate(keys)
+        if (after is None or beyond(key, after))
+        and (before is None or beyond(before, key))
+    ]
+
+
+def _cursor(sort: str, key: list[Any]) -> str:
+    raw = json.dumps([sort, *key], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _position(cursor: str | None, sort: str) -> list[Any] | None:
+    if cursor is None:
+        return None
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, binascii.Error):
+        decoded = None
+    if not isinstance(decoded, list) or not decoded or decoded[0] != sort:
+        raise GraphQLError("Invalid cursor for current pagination sort.")
+    return decoded[1:]
+
+
+# --- search syntax -------------------------------------------------------------
+
+_TERM = re.compile(
+    r"""(?P<field>\w+):(?P<op>>=|<=|>|<|=)?(?P<value>'[^']*'|"[^"]*"|[^\s()]+)"""
+)
+_TIME_FIELDS = {"updated_at": "updatedAt", "created_at": "createdAt"}
+_COMPARE: dict[str, Callable[[str, str], bool]] = {
+    ">=": lambda a, b: a >= b,
+    ">": lambda a, b: a > b,
+    "<=": lambda a, b: a <= b,
+    "<": lambda a, b: a < b,
+    "=": lambda a, b: a == b,
+}
+
+
+def _matches(node: Node, query: str | None) -> bool:
+    """Whether *node* satisfies every term of *query* (terms are joined with
+    AND; Shopify ignores fields it does not know, and so does this)."""
+    for term in _TERM.finditer(query or ""):
+        field, value = term["field"], term["value"].strip("'\"")
+        op = term["op"] or "="
+        if field in _TIME_FIELDS:
+            bound = _sortable_time(value)
+            actual = _sortable_time(node.get(_TIME_FIELDS[field]))
+            if bound and not (actual and _COMPARE[op](actual, bound)):
+                return False
+        elif field == "status" and not _status_matches(node, value.lower()):
+            return False
+    return True
+
+
+def _status_matches(node: Node, status: str) -> bool:
+    if status == "cancelled":
+        return node.get("cancelledAt") is not None
+    if status == "closed":
+        return node.get("closedAt") is not None
+    if status == "open":
+        return node.get("cancelledAt") is None and node.get("closedAt") is None
+    return True
+
+
+def _sortable_time(value: Any) -> str:
+    """A time as text that sorts chronologically; empty when unreadable.
+    Accepts a date alone (midnight UTC), as Shopify's search does."""
+    if not isinstance(value, str):
+        return ""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return ""
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+# --- order nodes ---------------------------------------------------------------
+
+
+def _order_number(node: Mapping[str, Any]) -> str:
+    legacy = node.get("legacyResourceId")
+    if legacy is not None:
+        return str(legacy)
+    return str(node.get("id", "")).rsplit("/", 1)[-1]
+
+
+def _id_number(node: Mapping[str, Any]) -> int:
+    number = _order_number(node)
+    return int(number) if number.isdigit() else 0
+
+
+def _lines(node: Mapping[str, Any]) -> list[Node]:
+    items = node.get("lineItems")
+    nodes = items.get("nodes") if isinstance(items, Mapping) else None
+    return nodes if isinstance(nodes, list) else []
+
+
+def _find_line(node: Mapping[str, Any], line_id: str | int) -> Node:
+    wanted = str(line_id).rsplit("/", 1)[-1]
+    for line in _lines(node):
+        if str(line.get("id", "")).rsplit("/", 1)[-1] == wanted:
+            return line
+    raise KeyError(f"no line item {line_id!r} in order {node.get('name')}")
+
+
+def _amount(bag: Any) -> Decimal:
+    amount = (
+        bag.get("shopMoney", {}).get("amount") if isinstance(bag, Mapping) else None
+    )
+    return Decimal(str(amount)) if amount is not None else Decimal(0)
+
+
+def _set_amount(node: Node, field: str, amount: Decimal) -> None:
+    currency = node.get("currencyCode")
+    text = f"{int(amount)}.0" if amount == amount.to_integral_value() else f"{amount:f}"
+    node[field] = {"shopMoney": {"amount": text, "currencyCode": currency}}
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

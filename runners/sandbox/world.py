@@ -1,0 +1,156 @@
+"""The sandbox world: every partner simulator on loopback, one data folder.
+
+A :class:`SandboxWorld` serves the Shopify simulator (four stores) and one
+simulator per delivery partner (the built-in ones and any a plugin
+registers) on ``127.0.0.1``.  Their state lives in ``<data_dir>/`` and the
+ports they used in ``<data_dir>/ports.json``, so a second start over the same
+folder continues the same world at the same addresses, and a configuration
+written for it stays valid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import signal
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from fulfilment.core.clock import SystemClock
+from fulfilment.core.errors import ConfigurationError
+from fulfilment.core.ports import Clock
+
+from ..plugins import Registry
+from .server import SimServer, Simulator
+
+__all__ = ["SANDBOX_PARTNERS", "STORES", "SandboxWorld", "serve_forever"]
+
+log = logging.getLogger(__name__)
+
+# Store handle -> (country, currency, time zone, locale, partner or "").
+STORES: Mapping[str, tuple[str, str, str, str, str]] = {
+    "shemsiworld": ("MA", "MAD", "Africa/Casablanca", "fr", "aramex"),
+    "shemsi-egypt": ("EG", "EGP", "Africa/Cairo", "ar", "flextock"),
+    "shemsi-uae": ("AE", "AED", "Asia/Dubai", "en", "farfill"),
+    "shemsi-lebanon": ("LB", "USD", "Asia/Beirut", "ar", ""),
+}
+SANDBOX_PARTNERS = ("aramex", "flextock", "farfill")
+
+
+class SandboxWorld:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        registry: Registry | None = None,
+        clock: Clock | None = None,
+        partners: Iterable[str] = SANDBOX_PARTNERS,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.clock = clock or SystemClock()
+        registry = registry or Registry.discover()
+        classes = registry.simulators()
+        wanted = ["shopify", *partners]
+        missing = [name for name in wanted if name not in classes]
+        if missing:
+            raise ConfigurationError(
+                f"no simulator registered for {', '.join(missing)}"
+            )
+        self.simulators: dict[str, Simulator] = {
+            name: classes[name](data_dir=self.data_dir, clock=self.clock)
+            for name in wanted
+        }
+        self.servers: dict[str, SimServer] = {}
+
+    @property
+    def shopify(self) -> Any:
+        return self.simulators["shopify"]
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return {name: server.url for name, server in self.servers.items()}
+
+    def start(self) -> SandboxWorld:
+        ports = self._remembered_ports()
+        for name, simulator in self.simulators.items():
+            self.servers[name] = _serve(simulator, ports.get(name, 0))
+        (self.data_dir / "ports.json").write_text(
+            json.dumps({n: int(u.rsplit(":", 1)[1]) for n, u in self.urls.items()})
+        )
+        log.info(
+            "sandbox.started %s", " ".join(f"{n}={u}" for n, u in self.urls.items())
+        )
+        return self
+
+    def stop(self) -> None:
+        for server in self.servers.values():
+            server.stop()
+        self.servers.clear()
+
+    def __enter__(self) -> SandboxWorld:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def config(self, *, database: str = "fulfilment.sqlite3") -> dict[str, Any]:
+        """A complete configuration (as TOML-ready data) for this world."""
+        shopify_url = self.urls["shopify"]
+        stores = {}
+        for handle, (country, currency, zone, locale, partner) in STORES.items():
+            stores[handle] = {
+                "channel": "shopify",
+                "country": country,
+                "currency": currency,
+                "timezone": zone,
+                "locale": locale,
+                "partner": partner if partner in self.simulators else "",
+                "source": self.shopify.sandbox_settings(shopify_url, handle),
+            }
+        partners = {
+            name: self.simulators[name].sandbox_settings(self.urls[name])
+            for name in self.simulators
+            if name != "shopify"
+        }
+        return {
+            "environment": "sandbox",
+            "storage": {"backend": "sqlite", "path": database},
+            "stores": stores,
+            "partners": partners,
+            "sandbox": {"data_dir": str(self.data_dir), **self.urls},
+        }
+
+    def _remembered_ports(self) -> dict[str, int]:
+        path = self.data_dir / "ports.json"
+        if not path.exists():
+            return {}
+        return {k: int(v) for k, v in json.loads(path.read_text()).items()}
+
+
+def _serve(simulator: Simulator, port: int) -> SimServer:
+    """Serve on the remembered port when it is free, else on a new one."""
+    try:
+        return SimServer(simulator, port).start()
+    except OSError:
+        log.info("sandbox.port_taken sim=%s port=%d", simulator.name, port)
+        return SimServer(simulator, 0).start()
+
+
+def serve_forever(data_dir: Path) -> None:
+    """``fulfilment sandbox serve``: run the world until interrupted."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with SandboxWorld(data_dir) as world:
+        if not world.shopify.has_orders():
+            from .seed import seed_orders
+
+            world.shopify.load_orders(seed_orders(world.clock.now()))
+        for name, url in world.urls.items():
+            print(f"{name:10} {url}", flush=True)
+        print("serving until interrupted (Ctrl-C)", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            stop.wait()

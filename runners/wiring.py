@@ -1,0 +1,171 @@
+"""The composition root: the only place that turns configuration into
+clients, adapters and stores, and runs workers with them.
+
+Nothing here runs at import time.  :func:`build_app` takes a loaded
+:class:`~fulfilment.runners.config.Config` and the plugin registry and
+returns an :class:`App` whose methods run the workers by their CLI names.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import httpx
+
+from fulfilment.adapters.hookspecs import AdapterContext
+from fulfilment.adapters.retry import RetryPolicy
+from fulfilment.core.clock import SystemClock
+from fulfilment.core.ports import Clock, DeliveryPartner, OrderSource, Storage
+from fulfilment.core.workers.create_fulfilment_requests import (
+    create_fulfilment_requests,
+)
+from fulfilment.core.workers.fetch_new_orders import fetch_new_orders
+
+from .config import Config
+from .plugins import Registry
+
+__all__ = ["WORKERS", "App", "build_app", "default_http_client"]
+
+log = logging.getLogger(__name__)
+
+WORKERS = ("fetch-new-orders", "create-fulfilment-requests")
+LEASE_TTL_SECONDS = 15 * 60
+
+
+def default_http_client(base_url: str, timeout: float) -> httpx.Client:
+    return httpx.Client(
+        base_url=base_url,
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+        headers={"User-Agent": "fulfilment-connector"},
+    )
+
+
+@attrs.define
+class App:
+    config: Config
+    storage: Storage
+    sources: dict[str, OrderSource]
+    partners: dict[str, DeliveryPartner]
+    clock: Clock
+    owner: str
+    clients: list[httpx.Client] = attrs.Factory(list)
+
+    def run(self, worker: str) -> dict[str, Any]:
+        """Run one worker under its lease; return its report as plain data."""
+        runner = _RUNNERS.get(worker)
+        if runner is None:
+            raise KeyError(f"unknown worker {worker!r}; known: {', '.join(WORKERS)}")
+        started = time.monotonic()
+        if not self.storage.leases.acquire(
+            worker, self.owner, self.clock.now(), LEASE_TTL_SECONDS
+        ):
+            log.info("worker.skipped worker=%s reason=lease_held", worker)
+            return {"worker": worker, "skipped": "another runner holds the lease"}
+        try:
+            result = runner(self)
+        finally:
+            self.storage.leases.release(worker, self.owner)
+        result["duration_seconds"] = round(time.monotonic() - started, 3)
+        log.info("worker.finished worker=%s %s", worker, _fields(result))
+        return result
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()
+        self.storage.close()
+
+
+def _fetch_new_orders(app: App) -> dict[str, Any]:
+    stores = {}
+    for handle, source in app.sources.items():
+        report = fetch_new_orders(
+            source=source,
+            orders=app.storage.orders,
+            cursors=app.storage.cursors,
+            attention=app.storage.attention,
+            clock=app.clock,
+            settings=app.config.intake.settings(),
+        )
+        stores[handle] = {
+            "pages": report.pages,
+            "fetched": report.fetched,
+            "ingested": report.ingested,
+            **report.outcomes,
+        }
+    return {"worker": "fetch-new-orders", "stores": stores}
+
+
+def _create_fulfilment_requests(app: App) -> dict[str, Any]:
+    report = create_fulfilment_requests(
+        orders=app.storage.orders,
+        partners=app.partners,
+        routing=app.config.routing_policy(),
+        ledger=app.storage.ledger,
+        attention=app.storage.attention,
+        clock=app.clock,
+        owner=app.owner,
+        settings=app.config.booking.settings(),
+    )
+    return {
+        "worker": "create-fulfilment-requests",
+        "outcomes": report.counts,
+        "booked_by_partner": report.booked_by_partner(),
+        "details": [attrs.asdict(o) for o in report.outcomes],
+    }
+
+
+_RUNNERS: dict[str, Callable[[App], dict[str, Any]]] = {
+    "fetch-new-orders": _fetch_new_orders,
+    "create-fulfilment-requests": _create_fulfilment_requests,
+}
+
+
+def build_app(
+    config: Config,
+    registry: Registry,
+    *,
+    clock: Clock | None = None,
+    http_client: Callable[[str, float], httpx.Client] | None = None,
+    retry: RetryPolicy | None = None,
+) -> App:
+    clients: list[httpx.Client] = []
+    make_client = http_client or default_http_client
+
+    def tracked_client(base_url: str, timeout: float) -> httpx.Client:
+        client = make_client(base_url, timeout)
+        clients.append(client)
+        return client
+
+    context = AdapterContext(
+        clock=clock or SystemClock(),
+        retry=retry or RetryPolicy(),
+        http_client=tracked_client,
+        data_dir=str(config.path.parent),
+    )
+    storage = registry.storages()[config.storage.backend].build(
+        config.storage.settings, context
+    )
+    factories = registry.order_sources()
+    sources = {
+        handle: factories[store.channel].build(store.source, context)
+        for handle, store in config.stores.items()
+    }
+    partner_factories = registry.delivery_partners()
+    partners = {
+        name: partner_factories[p.adapter].build(p.settings, context)
+        for name, p in config.partners.items()
+    }
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    return App(config, storage, sources, partners, context.clock, owner, clients)
+
+
+def _fields(result: dict[str, Any]) -> str:
+    flat = {k: v for k, v in result.items() if isinstance(v, int | float | str)}
+    return " ".join(f"{k}={v}" for k, v in sorted(flat.items()))

@@ -1,0 +1,130 @@
+"""Folding a fetched source version into the stored order."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import attrs
+
+from fulfilment.core.domain import OrderState, Problem, Shipment
+from fulfilment.core.intake import MergeOutcome, merge
+from tests.builders import T0, make_order
+
+S = OrderState
+NOW = T0 + timedelta(days=1)
+
+
+def newer(order, minutes=5, **changes):  # type: ignore[no-untyped-def]
+    return attrs.evolve(
+        order,
+        source_updated_at=order.source_updated_at + timedelta(minutes=minutes),
+        **changes,
+    )
+
+
+def test_a_new_order_starts_new() -> None:
+    result = merge(None, make_order("1"), NOW)
+
+    assert result.outcome is MergeOutcome.INSERTED
+    assert result.order is not None
+    assert result.order.state is S.NEW
+    assert result.attention is None
+
+
+def test_a_malformed_order_is_kept_with_its_problems_and_raised() -> None:
+    broken = attrs.evolve(
+        make_order("2"),
+        source_problems=(Problem("missing_city", "no city", "shippingAddress.city"),),
+    )
+
+    result = merge(None, broken, NOW)
+
+    assert result.order is not None
+    assert result.order.state is S.NEEDS_ATTENTION
+    assert result.order.source_problems == broken.source_problems
+    assert result.attention is not None
+    assert result.attention[0] == "malformed_order"
+    assert "shippingAddress.city: no city" in result.attention[1]
+
+
+def test_an_older_version_never_replaces_a_newer_one() -> None:
+    stored = make_order("3", name="#new")
+    older = attrs.evolve(
+        stored, name="#old", source_updated_at=stored.source_updated_at - timedelta(1)
+    )
+
+    result = merge(stored, older, NOW)
+
+    assert result.outcome is MergeOutcome.STALE
+    assert result.order is None
+
+
+def test_the_same_version_twice_changes_nothing() -> None:
+    stored = make_order("4")
+
+    assert merge(stored, stored, NOW).outcome is MergeOutcome.UNCHANGED
+
+
+def test_a_cancellation_before_booking_cancels() -> None:
+    stored = make_order("5")
+
+    result = merge(stored, newer(stored, cancelled_at=T0 + timedelta(hours=2)), NOW)
+
+    assert result.order is not None
+    assert result.order.state is S.CANCELLED
+
+
+def test_a_cancellation_after_booking_asks_a_person_to_cancel_the_parcel() -> None:
+    booked = attrs.evolve(
+        make_order("6"),
+        state=S.BOOKED,
+        partner="aramex",
+        shipment=Shipment("aramex", "50300000001", "shemsiworld-6"),
+    )
+
+    result = merge(booked, newer(booked, cancelled_at=T0 + timedelta(hours=2)), NOW)
+
+    assert result.order is not None
+    assert result.order.state is S.BOOKED
+    assert result.attention is not None
+    assert result.attention[0] == "cancelled_after_booking"
+    assert "50300000001" in result.attention[1]
+
+
+def test_an_edit_after_booking_is_flagged() -> None:
+    booked = attrs.evolve(make_order("7", quantity=2), state=S.BOOKED, partner="aramex")
+    line = attrs.evolve(booked.lines[0], quantity=1)
+
+    result = merge(booked, newer(booked, lines=(line,)), NOW)
+
+    assert result.attention is not None
+    assert result.attention[0] == "edited_after_booking"
+
+
+def test_keeps_the_connectors_own_fields_on_refresh() -> None:
+    stored = attrs.evolve(
+        make_order("8"), state=S.ON_HOLD, hold_reason="no_partner_for_store"
+    )
+
+    result = merge(stored, newer(stored, note="call first"), NOW)
+
+    assert result.order is not None
+    assert result.order.note == "call first"
+    assert result.order.state is S.ON_HOLD
+    assert result.order.next_attempt_at is None
+
+
+def test_a_fix_at_the_source_gives_a_rejected_order_a_fresh_start() -> None:
+    rejected = attrs.evolve(
+        make_order("9"),
+        state=S.NEEDS_ATTENTION,
+        problems=(Problem("aramex_err52", "City name is invalid"),),
+        attempts=2,
+    )
+
+    result = merge(rejected, newer(rejected), NOW)
+
+    assert result.order is not None
+    assert result.order.state is S.NEW
+    assert result.order.problems == ()
+    assert result.order.attempts == 0

@@ -1,0 +1,376 @@
+"""The Shopify sandbox speaks the wire format of reference A.7 and C.3."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from fulfilment.core.clock import ManualClock
+from fulfilment.runners.sandbox.seed import sandbox_token
+from fulfilment.runners.sandbox.shopify import ShopifySimulator
+
+from .conftest import NOW, Sandbox
+from .nodes import fixture, line_node, order_node
+
+PATH = "/shops/{store}/admin/api/2025-07/graphql.json"
+SMALL = "{ orders(first: 5) { nodes { id } pageInfo { hasNextPage endCursor } } }"
+
+
+@pytest.fixture
+def sandbox(start_sandbox: Callable[..., Sandbox]) -> Sandbox:
+    return start_sandbox()
+
+
+@pytest.fixture
+def http(sandbox: Sandbox) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=sandbox.url) as client:
+        yield client
+
+
+def post(
+    http: httpx.Client,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    *,
+    store: str = "shemsiworld",
+    token: str | None = None,
+) -> httpx.Response:
+    return http.post(
+        PATH.format(store=store),
+        json={"query": query, "variables": variables or {}},
+        headers={"X-Shopify-Access-Token": token or sandbox_token(store)},
+    )
+
+
+def test_serves_the_reference_nodes_back_exactly_as_loaded(
+    sandbox: Sandbox, http: httpx.Client
+) -> None:
+    request = fixture("c3_orders_request.json")
+    expected = fixture("c3_orders_response.json")["data"]["orders"]["nodes"]
+    sandbox.sim.load_orders({"shemsi-uae": expected})
+
+    response = post(http, request["query"], request["variables"], store="shemsi-uae")
+
+    assert response.status_code == 200
+    assert response.json()["data"]["orders"]["nodes"] == expected
+
+
+def test_echoes_the_api_version(sandbox: Sandbox, http: httpx.Client) -> None:
+    response = http.post(
+        "/shops/shemsiworld/admin/api/2024-10/graphql.json",
+        json={"query": SMALL},
+        headers={"X-Shopify-Access-Token": sandbox_token("shemsiworld")},
+    )
+
+    assert response.headers["X-Shopify-API-Version"] == "2024-10"
+
+
+@pytest.mark.parametrize("token", ["shpat_wrong", sandbox_token("shemsi-egypt")])
+def test_each_shop_accepts_only_its_own_token(
+    sandbox: Sandbox, http: httpx.Client, token: str
+) -> None:
+    response = post(http, SMALL, token=token)
+
+    assert response.status_code == 401
+    assert response.json() == {
+        "errors": "[API] Invalid API key or access token "
+        "(unrecognized login or wrong password)"
+    }
+
+
+def test_an_unknown_shop_is_not_found(sandbox: Sandbox, http: httpx.Client) -> None:
+    assert post(http, SMALL, store="nowhere").status_code == 404
+
+
+def test_reports_requested_and_actual_cost_and_refunds_the_difference(
+    sandbox: Sandbox, http: httpx.Client
+) -> None:
+    sandbox.sim.load_orders({"shemsiworld": [order_node(1), order_node(2)]})
+
+    cost = post(http, SMALL).json()["extensions"]["cost"]
+
+    # requested 2 + 5 * 1; actual 2 + 2 nodes
+    assert cost == {
+        "requestedQueryCost": 7,
+        "actualQueryCost": 4,
+        "throttleStatus": {
+            "maximumAvailable": 1000.0,
+            "currentlyAvailable": 996,
+            "restoreRate": 50.0,
+        },
+    }
+
+
+def test_refuses_a_query_over_the_single_query_maximum(
+    sandbox: Sandbox, http: httpx.Client
+) -> None:
+    query = """{ orders(first: 250) { nodes {
+        customer { id } shippingAddress { city } totalPriceSet { shopMoney { amount } }
+    } } }"""
+
+    response = post(http, query)
+
+    # 2 + 250 * (1 + 1 + 1 + 2)
+    assert response.status_code == 200
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "Query cost is 1252, which exceeds the single query "
+                "max cost limit (1000).",
+                "extensions": {
+                    "code": "MAX_COST_EXCEEDED",
+                    "cost": 1252,
+                    "maxCost": 1000,
+                },
+            }
+        ]
+    }
+
+
+def test_refuses_pages_over_250(sandbox: Sandbox, http: httpx.Client) -> None:
+    response = post(http, "{ orders(first: 251) { nodes { id } } }")
+
+    body = response.json()
+    assert body["data"] is None
+    assert "250" in body["errors"][0]["message"]
+
+
+def test_answers_throttled_when_the_bucket_cannot_cover_the_query(
+    start_sandbox: Callable[..., Sandbox],
+) -> None:
+    sandbox = start_sandbox(bucket_size=100, restore_rate=10)
+    query = "{ orders(first: 60) { nodes { id customer { id } } } }"  # 122
+
+    with httpx.Client(base_url=sandbox.url) as http:
+        response = post(http, query)
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "Throttled",
+                "extensions": {
+                    "code": "THROTTLED",
+                    "documentation": "https://shopify.dev/api/usage/rate-limits",
+                },
+            }
+        ],
+        "extensions": {
+            "cost": {
+                "requestedQueryCost": 122,
+                "actualQueryCost": None,
+                "throttleStatus": {
+                    "maximumAvailable": 100.0,
+                    "currentlyAvailable": 100,
+                    "restoreRate": 10.0,
+                },
+            }
+        },
+    }
+
+
+def test_the_bucket_refills_at_the_restore_rate(
+    start_sandbox: Callable[..., Sandbox],
+) -> None:
+    sandbox = start_sandbox(bucket_size=100, restore_rate=10)
+    sandbox.sim.load_orders({"shemsiworld": [order_node(n) for n in range(40)]})
+    query = "{ orders(first: 40) { nodes { id customer { id } } } }"  # 82, all used
+
+    with httpx.Client(base_url=sandbox.url) as http:
+        first = post(http, query).json()
+        refused = post(http, query).json()
+        sandbox.time.now += 7.0  # 18 left + 70 refilled
+        again = post(http, query).json()
+
+    assert "errors" not in first
+    assert refused["errors"][0]["extensions"]["code"] == "THROTTLED"
+    assert "errors" not in again
+
+
+def test_cursors_page_by_update_time_then_id(
+    sandbox: Sandbox, http: httpx.Client
+) -> None:
+    same = "2025-03-19T10:00:00Z"
+    sandbox.sim.load_orders(
+        {
+            "shemsiworld": [
+                order_node(3, updatedAt=same),
+                order_node(1, updatedAt="2025-03-19T11:00:00Z"),
+                order_node(2, updatedAt=same),
+            ]
+        }
+    )
+    query = """query($after: String) {
+        orders(first: 2, after: $after, sortKey: UPDATED_AT) {
+            nodes { legacyResourceId } pageInfo { hasNextPage endCursor } } }"""
+
+    first = post(http, query).json()["data"]["orders"]
+    second = post(http, query, {"after": first["pageInfo"]["endCursor"]}).json()[
+        "data"
+    ]["orders"]
+
+    assert [n["legacyResourceId"][-1] for n in first["nodes"]] == ["2", "3"]
+    assert first["pageInfo"]["hasNextPage"] is True
+    assert [n["legacyResourceId"][-1] for n in second["nodes"]] == ["1"]
+    assert second["pageInfo"]["hasNextPage"] is False
+
+
+def test_filters_by_quoted_update_times(sandbox: Sandbox, http: httpx.Client) -> None:
+    sandbox.sim.load_orders(
+        {
+            "shemsiworld": [
+                order_node(n, updatedAt=f"2025-03-19T1{n}:00:00Z") for n in range(1, 6)
+            ]
+        }
+    )
+    query = """query($q: String) { orders(first: 10, query: $q, sortKey: UPDATED_AT) {
+        nodes { legacyResourceId } } }"""
+    q = "updated_at:>='2025-03-19T12:00:00Z' AND updated_at:<'2025-03-19T14:00:00Z'"
+
+    nodes = post(http, query, {"q": q}).json()["data"]["orders"]["nodes"]
+
+    assert [n["legacyResourceId"][-1] for n in nodes] == ["2", "3"]
+
+
+def test_a_garbled_cursor_is_refused(sandbox: Sandbox, http: httpx.Client) -> None:
+    body = post(http, '{ orders(first: 2, after: "bm9wZQ==") { nodes { id } } }').json()
+
+    assert body["errors"][0]["message"] == "Invalid cursor for current pagination sort."
+
+
+def test_a_query_that_does_not_fit_the_schema_is_refused(
+    sandbox: Sandbox, http: httpx.Client
+) -> None:
+    body = post(http, "{ orders(first: 2) { nodes { nope } } }").json()
+
+    assert "nope" in body["errors"][0]["message"]
+    assert "data" not in body
+
+
+def test_line_items_page_with_their_own_cursors(
+    sandbox: Sandbox, http: httpx.Client
+) -> None:
+    lines = [line_node(n, sku=f"L{n}") for n in range(5)]
+    sandbox.sim.load_orders(
+        {"shemsiworld": [order_node(1, lineItems={"nodes": lines})]}
+    )
+    query = """query($after: String) { order(id: "gid://shopify/Order/6200000000001") {
+        lineItems(first: 3, after: $after) {
+            nodes { sku } pageInfo { hasNextPage endCursor } } } }"""
+
+    first = post(http, query).json()["data"]["order"]["lineItems"]
+    rest = post(http, query, {"after": first["pageInfo"]["endCursor"]}).json()
+    rest = rest["data"]["order"]["lineItems"]
+
+    assert [n["sku"] for n in first["nodes"] + rest["nodes"]] == [
+        "L0",
+        "L1",
+        "L2",
+        "L3",
+        "L4",
+    ]
+    assert (first["pageInfo"]["hasNextPage"], rest["pageInfo"]["hasNextPage"]) == (
+        True,
+        False,
+    )
+
+
+# --- helpers used by tests and the demo -----------------------------------------------
+
+
+def amount(node: dict[str, Any], field: str) -> Decimal:
+    return Decimal(node[field]["shopMoney"]["amount"])
+
+
+def test_update_order_bumps_updated_at_to_the_simulator_clock(sandbox: Sandbox) -> None:
+    sandbox.sim.load_orders({"shemsiworld": [order_node(1)]})
+    sandbox.sim.clock.advance(timedelta(minutes=1))  # type: ignore[attr-defined]
+
+    node = sandbox.sim.update_order("shemsiworld", "6200000000001", note="merci")
+
+    assert node["note"] == "merci"
+    assert node["updatedAt"] == "2025-03-20T12:01:00Z"
+
+
+def test_cancel_order_voids_a_pending_payment_and_empties_the_order(
+    sandbox: Sandbox,
+) -> None:
+    sandbox.sim.load_orders({"shemsiworld": [order_node(1)]})
+
+    node = sandbox.sim.cancel_order("shemsiworld", "gid://shopify/Order/6200000000001")
+
+    assert (node["cancelledAt"], node["cancelReason"]) == (
+        "2025-03-20T12:00:00Z",
+        "CUSTOMER",
+    )
+    assert node["displayFinancialStatus"] == "VOIDED"
+    assert [line["currentQuantity"] for line in node["lineItems"]["nodes"]] == [0]
+    assert amount(node, "currentTotalPriceSet") == 0
+
+
+def test_edit_remove_line_lowers_the_current_total_and_what_is_due(
+    sandbox: Sandbox,
+) -> None:
+    lines = [line_node(1), line_node(2, sku="MSK-100", quantity=2, price="220.0")]
+    order = order_node(
+        1,
+        lineItems={"nodes": lines},
+        totalPriceSet={"shopMoney": {"amount": "860.0", "currencyCode": "MAD"}},
+        currentTotalPriceSet={"shopMoney": {"amount": "860.0", "currencyCode": "MAD"}},
+        totalOutstandingSet={"shopMoney": {"amount": "860.0", "currencyCode": "MAD"}},
+    )
+    sandbox.sim.load_orders({"shemsiworld": [order]})
+
+    node = sandbox.sim.edit_remove_line("shemsiworld", "6200000000001", lines[1]["id"])
+
+    removed = node["lineItems"]["nodes"][1]
+    assert (removed["quantity"], removed["currentQuantity"]) == (2, 0)
+    assert amount(node, "totalPriceSet") == 860
+    assert amount(node, "currentTotalPriceSet") == 420
+    assert amount(node, "totalOutstandingSet") == 420
+    assert node["updatedAt"] == "2025-03-20T12:00:00Z"
+
+
+def test_add_order_adds_to_a_shop(sandbox: Sandbox) -> None:
+    sandbox.sim.add_order("shemsi-lebanon", order_node(9))
+
+    assert [n["name"] for n in sandbox.sim.orders("shemsi-lebanon")] == ["#1009"]
+
+
+def test_the_world_survives_a_restart_with_a_data_directory(tmp_path: Path) -> None:
+    first = ShopifySimulator(data_dir=tmp_path, clock=ManualClock(NOW), seed=True)
+    first.cancel_order("shemsi-uae", "6400000000001")
+
+    second = ShopifySimulator(data_dir=tmp_path, clock=ManualClock(NOW))
+
+    assert second.orders("shemsi-uae")[0]["cancelledAt"] is not None
+
+
+def test_shops_start_empty_so_the_world_seeds_them_once() -> None:
+    sim = ShopifySimulator(clock=ManualClock(NOW))
+
+    assert not sim.has_orders()
+    assert sorted(sim.state["stores"]) == [
+        "shemsi-egypt",
+        "shemsi-lebanon",
+        "shemsi-uae",
+        "shemsiworld",
+    ]
+    assert ShopifySimulator(clock=ManualClock(NOW), seed=True).has_orders()
+
+
+def test_sandbox_settings_point_a_source_at_one_shop(sandbox: Sandbox) -> None:
+    table = sandbox.sim.sandbox_settings("http://127.0.0.1:9999/", "shemsi-egypt")
+
+    assert table == {
+        "store": "shemsi-egypt",
+        "base_url": "http://127.0.0.1:9999/shops/shemsi-egypt",
+        "access_token": "shpat_sandbox_shemsi-egypt",
+        "country": "EG",
+    }
