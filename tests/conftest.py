@@ -2,13 +2,49 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 from pymongo import MongoClient
 
 from tests.support.mongo import MongoServer, mongo_server
+
+# Property tests run a CI-sized number of examples by default; --slow (or
+# HYPOTHESIS_PROFILE=soak) runs the long searches.
+settings.register_profile("ci", max_examples=200, deadline=None)
+settings.register_profile(
+    "soak",
+    max_examples=5000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--slow",
+        action="store_true",
+        help="run long property searches and soak tests",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    profile = "soak" if config.getoption("--slow") else "ci"
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", profile))
+
+
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    if config.getoption("--slow"):
+        return
+    skip = pytest.mark.skip(reason="soak test: run with --slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

@@ -119,6 +119,8 @@ class SandboxWorld:
         return {
             "environment": "sandbox",
             "storage": {"backend": "sqlite", "path": database},
+            # Orders loaded from a file may be years old; read them all.
+            "intake": {"first_run_lookback_days": 3650},
             "stores": stores,
             "partners": partners,
             "sandbox": {"data_dir": str(self.data_dir), **self.urls},

@@ -15,6 +15,10 @@ class AcmeSimulator(Simulator):
     def initial_state(self) -> dict[str, Any]:
         return {"parcels": {}}
 
+    def sandbox_settings(self, base_url: str) -> dict[str, Any]:
+        """The ``[partners.acme]`` table that connects to this simulator."""
+        return {"adapter": "acme", "base_url": base_url, "api_key": API_KEY}
+
     def _authorised(self, request: SimRequest) -> bool:
         return request.header("authorization") == f"ApiKey {API_KEY}"
 

@@ -1,0 +1,63 @@
+"""The state machine moves a booked order forward only."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fulfilment.core.domain import OrderState, TrackingStatus
+from fulfilment.core.states import TERMINAL, advance, can_move
+
+S = OrderState
+T = TrackingStatus
+RANK = {
+    S.BOOKED: 0,
+    S.IN_TRANSIT: 1,
+    S.OUT_FOR_DELIVERY: 2,
+    S.DELIVERY_FAILED: 2,
+    S.DELIVERED: 3,
+    S.RETURNED: 4,
+}
+
+
+@given(st.lists(st.sampled_from(list(TrackingStatus))), st.booleans())
+def test_tracking_never_moves_an_order_backwards(
+    statuses: list[TrackingStatus], return_started: bool
+) -> None:
+    state = S.BOOKED
+    for status in statuses:
+        after = advance(state, status, return_started=return_started)
+
+        assert RANK[after] >= RANK[state]
+        assert can_move(state, after)
+        state = after
+
+
+@given(st.lists(st.sampled_from(list(TrackingStatus))))
+def test_delivered_gives_way_only_to_a_started_return(
+    statuses: list[TrackingStatus],
+) -> None:
+    state = S.DELIVERED
+    for status in statuses:
+        state = advance(state, status, return_started=False)
+
+    assert state is S.DELIVERED
+
+
+def test_a_failed_attempt_then_a_new_round_goes_out_again() -> None:
+    state = advance(S.IN_TRANSIT, T.DELIVERY_FAILED)
+
+    assert state is S.DELIVERY_FAILED
+    assert advance(state, T.OUT_FOR_DELIVERY) is S.OUT_FOR_DELIVERY
+
+
+def test_a_late_older_event_does_not_rewind() -> None:
+    assert advance(S.OUT_FOR_DELIVERY, T.PICKED_UP) is S.OUT_FOR_DELIVERY
+
+
+def test_terminal_states_go_nowhere_but_a_return() -> None:
+    for state in TERMINAL - {S.DELIVERED}:
+        assert all(not can_move(state, t) for t in S if t is not state)
+    assert [t for t in S if t is not S.DELIVERED and can_move(S.DELIVERED, t)] == [
+        S.RETURNED
+    ]

@@ -1,0 +1,179 @@
+"""`fulfilment demo` end to end on the loopback simulators."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fulfilment.runners.cli import main
+from fulfilment.runners.sandbox.seed import seed_orders
+from tests.builders import T0
+
+
+def demo(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
+    assert main(["demo", "--json", *args]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def shipments(folder: Path) -> dict[str, int]:
+    sandbox = folder / "sandbox"
+    aramex = json.loads((sandbox / "aramex.json").read_text())
+    flextock = json.loads((sandbox / "flextock.json").read_text())
+    farfill = json.loads((sandbox / "farfill.json").read_text())
+    return {
+        "aramex": len(aramex["shipments"]),
+        "flextock": len(flextock["orders"]),
+        "farfill": len(farfill["orders"]),
+    }
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    folder = tmp_path_factory.mktemp("demo")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["demo", "--json", "--data-dir", str(folder)]) == 0
+    return folder, json.loads(out.getvalue())
+
+
+def test_the_demo_books_with_all_three_partners(
+    first_run: tuple[Path, dict[str, Any]],
+) -> None:
+    _, summary = first_run
+
+    assert set(summary["bookings"]["by_partner"]) == {"aramex", "flextock", "farfill"}
+    assert all(n > 0 for n in summary["bookings"]["by_partner"].values())
+    assert summary["orders"]["ingested"] == summary["orders"]["total"] > 0
+    assert set(summary["orders"]["by_store"]) == {
+        "shemsiworld",
+        "shemsi-egypt",
+        "shemsi-uae",
+        "shemsi-lebanon",
+    }
+
+
+def test_the_demo_holds_lebanon_with_a_reason(
+    first_run: tuple[Path, dict[str, Any]],
+) -> None:
+    _, summary = first_run
+
+    lebanon = [h for h in summary["held"] if ":shemsi-lebanon:" in h["key"]]
+
+    assert lebanon
+    assert {h["reason"] for h in lebanon} == {"no_partner_for_store"}
+
+
+def test_the_demo_keeps_the_malformed_order_with_its_problems(
+    first_run: tuple[Path, dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, summary = first_run
+
+    assert (
+        main(
+            [
+                "--config",
+                str(folder / "fulfilment.toml"),
+                "orders",
+                "list",
+                "--state",
+                "needs_attention",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    orders = json.loads(capsys.readouterr().out)
+
+    malformed = [o for o in orders if o["store"] == "shemsi-egypt"]
+    assert malformed
+    assert malformed[0]["problems"]
+    assert all({"code", "message"} <= set(p) for p in malformed[0]["problems"])
+    reasons = {i["reason"] for i in summary["attention"]}
+    assert {"malformed_order", "rejected_by_partner"} <= reasons
+
+
+def test_a_second_run_over_the_same_folder_books_nothing_twice(
+    first_run: tuple[Path, dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, summary = first_run
+    before = shipments(folder)
+
+    again = demo(capsys, "--data-dir", str(folder))
+
+    assert shipments(folder) == before
+    assert again["bookings"]["by_partner"] == summary["bookings"]["by_partner"]
+    assert again["bookings"]["this_run"].get("booked", 0) == 0
+    assert again["orders"]["ingested"] == 0
+
+
+def test_orders_list_json_has_the_documented_fields(
+    first_run: tuple[Path, dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, _ = first_run
+
+    assert (
+        main(["--config", str(folder / "fulfilment.toml"), "orders", "list", "--json"])
+        == 0
+    )
+    orders = json.loads(capsys.readouterr().out)
+
+    fields = {
+        "key",
+        "store",
+        "name",
+        "state",
+        "payment",
+        "cod_amount",
+        "currency",
+        "phone",
+        "partner",
+        "partner_reference",
+        "problems",
+    }
+    assert all(fields <= set(o) for o in orders)
+    cod = [o for o in orders if o["payment"] == "cash_on_delivery"]
+    assert cod
+    assert all(o["cod_amount"] for o in cod)
+    assert {o["payment"] for o in orders} == {"prepaid", "cash_on_delivery"}
+    booked = [o for o in orders if o["state"] == "booked"]
+    assert all(o["partner_reference"] for o in booked)
+    assert all(o["phone"].startswith("+") for o in booked)
+
+
+def test_orders_from_a_file_replace_the_seeded_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seeded = seed_orders(T0)
+    chosen = {
+        "shemsiworld": seeded["shemsiworld"][:2],
+        "shemsi-uae": seeded["shemsi-uae"][:1],
+    }
+    orders_file = tmp_path / "orders.json"
+    orders_file.write_text(json.dumps(chosen, ensure_ascii=False))
+
+    summary = demo(
+        capsys, "--data-dir", str(tmp_path / "world"), "--orders", str(orders_file)
+    )
+
+    assert summary["orders"]["by_store"] == {"shemsi-uae": 1, "shemsiworld": 2}
+
+
+def test_an_orders_file_with_an_unknown_store_is_one_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    orders_file = tmp_path / "orders.json"
+    orders_file.write_text(json.dumps({"shemsi-france": []}))
+
+    code = main(
+        ["demo", "--data-dir", str(tmp_path / "w"), "--orders", str(orders_file)]
+    )
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "unknown store handle(s) shemsi-france" in err
+    assert "Traceback" not in err

@@ -1,0 +1,107 @@
+"""Plugins: the hooks, the built-in adapters, and a third-party package
+(examples/fulfilment-acme, installed by the test set-up) that adds a
+delivery partner with no change to this repository."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+
+import pytest
+
+from fulfilment.adapters import hookspecs
+from fulfilment.adapters.retry import RetryPolicy
+from fulfilment.core.domain import OrderState
+from fulfilment.core.errors import ConfigurationError
+from fulfilment.runners.config import load_config
+from fulfilment.runners.plugins import Registry
+from fulfilment.runners.sandbox.seed import seed_orders
+from fulfilment.runners.sandbox.world import SandboxWorld
+from fulfilment.runners.toml_writer import dumps
+from fulfilment.runners.wiring import build_app
+
+HOOKS = [
+    name
+    for name, _ in inspect.getmembers(hookspecs.FulfilmentHookSpecs, inspect.isfunction)
+]
+
+
+def test_every_hook_is_prefixed_and_documented() -> None:
+    assert HOOKS
+    for name in HOOKS:
+        hook = getattr(hookspecs.FulfilmentHookSpecs, name)
+        assert name.startswith("fulfilment_register_")
+        assert inspect.getdoc(hook), f"{name} has no docstring"
+
+
+def test_every_hook_is_implemented_by_the_built_in_plugins() -> None:
+    manager = Registry.discover(entry_points=False).manager
+
+    for name in HOOKS:
+        assert getattr(manager.hook, name).get_hookimpls(), f"nothing implements {name}"
+
+
+def test_built_in_adapters_register_through_the_hooks() -> None:
+    registry = Registry.discover(entry_points=False)
+
+    assert set(registry.order_sources()) == {"shopify"}
+    assert set(registry.delivery_partners()) == {"aramex", "flextock", "farfill"}
+    assert set(registry.storages()) == {"memory", "sqlite", "mongodb"}
+    assert set(registry.simulators()) == {"shopify", "aramex", "flextock", "farfill"}
+
+
+def test_an_installed_package_is_discovered_through_its_entry_point() -> None:
+    registry = Registry.discover()
+
+    assert "acme" in registry.delivery_partners()
+    assert "acme" in registry.simulators()
+    assert "acme" in registry.plugin_names()
+
+
+def test_two_plugins_claiming_one_name_is_a_configuration_error() -> None:
+    class Impostor:
+        @hookspecs.hookimpl
+        def fulfilment_register_delivery_partners(self):  # type: ignore[no-untyped-def]
+            return {"aramex": object()}
+
+    registry = Registry.discover(entry_points=False)
+    registry.manager.register(Impostor())
+
+    with pytest.raises(ConfigurationError, match="two plugins register a delivery"):
+        registry.delivery_partners()
+
+
+def test_a_plugin_partner_books_orders_like_a_built_in_one(tmp_path: Path) -> None:
+    registry = Registry.discover()
+    world = SandboxWorld(
+        tmp_path / "sandbox", registry=registry, partners=("aramex", "acme")
+    )
+    world.shopify.load_orders(
+        {"shemsi-lebanon": seed_orders(world.clock.now())["shemsi-lebanon"]}
+    )
+
+    with world:
+        data = world.config()
+        data["stores"]["shemsi-lebanon"]["partner"] = "acme"
+        path = tmp_path / "fulfilment.toml"
+        path.write_text(dumps(data))
+        app = build_app(
+            load_config(path, registry.adapters()),
+            registry,
+            retry=RetryPolicy.for_tests(),
+        )
+        try:
+            app.run("fetch-new-orders")
+            report = app.run("create-fulfilment-requests")
+            orders = app.storage.orders.list(store="shemsi-lebanon")
+        finally:
+            app.close()
+
+    parcels = json.loads((tmp_path / "sandbox" / "acme.json").read_text())["parcels"]
+    booked = [o for o in orders if o.state is OrderState.BOOKED]
+    assert report["booked_by_partner"] == {"acme": len(booked)}
+    assert booked
+    assert {o.shipment.reference for o in booked if o.shipment} == {
+        p["parcel_id"] for p in parcels.values()
+    }
