@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import sys
+import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -136,7 +137,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ACTION"
     )
     serve = sandbox.add_parser("serve", help="serve the simulators until interrupted")
-    serve.add_argument("--data-dir", type=Path, default=Path("sandbox-data"))
+    serve.add_argument(
+        "--data-dir", type=Path, help="simulator state (default: from the config)"
+    )
     serve.set_defaults(handler=_sandbox_serve)
     return parser
 
@@ -207,13 +210,19 @@ def _run(args: argparse.Namespace) -> int:
         return 2
 
     def body(app: App) -> int:
-        results = [app.run(worker) for worker in workers]
+        results = []
+        for worker in workers:
+            try:
+                results.append(app.run(worker))
+            except FulfilmentError as error:
+                results.append({"worker": worker, "error": str(error)})
         if args.json:
             _print_json(results)
         else:
             for result in results:
                 print(_one_line(result))
-        return 0
+        failed = any("error" in r or r.get("failed_stores") for r in results)
+        return 1 if failed else 0
 
     return _with_app(args, body)
 
@@ -222,6 +231,8 @@ def _one_line(result: dict[str, Any]) -> str:
     parts = [result["worker"]]
     if "skipped" in result:
         return f"{result['worker']}: skipped ({result['skipped']})"
+    if "error" in result:
+        return f"{result['worker']}: FAILED: {result['error']}"
     for handle, counts in result.get("stores", {}).items():
         parts.append(f"{handle}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
     if "outcomes" in result:
@@ -375,9 +386,20 @@ def _check_config(args: argparse.Namespace) -> int:
 
 
 def _sandbox_serve(args: argparse.Namespace) -> int:
-    from .sandbox.world import serve_forever
+    """Serve the simulators.  With a sandbox configuration (``--config`` or
+    ``config/sandbox.toml``), bind the ports its ``[sandbox]`` table names
+    and keep state where it says, so that file works against them."""
+    from .sandbox.world import ports_of, serve_forever
 
-    serve_forever(args.data_dir)
+    path = find_config_file(args.config, os.environ)
+    table: dict[str, Any] = {}
+    if path.exists():
+        table = tomllib.loads(path.read_text(encoding="utf-8")).get("sandbox", {})
+    data_dir = args.data_dir or Path(table.get("data_dir") or "sandbox-data")
+    if not data_dir.is_absolute() and path.exists() and "data_dir" in table:
+        data_dir = path.parent / data_dir
+    configure_logging(args.log_level or "WARNING", args.log_format or "text")
+    serve_forever(data_dir, ports_of(table))
     return 0
 
 

@@ -36,6 +36,7 @@ from cattrs.errors import (
 )
 
 from fulfilment.adapters.hookspecs import Factory
+from fulfilment.adapters.retry import RetryPolicy
 from fulfilment.core.errors import ConfigurationError
 from fulfilment.core.routing import RoutingPolicy, RoutingRule
 from fulfilment.core.workers.create_fulfilment_requests import BookingSettings
@@ -80,6 +81,24 @@ class BookingConfig:
             retry_delays=tuple(timedelta(minutes=m) for m in self.retry_delays_minutes),
             hold_recheck=timedelta(minutes=self.hold_recheck_minutes),
             batch_size=self.batch_size,
+        )
+
+
+@attrs.frozen
+class RetryConfig:
+    """The one retry policy of every adapter call (see adapters/retry.py)."""
+
+    attempts: int = attrs.field(default=5, validator=attrs.validators.ge(1))
+    initial_wait_seconds: float = 0.5
+    max_wait_seconds: float = 20.0
+    max_elapsed_seconds: float = 60.0
+
+    def policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            attempts=self.attempts,
+            initial_wait=self.initial_wait_seconds,
+            max_wait=self.max_wait_seconds,
+            max_elapsed=self.max_elapsed_seconds,
         )
 
 
@@ -140,6 +159,7 @@ class Config:
     intake: IntakeConfig = IntakeConfig()
     booking: BookingConfig = BookingConfig()
     logging: LoggingConfig = LoggingConfig()
+    retry: RetryConfig = RetryConfig()
     sandbox: Mapping[str, Any] = attrs.field(factory=dict)
 
     def routing_policy(self) -> RoutingPolicy:
@@ -248,19 +268,18 @@ def _interpolate(
 _converter = cattrs.Converter(forbid_extra_keys=True)
 
 
+_SECTIONS: dict[str, type[Any]] = {
+    "intake": IntakeConfig,
+    "booking": BookingConfig,
+    "logging": LoggingConfig,
+    "retry": RetryConfig,
+}
+
+
 def _structure(
     path: Path, data: dict[str, Any], adapters: Adapters, problems: list[str]
 ) -> Config | None:
-    known = {
-        "environment",
-        "storage",
-        "stores",
-        "partners",
-        "intake",
-        "booking",
-        "logging",
-        "sandbox",
-    }
+    known = {"environment", "storage", "stores", "partners", "sandbox", *_SECTIONS}
     for key in data:
         if key not in known:
             problems.append(
@@ -286,11 +305,7 @@ def _structure(
     }
     sections = {
         name: _plain(data.get(name, {}), cls, name, problems)
-        for name, cls in (
-            ("intake", IntakeConfig),
-            ("booking", BookingConfig),
-            ("logging", LoggingConfig),
-        )
+        for name, cls in _SECTIONS.items()
     }
     if problems or storage is None or any(v is None for v in sections.values()):
         return None

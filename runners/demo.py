@@ -15,7 +15,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from fulfilment.adapters.retry import RetryPolicy
 from fulfilment.core.errors import ConfigurationError
 
 from . import views
@@ -30,8 +29,6 @@ from .wiring import build_app
 __all__ = ["print_summary", "run_demo"]
 
 STORE_HANDLES = ("shemsiworld", "shemsi-egypt", "shemsi-uae", "shemsi-lebanon")
-# Quick retries: the simulators answer at once, and a person is watching.
-DEMO_RETRY = RetryPolicy(attempts=5, initial_wait=0.05, max_wait=1.0, max_elapsed=20)
 
 
 def run_demo(
@@ -54,7 +51,7 @@ def run_demo(
         config_path = folder / "fulfilment.toml"
         config_path.write_text(_config_text(world), encoding="utf-8")
         config = load_config(config_path, registry.adapters())
-        app = build_app(config, registry, retry=DEMO_RETRY)
+        app = build_app(config, registry)
         try:
             intake = app.run("fetch-new-orders")
             booking = app.run("create-fulfilment-requests")

@@ -22,6 +22,7 @@ import httpx
 from fulfilment.adapters.hookspecs import AdapterContext
 from fulfilment.adapters.retry import RetryPolicy
 from fulfilment.core.clock import SystemClock
+from fulfilment.core.errors import FulfilmentError
 from fulfilment.core.ports import Clock, DeliveryPartner, OrderSource, Storage
 from fulfilment.core.workers.create_fulfilment_requests import (
     create_fulfilment_requests,
@@ -83,23 +84,31 @@ class App:
 
 
 def _fetch_new_orders(app: App) -> dict[str, Any]:
-    stores = {}
+    """Each store on its own: one shop failing does not hold up the others.
+    A failed store keeps its watermark and is reported with the error."""
+    stores: dict[str, dict[str, Any]] = {}
     for handle, source in app.sources.items():
-        report = fetch_new_orders(
-            source=source,
-            orders=app.storage.orders,
-            cursors=app.storage.cursors,
-            attention=app.storage.attention,
-            clock=app.clock,
-            settings=app.config.intake.settings(),
-        )
+        try:
+            report = fetch_new_orders(
+                source=source,
+                orders=app.storage.orders,
+                cursors=app.storage.cursors,
+                attention=app.storage.attention,
+                clock=app.clock,
+                settings=app.config.intake.settings(),
+            )
+        except FulfilmentError as error:
+            log.error("orders.fetch_failed store=%s error=%s", handle, error)
+            stores[handle] = {"error": str(error)}
+            continue
         stores[handle] = {
             "pages": report.pages,
             "fetched": report.fetched,
             "ingested": report.ingested,
             **report.outcomes,
         }
-    return {"worker": "fetch-new-orders", "stores": stores}
+    failed = sorted(h for h, s in stores.items() if "error" in s)
+    return {"worker": "fetch-new-orders", "stores": stores, "failed_stores": failed}
 
 
 def _create_fulfilment_requests(app: App) -> dict[str, Any]:
@@ -145,7 +154,7 @@ def build_app(
 
     context = AdapterContext(
         clock=clock or SystemClock(),
-        retry=retry or RetryPolicy(),
+        retry=retry or config.retry.policy(),
         http_client=tracked_client,
         data_dir=str(config.path.parent),
     )
@@ -167,5 +176,9 @@ def build_app(
 
 
 def _fields(result: dict[str, Any]) -> str:
-    flat = {k: v for k, v in result.items() if isinstance(v, int | float | str)}
+    flat = {
+        k: v
+        for k, v in result.items()
+        if isinstance(v, int | float | str) and k != "worker"
+    }
     return " ".join(f"{k}={v}" for k, v in sorted(flat.items()))

@@ -26,7 +26,13 @@ from fulfilment.core.ports import Clock
 from ..plugins import Registry
 from .server import SimServer, Simulator
 
-__all__ = ["SANDBOX_PARTNERS", "STORES", "SandboxWorld", "serve_forever"]
+__all__ = [
+    "SANDBOX_PARTNERS",
+    "STORES",
+    "SandboxWorld",
+    "ports_of",
+    "serve_forever",
+]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +54,7 @@ class SandboxWorld:
         registry: Registry | None = None,
         clock: Clock | None = None,
         partners: Iterable[str] = SANDBOX_PARTNERS,
+        ports: Mapping[str, int] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -65,6 +72,7 @@ class SandboxWorld:
             for name in wanted
         }
         self.servers: dict[str, SimServer] = {}
+        self.ports = dict(ports or {})
 
     @property
     def shopify(self) -> Any:
@@ -75,7 +83,7 @@ class SandboxWorld:
         return {name: server.url for name, server in self.servers.items()}
 
     def start(self) -> SandboxWorld:
-        ports = self._remembered_ports()
+        ports = self._remembered_ports() | self.ports
         for name, simulator in self.simulators.items():
             self.servers[name] = _serve(simulator, ports.get(name, 0))
         (self.data_dir / "ports.json").write_text(
@@ -121,6 +129,13 @@ class SandboxWorld:
             "storage": {"backend": "sqlite", "path": database},
             # Orders loaded from a file may be years old; read them all.
             "intake": {"first_run_lookback_days": 3650},
+            # The simulators answer at once; waiting long helps nobody.
+            "retry": {
+                "attempts": 3,
+                "initial_wait_seconds": 0.05,
+                "max_wait_seconds": 1.0,
+                "max_elapsed_seconds": 10.0,
+            },
             "stores": stores,
             "partners": partners,
             "sandbox": {"data_dir": str(self.data_dir), **self.urls},
@@ -138,15 +153,24 @@ def _serve(simulator: Simulator, port: int) -> SimServer:
     try:
         return SimServer(simulator, port).start()
     except OSError:
-        log.info("sandbox.port_taken sim=%s port=%d", simulator.name, port)
+        log.warning("sandbox.port_taken sim=%s port=%d", simulator.name, port)
         return SimServer(simulator, 0).start()
 
 
-def serve_forever(data_dir: Path) -> None:
+def ports_of(urls: Mapping[str, Any]) -> dict[str, int]:
+    """Ports named by a configuration's ``[sandbox]`` table of URLs."""
+    ports = {}
+    for name, url in urls.items():
+        if isinstance(url, str) and url.startswith("http://127.0.0.1:"):
+            ports[name] = int(url.rsplit(":", 1)[1].split("/")[0])
+    return ports
+
+
+def serve_forever(data_dir: Path, ports: Mapping[str, int] | None = None) -> None:
     """``fulfilment sandbox serve``: run the world until interrupted."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with SandboxWorld(data_dir) as world:
+    with SandboxWorld(data_dir, ports=ports) as world:
         if not world.shopify.has_orders():
             from .seed import seed_orders
 

@@ -177,3 +177,25 @@ def test_an_orders_file_with_an_unknown_store_is_one_clear_error(
     assert code == 2
     assert "unknown store handle(s) shemsi-france" in err
     assert "Traceback" not in err
+
+
+def test_an_unreachable_shop_fails_loudly_without_holding_up_the_rest(
+    first_run: tuple[Path, dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, _ = first_run  # the demo has stopped its simulators
+    config = str(folder / "fulfilment.toml")
+
+    code = main(["--config", config, "run", "all", "--json"])
+
+    results = json.loads(capsys.readouterr().out)
+    assert code == 1
+    intake, booking = results
+    assert intake["failed_stores"] == [
+        "shemsi-egypt",
+        "shemsi-lebanon",
+        "shemsi-uae",
+        "shemsiworld",
+    ]
+    assert "could not connect" in intake["stores"]["shemsiworld"]["error"]
+    assert booking["worker"] == "create-fulfilment-requests"
+    assert "error" not in booking
