@@ -1,0 +1,68 @@
+"""No secret, phone number or e-mail address reaches a log line, even at
+DEBUG, across a whole demo run."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import pytest
+
+from fulfilment.runners.demo import run_demo
+from fulfilment.runners.logs import JsonFormatter, Redactor
+from fulfilment.runners.sandbox.seed import seed_orders
+from tests.builders import T0
+
+
+def personal_data() -> set[str]:
+    found: set[str] = set()
+    for nodes in seed_orders(T0).values():
+        text = repr(nodes)
+        found |= set(re.findall(r"[\w.+-]+@[\w-]+\.[\w.]+", text))
+        found |= set(re.findall(r"\+\d{9,14}", text))
+    return found
+
+
+def test_a_debug_run_logs_no_personal_data_or_secret(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    run_demo(data_dir=tmp_path)
+
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert len(personal_data()) > 10
+    assert "orders.fetched" in text
+    leaked = sorted(p for p in personal_data() if p in text)
+    assert leaked == []
+    for secret in ("shpat_sandbox_", "sandbox-password", "sandbox-secret"):
+        assert secret not in text
+
+
+def test_the_redactor_hides_configured_secrets() -> None:
+    record = logging.LogRecord(
+        "x", logging.INFO, __file__, 1, "auth.failed token=%s", ("shpat_abc123",), None
+    )
+
+    Redactor(["shpat_abc123"]).filter(record)
+
+    assert record.getMessage() == "auth.failed token=***"
+
+
+def test_json_lines_carry_the_event_and_its_fields() -> None:
+    record = logging.LogRecord(
+        "fulfilment.x",
+        logging.INFO,
+        __file__,
+        1,
+        "orders.fetched store=%s n=%d",
+        ("shemsiworld", 3),
+        None,
+    )
+
+    line = JsonFormatter().format(record)
+
+    assert '"event": "orders.fetched"' in line
+    assert '"store": "shemsiworld"' in line
+    assert '"n": "3"' in line
