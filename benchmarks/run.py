@@ -22,14 +22,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fulfilment.adapters.oms.memory import MemoryOrderSource  # noqa: E402
-from fulfilment.adapters.storage.memory import MemoryStorage  # noqa: E402
-from fulfilment.adapters.storage.mongo import MongoStorage  # noqa: E402
-from fulfilment.adapters.storage.sqlite import SQLiteSettings, build  # noqa: E402
-from fulfilment.core.clock import ManualClock  # noqa: E402
-from fulfilment.core.workers.fetch_new_orders import fetch_new_orders  # noqa: E402
-from tests.builders import T0, make_order  # noqa: E402
-from tests.support.mongo import mongo_server  # noqa: E402
+from fulfilment.adapters.oms.memory import MemoryOrderSource
+from fulfilment.adapters.storage.memory import MemoryStorage
+from fulfilment.adapters.storage.mongo import MongoStorage
+from fulfilment.adapters.storage.sqlite import SQLiteSettings, build
+from fulfilment.core.clock import ManualClock
+from fulfilment.core.workers.fetch_new_orders import fetch_new_orders
+from tests.builders import T0, make_order
+from tests.support.mongo import mongo_server
 
 
 def source_with(count: int, page_size: int) -> MemoryOrderSource:
