@@ -11,6 +11,7 @@ ledger and the simulators' state are all there, so nothing is booked twice.
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -165,9 +166,10 @@ def print_summary(summary: dict[str, Any]) -> None:
     for item in summary["attention"]:
         print(f"attention:   {item['subject']} [{item['reason']}]")
         print(f"             {item['message']}")
+    program = sys.argv[0] if sys.argv[0].endswith("fulfilment") else "fulfilment"
     print(
-        f"\nnext: fulfilment --config {summary['config']} orders list\n"
-        f"      fulfilment --config {summary['config']} attention list"
+        f"\nnext: {program} --config {summary['config']} orders list\n"
+        f"      {program} --config {summary['config']} attention list"
     )
 
 
