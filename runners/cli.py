@@ -6,10 +6,11 @@
 
     demo [--orders FILE] [--data-dir DIR] [--json]
     run WORKER... | all
+    schedule [WORKER...] [--every SECONDS] [--times N]
     orders list [--state S] [--store H] [--json]
     orders show KEY [--json]
     explain-route KEY [--json]
-    attention list [--json] | attention resolve SUBJECT REASON
+    attention list [--json] | attention retry KEY | attention resolve SUBJECT REASON
     status [--json]
     check-config
     sandbox serve [--data-dir DIR]
@@ -23,7 +24,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,6 +34,7 @@ from typing import Any
 
 from fulfilment.core.domain import OrderKey, OrderState
 from fulfilment.core.errors import ConfigurationError, FulfilmentError
+from fulfilment.core.operations import NotRetryable, retry_order
 from fulfilment.core.ports import EffectStatus
 
 from . import views
@@ -91,6 +95,24 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true")
     run.set_defaults(handler=_run)
 
+    schedule = commands.add_parser(
+        "schedule", help="run workers every few minutes until stopped"
+    )
+    schedule.add_argument("workers", nargs="*", metavar="WORKER", help="default: all")
+    schedule.add_argument(
+        "--every", type=float, default=300.0, help="seconds between runs (300)"
+    )
+    schedule.add_argument(
+        "--times", type=int, default=0, help="stop after this many rounds (0: never)"
+    )
+    schedule.set_defaults(handler=_schedule)
+
+    _inspection_commands(commands)
+    return parser
+
+
+def _inspection_commands(commands: Any) -> None:
+    """The commands that look at (and nudge) what is stored."""
     orders = commands.add_parser("orders", help="look at orders").add_subparsers(
         metavar="ACTION"
     )
@@ -119,6 +141,11 @@ def _parser() -> argparse.ArgumentParser:
     att_list = attention.add_parser("list")
     att_list.add_argument("--json", action="store_true")
     att_list.set_defaults(handler=_attention_list)
+    retry = attention.add_parser(
+        "retry", help="send an order back to booking after fixing or checking it"
+    )
+    retry.add_argument("key")
+    retry.set_defaults(handler=_attention_retry)
     resolve = attention.add_parser("resolve")
     resolve.add_argument("subject")
     resolve.add_argument("reason")
@@ -141,7 +168,6 @@ def _parser() -> argparse.ArgumentParser:
         "--data-dir", type=Path, help="simulator state (default: from the config)"
     )
     serve.set_defaults(handler=_sandbox_serve)
-    return parser
 
 
 # --- helpers -----------------------------------------------------------------
@@ -223,6 +249,35 @@ def _run(args: argparse.Namespace) -> int:
                 print(_one_line(result))
         failed = any("error" in r or r.get("failed_stores") for r in results)
         return 1 if failed else 0
+
+    return _with_app(args, body)
+
+
+def _schedule(args: argparse.Namespace) -> int:
+    """A simple loop for one machine; cron or a CronJob calling ``run`` does
+    the same.  A failed round is logged and the loop goes on; SIGTERM ends
+    it after the current round."""
+    workers = args.workers or list(WORKERS)
+    unknown = [w for w in workers if w not in WORKERS]
+    if unknown:
+        print(f"unknown worker {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def body(app: App) -> int:
+        rounds = 0
+        while not stop.is_set():
+            for worker in workers:
+                try:
+                    print(_one_line(app.run(worker)), flush=True)
+                except FulfilmentError as error:
+                    print(f"{worker}: FAILED: {error}", flush=True)
+            rounds += 1
+            if args.times and rounds >= args.times:
+                break
+            stop.wait(args.every)
+        return 0
 
     return _with_app(args, body)
 
@@ -327,6 +382,25 @@ def _attention_list(args: argparse.Namespace) -> int:
                 print(f"{item.subject}  {item.reason}\n    {item.message}")
             if not items:
                 print("nothing needs attention")
+        return 0
+
+    return _with_app(args, body)
+
+
+def _attention_retry(args: argparse.Namespace) -> int:
+    def body(app: App) -> int:
+        try:
+            order = retry_order(
+                key=_key(args.key),
+                orders=app.storage.orders,
+                ledger=app.storage.ledger,
+                attention=app.storage.attention,
+                now=app.clock.now(),
+            )
+        except (LookupError, NotRetryable) as error:
+            print(str(error).strip("'\""), file=sys.stderr)
+            return 1
+        print(f"{order.key}: back to {order.state}; the next booking run takes it")
         return 0
 
     return _with_app(args, body)

@@ -199,3 +199,27 @@ def test_an_unreachable_shop_fails_loudly_without_holding_up_the_rest(
     assert "could not connect" in intake["stores"]["shemsiworld"]["error"]
     assert booking["worker"] == "create-fulfilment-requests"
     assert "error" not in booking
+
+
+def test_schedule_runs_rounds_until_told_to_stop(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "world"
+    demo(capsys, "--data-dir", str(folder))
+
+    code = main(
+        [
+            "--config",
+            str(folder / "fulfilment.toml"),
+            "schedule",
+            "create-fulfilment-requests",
+            "--every",
+            "0",
+            "--times",
+            "2",
+        ]
+    )
+
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert lines == ["create-fulfilment-requests | nothing due"] * 2

@@ -1,0 +1,81 @@
+"""An operator sends an order back to booking."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from fulfilment.adapters.pl3.memory import MemoryDeliveryPartner
+from fulfilment.adapters.storage.memory import MemoryStorage
+from fulfilment.core.clock import ManualClock
+from fulfilment.core.domain import OrderState
+from fulfilment.core.errors import OutcomeUnknown
+from fulfilment.core.operations import NotRetryable, retry_order
+from fulfilment.core.ports import Capabilities, EffectStatus
+from fulfilment.core.routing import RoutingPolicy
+from fulfilment.core.workers.create_fulfilment_requests import (
+    create_fulfilment_requests,
+)
+from tests.builders import T0, make_order
+
+ROUTES = RoutingPolicy.one_partner_per_store({"shemsiworld": "aramex"})
+
+
+def book(storage: MemoryStorage, partner: MemoryDeliveryPartner, clock: ManualClock):  # type: ignore[no-untyped-def]
+    return create_fulfilment_requests(
+        orders=storage.orders,
+        partners={"aramex": partner},
+        routing=ROUTES,
+        ledger=storage.ledger,
+        attention=storage.attention,
+        clock=clock,
+        owner="runner",
+    )
+
+
+def test_retrying_an_unsettled_booking_books_it_after_the_operator_checked() -> None:
+    clock, storage = ManualClock(T0), MemoryStorage()
+    aramex = MemoryDeliveryPartner(
+        "aramex", Capabilities(frozenset({"MAD"}), lookup_by_reference=False)
+    )
+    order = make_order("1")
+    storage.orders.save(order)
+    aramex.fail_next(OutcomeUnknown("timeout", partner="aramex"))
+    book(storage, aramex, clock)
+    clock.advance(timedelta(minutes=5))
+    book(storage, aramex, clock)
+    assert storage.orders.get(order.key).state is OrderState.NEEDS_ATTENTION  # type: ignore[union-attr]
+
+    retried = retry_order(
+        key=order.key,
+        orders=storage.orders,
+        ledger=storage.ledger,
+        attention=storage.attention,
+        now=clock.now(),
+    )
+    report = book(storage, aramex, clock)
+
+    assert retried.state is OrderState.NEW
+    assert report.counts == {"booked": 1}
+    assert len(aramex.parcels) == 1
+    assert storage.attention.open_items() == []
+    effect = storage.ledger.get(f"book:{order.key}")
+    assert effect is not None
+    assert effect.status is EffectStatus.DONE
+
+
+def test_a_booked_order_cannot_be_retried() -> None:
+    storage = MemoryStorage()
+    order = make_order("2")
+    storage.orders.save(order)
+    book(storage, MemoryDeliveryPartner("aramex"), ManualClock(T0))
+
+    with pytest.raises(NotRetryable, match="is booked"):
+        retry_order(
+            key=order.key,
+            orders=storage.orders,
+            ledger=storage.ledger,
+            attention=storage.attention,
+            now=T0,
+        )
