@@ -3,9 +3,11 @@ MongoDB storage, against the simulators, two runners at once."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,91 +37,83 @@ def mongo_config(world: SandboxWorld, mongo: MongoServer, folder: Path) -> Path:
     return path
 
 
-def test_two_runners_on_mongodb_book_every_order_once(
-    tmp_path: Path, mongo: MongoServer
-) -> None:
+@contextlib.contextmanager
+def two_runners(folder: Path, mongo: MongoServer) -> Iterator[tuple[list[App], Any]]:
+    """A seeded sandbox world and two runners wired to one MongoDB database,
+    with intake already run by the first."""
     registry = Registry.discover()
-    world = SandboxWorld(tmp_path / "sandbox", registry=registry)
+    world = SandboxWorld(folder / "sandbox", registry=registry)
     world.shopify.load_orders(seed_orders(world.clock.now()))
-
     with world:
-        path = mongo_config(world, mongo, tmp_path)
-        config = load_config(path, registry.adapters())
+        config = load_config(mongo_config(world, mongo, folder), registry.adapters())
         apps = [build_app(config, registry) for _ in range(2)]
         try:
             apps[0].run("fetch-new-orders")
-            results: list[dict[str, Any]] = []
-            start = threading.Barrier(2)
-
-            def book(app: App) -> None:
-                start.wait()
-                results.append(app.run("create-fulfilment-requests"))
-
-            threads = [threading.Thread(target=book, args=(a,)) for a in apps]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            orders = apps[0].storage.orders.list()
+            yield apps, config
         finally:
             for app in apps:
                 app.close()
 
-    sandbox = tmp_path / "sandbox"
-    aramex = json.loads((sandbox / "aramex.json").read_text())["shipments"]
-    flextock = json.loads((sandbox / "flextock.json").read_text())["orders"]
-    farfill = json.loads((sandbox / "farfill.json").read_text())["orders"]
+
+def at_once(apps: list[App], work: Callable[[App], None]) -> None:
+    start = threading.Barrier(len(apps))
+
+    def run(app: App) -> None:
+        start.wait()
+        work(app)
+
+    threads = [threading.Thread(target=run, args=(a,)) for a in apps]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def parcels_at_partners(folder: Path) -> int:
+    sandbox = folder / "sandbox"
+    return (
+        len(json.loads((sandbox / "aramex.json").read_text())["shipments"])
+        + len(json.loads((sandbox / "flextock.json").read_text())["orders"])
+        + len(json.loads((sandbox / "farfill.json").read_text())["orders"])
+    )
+
+
+def test_two_runners_on_mongodb_book_every_order_once(
+    tmp_path: Path, mongo: MongoServer
+) -> None:
+    results: list[dict[str, Any]] = []
+
+    with two_runners(tmp_path, mongo) as (apps, _):
+        at_once(apps, lambda app: results.append(app.run("create-fulfilment-requests")))
+        orders = apps[0].storage.orders.list()
+
     booked = [o for o in orders if o.state is OrderState.BOOKED]
-    assert len(booked) == len(aramex) + len(flextock) + len(farfill)
+    assert len(booked) == parcels_at_partners(tmp_path)
     assert len({o.shipment.reference for o in booked if o.shipment}) == len(booked)
-    ran = [r for r in results if "skipped" not in r]
-    assert len(ran) >= 1
+    assert any("skipped" not in r for r in results)
 
 
 def test_claims_keep_two_bookers_off_one_order_on_mongodb(
     tmp_path: Path, mongo: MongoServer
 ) -> None:
-    registry = Registry.discover()
-    world = SandboxWorld(tmp_path / "sandbox", registry=registry)
-    world.shopify.load_orders(seed_orders(world.clock.now()))
+    outcomes: list[str] = []
 
-    with world:
-        path = mongo_config(world, mongo, tmp_path)
-        config = load_config(path, registry.adapters())
-        apps = [build_app(config, registry) for _ in range(2)]
-        try:
-            apps[0].run("fetch-new-orders")
-            start = threading.Barrier(2)
-            outcomes: list[str] = []
+    with two_runners(tmp_path, mongo) as (apps, config):
 
-            def book(app: App) -> None:
-                start.wait()
-                report = create_fulfilment_requests(
-                    orders=app.storage.orders,
-                    partners=app.partners,
-                    routing=config.routing_policy(),
-                    ledger=app.storage.ledger,
-                    attention=app.storage.attention,
-                    clock=app.clock,
-                    owner=app.owner,
-                )
-                outcomes.extend(o.outcome for o in report.outcomes)
+        def book(app: App) -> None:
+            report = create_fulfilment_requests(
+                orders=app.storage.orders,
+                partners=app.partners,
+                routing=config.routing_policy(),
+                ledger=app.storage.ledger,
+                attention=app.storage.attention,
+                clock=app.clock,
+                owner=app.owner,
+            )
+            outcomes.extend(o.outcome for o in report.outcomes)
 
-            threads = [threading.Thread(target=book, args=(a,)) for a in apps]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            orders = apps[0].storage.orders.list()
-        finally:
-            for app in apps:
-                app.close()
+        at_once(apps, book)
+        orders = apps[0].storage.orders.list()
 
-    sandbox = tmp_path / "sandbox"
-    parcels = (
-        len(json.loads((sandbox / "aramex.json").read_text())["shipments"])
-        + len(json.loads((sandbox / "flextock.json").read_text())["orders"])
-        + len(json.loads((sandbox / "farfill.json").read_text())["orders"])
-    )
     booked = [o for o in orders if o.state is OrderState.BOOKED]
-    assert parcels == len(booked) == outcomes.count("booked")
+    assert parcels_at_partners(tmp_path) == len(booked) == outcomes.count("booked")
