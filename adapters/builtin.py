@@ -5,10 +5,26 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from .notify import plugin as notify_memory
+from .notify.infobip import plugin as infobip
+from .notify.rebrandly import plugin as rebrandly
+from .notify.smtp import plugin as smtp
+from .notify.twilio import plugin as twilio
 from .oms.shopify import plugin as shopify
 from .pl3.aramex import plugin as aramex
 from .pl3.farfill import plugin as farfill
 from .pl3.flextock import plugin as flextock
 from .storage import plugin as storage
 
-PLUGINS: tuple[ModuleType, ...] = (shopify, aramex, flextock, farfill, storage)
+PLUGINS: tuple[ModuleType, ...] = (
+    shopify,
+    aramex,
+    flextock,
+    farfill,
+    storage,
+    twilio,
+    infobip,
+    smtp,
+    rebrandly,
+    notify_memory,
+)

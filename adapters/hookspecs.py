@@ -23,7 +23,15 @@ import attrs
 import httpx
 import pluggy
 
-from fulfilment.core.ports import Clock, DeliveryPartner, OrderSource, Storage
+from fulfilment.core.ports import (
+    Clock,
+    DeliveryPartner,
+    LinkShortener,
+    MailSender,
+    OrderSource,
+    SmsSender,
+    Storage,
+)
 
 from .retry import RetryPolicy
 
@@ -104,4 +112,31 @@ class FulfilmentHookSpecs:
         a plugin's partner too.  Each class is a
         ``fulfilment.runners.sandbox.server.Simulator`` subclass taking
         ``data_dir`` and ``clock`` keyword arguments."""
+        raise NotImplementedError
+
+    @hookspec
+    def fulfilment_register_sms_senders(self) -> Mapping[str, Factory[SmsSender]]:
+        """Return SMS sender factories by adapter name (``twilio``,
+        ``infobip``, ``memory``).
+
+        A sender that can be asked about an earlier send declares
+        ``capabilities.lookup_by_reference`` and offers
+        ``find_sent(reference)``, so an uncertain send is checked rather
+        than repeated.
+        """
+        raise NotImplementedError
+
+    @hookspec
+    def fulfilment_register_mail_senders(self) -> Mapping[str, Factory[MailSender]]:
+        """Return e-mail sender factories by adapter name (``smtp``,
+        ``memory``)."""
+        raise NotImplementedError
+
+    @hookspec
+    def fulfilment_register_link_shorteners(
+        self,
+    ) -> Mapping[str, Factory[LinkShortener]]:
+        """Return link shortener factories by adapter name (``rebrandly``,
+        ``memory``).  With a slashtag, a shortener returns the same link for
+        the same slashtag and destination, every time."""
         raise NotImplementedError

@@ -12,6 +12,10 @@ read/write timeout, broken response   ``OutcomeUnknown`` (may have been acted on
 anything else                         returned for the adapter to map
 ====================================  =========================================
 
+A status listed in ``passthrough`` is returned too, for an adapter whose
+partner gives it a business meaning (Rebrandly answers a slashtag that is
+already taken with 403).
+
 The original httpx error is chained.  Adapters take an injected
 ``httpx.Client``: tests hand in one routed by respx or pointed at a
 loopback simulator.
@@ -21,7 +25,7 @@ from __future__ import annotations
 
 import email.utils
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import httpx
@@ -49,6 +53,7 @@ def send(
     params: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
     content: bytes | None = None,
+    passthrough: Collection[int] = (),
 ) -> httpx.Response:
     try:
         response = client.request(
@@ -72,6 +77,8 @@ def send(
         ) from error
 
     status = response.status_code
+    if status in passthrough:
+        return response
     if status in _NOT_ACTED_ON:
         raise TransientPartnerError(
             _excerpt(response),

@@ -15,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-from .domain import Booking, Order, OrderKey, OrderState, Problem
+from .domain import Booking, Order, OrderKey, OrderState, Problem, TrackingEvent
 
 __all__ = [
     "AttentionItem",
@@ -29,11 +29,18 @@ __all__ = [
     "EffectLedger",
     "EffectStatus",
     "LeaseStore",
+    "LinkShortener",
+    "MailMessage",
+    "MailSender",
     "OrderPage",
     "OrderSource",
     "OrderStore",
+    "Receipt",
+    "SmsMessage",
+    "SmsSender",
     "SourceWindow",
     "Storage",
+    "TrackingBatch",
 ]
 
 
@@ -98,6 +105,7 @@ class Capabilities:
     lookup_by_reference: bool = True
     cancel: bool = False
     batch_tracking: bool = False
+    max_tracking_batch: int = 1
 
 
 @attrs.frozen
@@ -125,6 +133,90 @@ class DeliveryPartner(Protocol):
         """The booking made earlier under *reference*, or None.  Partners
         whose ``capabilities.lookup_by_reference`` is False raise
         ``NotImplementedError``."""
+        ...
+
+    def track(self, references: Sequence[str]) -> TrackingBatch:
+        """Tracking history of up to ``capabilities.max_tracking_batch``
+        parcels (partner references) in as few calls as the partner allows.
+        Events carry the partner's raw code and the normalised status
+        (``unknown`` when the code is not in the partner's table)."""
+        ...
+
+    def cancel(self, reference: str) -> bool:
+        """Cancel a booked parcel; True when the partner accepted.  Partners
+        whose ``capabilities.cancel`` is False raise ``NotImplementedError``;
+        a parcel already moving raises ``PartnerRejected``."""
+        ...
+
+
+@attrs.frozen
+class TrackingBatch:
+    """What a partner said about a batch of parcels.  ``events`` by partner
+    reference, in any order, possibly with duplicates; ``missing`` are the
+    references the partner does not know (Aramex ``NonExistingWaybills``)."""
+
+    events: Mapping[str, tuple[TrackingEvent, ...]]
+    missing: frozenset[str] = frozenset()
+
+
+# --- notifications -----------------------------------------------------------
+
+
+@attrs.frozen
+class SmsMessage:
+    """One text message.  ``to`` is E.164; ``reference`` is our idempotency
+    key (the effect-ledger key), passed to providers that accept one."""
+
+    to: str
+    body: str
+    reference: str
+    sender: str | None = None
+
+
+@attrs.frozen
+class MailMessage:
+    to: str
+    subject: str
+    text: str
+    reference: str
+    html: str | None = None
+    sender: str | None = None
+    reply_to: str | None = None
+    language: str | None = None
+
+
+@attrs.frozen
+class Receipt:
+    """A provider's acknowledgement: its id for the message and status."""
+
+    provider: str
+    message_id: str
+    status: str
+    segments: int | None = None
+
+
+class SmsSender(Protocol):
+    name: str
+
+    def send_sms(self, message: SmsMessage) -> Receipt:
+        """Send one SMS.  ``PartnerRejected`` for a number or body the
+        provider refuses; ``TransientPartnerError`` when nothing was sent;
+        ``OutcomeUnknown`` when it may have been."""
+        ...
+
+
+class MailSender(Protocol):
+    name: str
+
+    def send_mail(self, message: MailMessage) -> Receipt: ...
+
+
+class LinkShortener(Protocol):
+    name: str
+
+    def shorten(self, url: str, slashtag: str | None = None) -> str:
+        """A short link to *url*.  With *slashtag*, the same slashtag always
+        gives the same link (an existing one is looked up, not duplicated)."""
         ...
 
 
@@ -178,6 +270,7 @@ class CursorStore(Protocol):
 
 
 class EffectStatus(enum.StrEnum):
+    QUEUED = "queued"
     PENDING = "pending"
     DONE = "done"
     FAILED = "failed"
@@ -198,6 +291,7 @@ class Effect:
     attempts: int = 1
     result: Mapping[str, Any] = attrs.field(factory=dict)
     detail: str | None = None
+    not_before: datetime | None = None
 
 
 class EffectLedger(Protocol):
@@ -207,6 +301,32 @@ class EffectLedger(Protocol):
         """Record intent before acting.  Returns ``(entry, True)`` for a new
         pending entry, or ``(existing entry, False)`` unchanged: the caller
         decides what an earlier attempt means."""
+        ...
+
+    def queue(
+        self,
+        key: str,
+        kind: str,
+        subject: str,
+        now: datetime,
+        *,
+        payload: Mapping[str, Any],
+        not_before: datetime | None = None,
+    ) -> bool:
+        """Plan an effect for later (an outbox entry): create a QUEUED entry
+        carrying *payload* in ``result``, unless the key exists in any
+        status.  True when it was created."""
+        ...
+
+    def take(self, key: str, now: datetime) -> Effect | None:
+        """Atomically move a QUEUED entry to PENDING (the caller is about to
+        act) and return it; None when someone else took it first or it is
+        not queued."""
+        ...
+
+    def queued(self, kind: str, now: datetime, limit: int) -> list[Effect]:
+        """QUEUED entries of *kind* whose ``not_before`` is unset or not after
+        *now*, oldest first."""
         ...
 
     def reopen(self, key: str, now: datetime) -> Effect:

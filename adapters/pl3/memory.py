@@ -5,23 +5,54 @@ It keeps every parcel it accepted by merchant reference, refuses what a real
 partner would refuse (no phone, no city, a COD currency it does not take, a
 reference it already has), and can be told to fail the next calls, so the
 booking worker's crash and timeout paths are tested against real state.
+
+Parcels move on the clock it is given: each booked parcel gets the events of
+its *script* (by default only ``created``, at booking), and ``track`` shows
+those whose time has come, plus any a test adds with :meth:`add_event`.
+``cancel`` works while no event beyond ``created`` has happened, like the
+real partners that cancel at all.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import deque
+from collections.abc import Sequence
+from datetime import timedelta
 
-from fulfilment.core.domain import Booking, Order
+from fulfilment.core.clock import SystemClock
+from fulfilment.core.domain import Booking, Order, TrackingEvent, TrackingStatus
 from fulfilment.core.errors import (
     OutcomeUnknown,
     PartnerError,
     PartnerRejected,
     TransientPartnerError,
 )
-from fulfilment.core.ports import BookingRequest, Capabilities
+from fulfilment.core.ports import BookingRequest, Capabilities, Clock, TrackingBatch
 
-__all__ = ["SANDBOX_CITIES", "MemoryDeliveryPartner"]
+__all__ = [
+    "CREATED_ONLY",
+    "DELIVERED_IN_TWO_DAYS",
+    "SANDBOX_CITIES",
+    "MemoryDeliveryPartner",
+    "ScriptStep",
+]
+
+# One scripted event: how long after booking, its status, code, description.
+ScriptStep = tuple[timedelta, TrackingStatus, str, str]
+_S = TrackingStatus
+CREATED_ONLY: tuple[ScriptStep, ...] = (
+    (timedelta(0), _S.CREATED, "created", "Parcel registered"),
+)
+DELIVERED_IN_TWO_DAYS: tuple[ScriptStep, ...] = (
+    *CREATED_ONLY,
+    (timedelta(hours=4), _S.PICKED_UP, "picked_up", "Picked up from the shipper"),
+    (timedelta(hours=20), _S.IN_TRANSIT, "in_transit", "Left the origin hub"),
+    (timedelta(hours=44), _S.OUT_FOR_DELIVERY, "out", "Out for delivery"),
+    (timedelta(hours=47), _S.DELIVERED, "delivered", "Delivered"),
+)
+# Statuses after which a parcel can still be cancelled.
+_CANCELLABLE = frozenset({_S.CREATED, _S.CANCELLED})
 
 # The cities the sandbox world delivers to, per country.
 SANDBOX_CITIES = {
@@ -44,17 +75,32 @@ SANDBOX_CITIES = {
 
 
 class MemoryDeliveryPartner:
+    """The twin.  Without *capabilities* it can do everything a partner can
+    (lookup, batch tracking of up to 50, cancel); pass ``Capabilities`` to
+    play a partner that cannot.  *clock* times bookings and tracking (the
+    system clock by default); *script* is the timeline every booked parcel
+    follows."""
+
     def __init__(
         self,
         name: str = "memory",
         capabilities: Capabilities | None = None,
         cod_currencies: frozenset[str] = frozenset(),
         cities: frozenset[str] | None = None,
+        *,
+        clock: Clock | None = None,
+        script: Sequence[ScriptStep] = CREATED_ONLY,
     ) -> None:
         self.name = name
         self.capabilities = capabilities or Capabilities(
-            cod_currencies=cod_currencies, lookup_by_reference=True
+            cod_currencies=cod_currencies,
+            lookup_by_reference=True,
+            cancel=True,
+            batch_tracking=True,
+            max_tracking_batch=50,
         )
+        self.clock: Clock = clock or SystemClock()
+        self._script = tuple(script)
         self.cities = (
             cities
             if cities is not None
@@ -64,9 +110,12 @@ class MemoryDeliveryPartner:
         )
         self.parcels: dict[str, Booking] = {}
         self.orders: dict[str, Order] = {}
+        self.events: dict[str, list[TrackingEvent]] = {}
         self.book_calls = 0
+        self.track_calls: list[tuple[str, ...]] = []
         self._numbers = itertools.count(1)
         self._failures: deque[PartnerError | str] = deque()
+        self._track_failures: deque[PartnerError] = deque()
 
     def fail_next(self, *failures: PartnerError | str) -> None:
         """Queue failures for the next ``book`` calls.  An exception is
@@ -94,6 +143,7 @@ class MemoryDeliveryPartner:
         )
         self.parcels[request.reference] = booking
         self.orders[request.reference] = request.order
+        self.events[booking.reference] = self._scripted_events()
         if failure == "lost_reply":
             raise OutcomeUnknown("reply lost after booking", partner=self.name)
         return booking
@@ -106,6 +156,68 @@ class MemoryDeliveryPartner:
             self._failures.popleft()
             raise failure
         return self.parcels.get(reference)
+
+    def fail_next_track(self, *failures: PartnerError) -> None:
+        """Queue errors for the next ``track`` calls, one each."""
+        self._track_failures.extend(failures)
+
+    def add_event(self, reference: str, event: TrackingEvent) -> None:
+        """Record an event for the parcel with partner reference
+        *reference* (a booked one, or one only tracking knows)."""
+        self.events.setdefault(reference, []).append(event)
+
+    def track(self, references: Sequence[str]) -> TrackingBatch:
+        """Events up to the clock's now of each parcel in *references*, by
+        partner reference; references never booked or added are missing."""
+        asked = tuple(dict.fromkeys(map(str, references)))
+        self.track_calls.append(asked)
+        if self._track_failures:
+            raise self._track_failures.popleft()
+        known = [reference for reference in asked if reference in self.events]
+        events = {reference: self._happened(reference) for reference in known}
+        return TrackingBatch(events, frozenset(asked) - set(known))
+
+    def cancel(self, reference: str) -> bool:
+        """Cancel the parcel with partner reference *reference* while
+        nothing beyond ``created`` has happened to it; True, also when it
+        was already cancelled.  ``PartnerRejected`` once it moved or for an
+        unknown reference; ``NotImplementedError`` when the capabilities
+        say this partner cannot cancel."""
+        if not self.capabilities.cancel:
+            raise NotImplementedError(f"{self.name} cannot cancel parcels")
+        if reference not in self.events:
+            raise PartnerRejected(
+                f"parcel {reference} is unknown", partner=self.name, code="not_found"
+            )
+        happened = self._happened(reference)
+        if any(event.status not in _CANCELLABLE for event in happened):
+            raise PartnerRejected(
+                f"parcel {reference} has left the warehouse",
+                partner=self.name,
+                code="too_late",
+            )
+        if not any(event.status is _S.CANCELLED for event in happened):
+            self.events[reference] = [*happened, self._cancelled_event()]
+        return True
+
+    def _happened(self, reference: str) -> tuple[TrackingEvent, ...]:
+        now = self.clock.now()
+        return tuple(e for e in self.events[reference] if e.occurred_at <= now)
+
+    def _scripted_events(self) -> list[TrackingEvent]:
+        booked_at = self.clock.now()
+        return [
+            TrackingEvent(code, status, description, booked_at + after)
+            for after, status, code, description in self._script
+        ]
+
+    def _cancelled_event(self) -> TrackingEvent:
+        return TrackingEvent(
+            "cancelled",
+            _S.CANCELLED,
+            "Cancelled at the merchant's request",
+            self.clock.now(),
+        )
 
     def _validate(self, request: BookingRequest) -> None:
         order = request.order

@@ -131,6 +131,52 @@ class MemoryEffectLedger:
             self._effects[key] = effect
             return effect, True
 
+    # Six positional parameters: the signature of EffectLedger.queue.
+    def queue(
+        self,
+        key: str,
+        kind: str,
+        subject: str,
+        now: datetime,
+        *,
+        payload: Mapping[str, Any],
+        not_before: datetime | None = None,
+    ) -> bool:
+        """A QUEUED entry carrying *payload* in ``result``, unless the key is
+        in the ledger in any status; True when it was created."""
+        effect = Effect(
+            key,
+            kind,
+            subject,
+            EffectStatus.QUEUED,
+            now,
+            now,
+            result=dict(payload),
+            not_before=not_before,
+        )
+        with self._lock:
+            if key in self._effects:
+                return False
+            self._effects[key] = effect
+            return True
+
+    def take(self, key: str, now: datetime) -> Effect | None:
+        """The QUEUED entry, now PENDING; None when it is not queued."""
+        with self._lock:
+            effect = self._effects.get(key)
+            if effect is None or effect.status is not EffectStatus.QUEUED:
+                return None
+            taken = attrs.evolve(effect, status=EffectStatus.PENDING, updated_at=now)
+            self._effects[key] = taken
+            return taken
+
+    def queued(self, kind: str, now: datetime, limit: int) -> list[Effect]:
+        """Up to *limit* QUEUED entries of *kind* due at *now*, oldest
+        first."""
+        with self._lock:
+            found = [e for e in self._effects.values() if _is_due(e, kind, now)]
+        return sorted(found, key=lambda e: (e.created_at, e.key))[: max(limit, 0)]
+
     def reopen(self, key: str, now: datetime) -> Effect:
         with self._lock:
             effect = self._require(key)
@@ -180,6 +226,15 @@ class MemoryEffectLedger:
         if effect is None:
             raise KeyError(f"no effect {key} in the ledger")
         return effect
+
+
+def _is_due(effect: Effect, kind: str, now: datetime) -> bool:
+    """Whether *effect* is a queued entry of *kind* that may go at *now*."""
+    return (
+        effect.status is EffectStatus.QUEUED
+        and effect.kind == kind
+        and (effect.not_before is None or effect.not_before <= now)
+    )
 
 
 class MemoryLeaseStore:

@@ -9,7 +9,9 @@ Beside the converter's fields an order carries what worker queries filter
 on: ``store``, ``due_at`` (``next_attempt_at``, or the year 1 when unset, so
 an order with no next attempt is always due), ``claim_expires_at`` (the
 claim's expiry, or the year 1 when unclaimed) and ``write_id`` (which write
-put the document there).
+put the document there).  An effect carries ``not_before_at``
+(``not_before``, or the year 1 when unset, so an entry with no earliest time
+is always due).
 
 :meth:`MongoStorage.ensure_indexes` creates an index for every worker query,
 so a worker with nothing to do scans no collection:
@@ -19,9 +21,18 @@ orders     ``(state, due_at)``                   ``due`` (one query a state)
 orders     ``(state, claim_expires_at)``         ``expired_claims``
 orders     ``(store, state)``                    ``list(store=…)``
 effects    ``(status, created_at, _id)``         ``with_status``
+effects    ``(status, kind, not_before_at)``     ``queued``
 attention  ``(subject, reason)``, unique         one item per subject, reason
 attention  ``(resolved_at, raised_at)``          ``open_items``
 =========  ====================================  ============================
+
+The ``queued`` index ends with its range field, right after the
+equalities.  SecantusDB's planner serves a range only on the field that
+follows the equality prefix, and its range scan compares whole keys: with
+another field after ``not_before_at``, ``$lte`` would miss the entries due
+exactly at *now*.  The due entries are then sorted by creation (on mongod
+too, a sort field after a range is not read in order), which costs what is
+due, not what is planned for later.
 
 Order keys, ledger keys, lease and cursor names are unique as ``_id``.
 MongoDB keeps times to the millisecond: a time read back has lost its
@@ -80,6 +91,7 @@ _DUPLICATE_KEY = 11000
 # Stands for "no time" in the query fields: before every real time.
 _LOWEST = datetime(1, 1, 1, tzinfo=UTC)
 _PLACEMENT = [("placed_at", ASCENDING), ("_id", ASCENDING)]
+_CREATION = [("created_at", ASCENDING), ("_id", ASCENDING)]
 
 
 def _translated(method: Callable[P, R]) -> Callable[P, R]:
@@ -330,6 +342,66 @@ class MongoEffectLedger:
             return _effect_from(self._require(key)), False
         return _effect_from(_as_stored(document)), True
 
+    # Six positional parameters: the signature of EffectLedger.queue.
+    @_translated
+    def queue(
+        self,
+        key: str,
+        kind: str,
+        subject: str,
+        now: datetime,
+        *,
+        payload: Mapping[str, Any],
+        not_before: datetime | None = None,
+    ) -> bool:
+        """A QUEUED entry carrying *payload* in ``result``, unless the key is
+        in the ledger in any status; True when it was created."""
+        effect = Effect(
+            key,
+            kind,
+            subject,
+            EffectStatus.QUEUED,
+            now,
+            now,
+            result=dict(payload),
+            not_before=not_before,
+        )
+        try:
+            self._effects.insert_one(_effect_document(effect))
+        except DuplicateKeyError:
+            return False  # the unique _id: the key is already in the ledger
+        return True
+
+    @_translated
+    def take(self, key: str, now: datetime) -> Effect | None:
+        """The QUEUED entry, now PENDING; None when it is not queued.  One
+        conditional update, so of many takers exactly one matches."""
+        taken = self._effects.find_one_and_update(
+            {"_id": key, "status": EffectStatus.QUEUED.value},
+            {
+                "$set": {
+                    "status": EffectStatus.PENDING.value,
+                    "updated_at": ensure_utc(now),
+                }
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        return None if taken is None else _effect_from(taken)
+
+    @_translated
+    def queued(self, kind: str, now: datetime, limit: int) -> list[Effect]:
+        """Up to *limit* QUEUED entries of *kind* due at *now*, oldest first
+        (index ``queued``).  Times are compared at the millisecond."""
+        if limit <= 0:
+            return []
+        query = {
+            "status": EffectStatus.QUEUED.value,
+            "kind": kind,
+            "not_before_at": {"$lte": ensure_utc(now)},
+        }
+        found = self._effects.find(query).sort(_CREATION).limit(limit)
+        return [_effect_from(document) for document in found]
+
     @_translated
     def reopen(self, key: str, now: datetime) -> Effect:
         """FAILED back to PENDING, one more attempt; ``ConflictError`` from
@@ -376,8 +448,8 @@ class MongoEffectLedger:
         if limit <= 0:
             return []
         found = self._effects.find({"status": EffectStatus(status).value})
-        ordered = found.sort([("created_at", ASCENDING), ("_id", ASCENDING)])
-        return [_effect_from(document) for document in ordered.limit(limit)]
+        ordered = found.sort(_CREATION).limit(limit)
+        return [_effect_from(document) for document in ordered]
 
     def _update(self, key: str, changes: Document) -> Effect:
         updated = self._effects.find_one_and_update(
@@ -395,14 +467,17 @@ class MongoEffectLedger:
 
 
 def _effect_document(effect: Effect) -> Document:
+    """The stored entry with its query field ``not_before_at``."""
     document: Document = bson_converter().unstructure(effect)
     document["_id"] = document.pop("key")
+    document["not_before_at"] = effect.not_before or _LOWEST
     return document
 
 
 def _effect_from(document: Mapping[str, Any]) -> Effect:
     fields = dict(document)
     fields["key"] = fields.pop("_id")
+    fields.pop("not_before_at", None)
     return bson_converter().structure(fields, Effect)
 
 
@@ -538,6 +613,9 @@ class MongoStorage:
         db["orders"].create_index([("store", 1), ("state", 1)], name="store_state")
         db["effects"].create_index(
             [("status", 1), ("created_at", 1), ("_id", 1)], name="status"
+        )
+        db["effects"].create_index(
+            [("status", 1), ("kind", 1), ("not_before_at", 1)], name="queued"
         )
         db["attention"].create_index(
             [("subject", 1), ("reason", 1)], name="subject_reason", unique=True

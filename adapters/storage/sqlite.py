@@ -9,13 +9,16 @@ orders      key, channel, store, external_id, revision, state, placed_at,
             due_at (``next_attempt_at``, or the lowest value when unset),
             claim_expires_at (the claim's expiry, or the lowest value)
 cursors     name, value
-effects     key, status, created_at
+effects     key, status, kind, created_at, not_before_at (``not_before``, or
+            the lowest value when unset)
 leases      name, owner, expires_at
 attention   subject, reason, is_open, raised_at
 ==========  =============================================================
 
 Times in columns are integer microseconds since the Unix epoch (UTC), so
-they sort and compare exactly.  The database runs in WAL mode: readers never
+they sort and compare exactly.  The file records its schema version
+(``PRAGMA user_version``); opening a file of an older version upgrades it in
+place, a newer one is refused.  The database runs in WAL mode: readers never
 wait for the writer.  Every write takes the write lock up front
 (``BEGIN IMMEDIATE``) and waits up to ``busy_timeout`` seconds for it, so
 several processes on one machine can share a file.  Each thread gets its
@@ -54,9 +57,10 @@ __all__ = [
     "build",
 ]
 
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
+# The schema as the steps that built it: step i takes a database from
+# version i to version i + 1, so a new file and an old one end up the same.
+# Migrations only ever add steps; SCHEMA_VERSION is how many there are.
+_V1_TABLES = """
 CREATE TABLE IF NOT EXISTS orders (
     key TEXT PRIMARY KEY,
     channel TEXT NOT NULL,
@@ -99,6 +103,20 @@ CREATE TABLE IF NOT EXISTS attention (
 CREATE INDEX IF NOT EXISTS attention_open
     ON attention (is_open, raised_at, subject, reason);
 """
+
+# Version 2: the ledger is also an outbox.  Entries get the columns that
+# ``queued`` filters on; those written before keep their kind (read from
+# the document) and no ``not_before`` (the lowest value).
+_V2_OUTBOX = """
+ALTER TABLE effects ADD COLUMN kind TEXT NOT NULL DEFAULT '';
+ALTER TABLE effects
+    ADD COLUMN not_before_at INTEGER NOT NULL DEFAULT -9223372036854775808;
+UPDATE effects SET kind = json_extract(document, '$.kind');
+CREATE INDEX effects_queued ON effects (status, kind, not_before_at);
+"""
+
+_MIGRATIONS = (_V1_TABLES, _V2_OUTBOX)
+SCHEMA_VERSION = len(_MIGRATIONS)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -205,6 +223,10 @@ class SQLiteDatabase:
         return conn
 
     def _create_schema(self) -> None:
+        """Bring the file to SCHEMA_VERSION: run the migration steps it has
+        not seen, in one transaction (a process that opens the file at the
+        same time waits, then finds nothing left to do).  A file from a
+        newer library is refused with ``StorageError``."""
         with self.write() as conn:
             (version,) = conn.execute("PRAGMA user_version").fetchone()
             if version > SCHEMA_VERSION:
@@ -213,10 +235,17 @@ class SQLiteDatabase:
                     f"{version}; this version of the library reads "
                     f"{SCHEMA_VERSION}"
                 )
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            for script in _MIGRATIONS[version:]:
+                _run_script(conn, script)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run each statement of *script* inside the caller's transaction
+    (``executescript`` would commit it)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
 
 
 @contextmanager
@@ -426,10 +455,15 @@ class SQLiteCursorStore:
 # --- effect ledger -----------------------------------------------------------
 
 _INSERT_EFFECT = (
-    "INSERT INTO effects (key, status, created_at, document) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (key) DO NOTHING"
+    "INSERT INTO effects (key, status, kind, created_at, not_before_at, document) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING"
 )
 _UPDATE_EFFECT = "UPDATE effects SET status = ?, document = ? WHERE key = ?"
+_QUEUED_EFFECTS = (
+    "SELECT document FROM effects "
+    "WHERE status = ? AND kind = ? AND not_before_at <= ? "
+    "ORDER BY created_at, key LIMIT ?"
+)
 
 
 class SQLiteEffectLedger:
@@ -446,10 +480,57 @@ class SQLiteEffectLedger:
         False."""
         effect = Effect(key, kind, subject, EffectStatus.PENDING, now, now)
         with self._db.write() as conn:
-            created = conn.execute(_INSERT_EFFECT, (key, *_effect_row(effect)))
-            if created.rowcount == 1:
+            if _insert_effect(conn, effect):
                 return effect, True
             return _require_effect(conn, key), False
+
+    # Six positional parameters: the signature of EffectLedger.queue.
+    def queue(
+        self,
+        key: str,
+        kind: str,
+        subject: str,
+        now: datetime,
+        *,
+        payload: Mapping[str, Any],
+        not_before: datetime | None = None,
+    ) -> bool:
+        """A QUEUED entry carrying *payload* in ``result``, unless the key is
+        in the ledger in any status; True when it was created."""
+        effect = Effect(
+            key,
+            kind,
+            subject,
+            EffectStatus.QUEUED,
+            now,
+            now,
+            result=dict(payload),
+            not_before=not_before,
+        )
+        with self._db.write() as conn:
+            return _insert_effect(conn, effect)
+
+    def take(self, key: str, now: datetime) -> Effect | None:
+        """The QUEUED entry, now PENDING; None when it is not queued.  The
+        write lock makes the check and the change one step."""
+        with self._db.write() as conn:
+            effect = _find_effect(conn, key)
+            if effect is None or effect.status is not EffectStatus.QUEUED:
+                return None
+            taken = attrs.evolve(effect, status=EffectStatus.PENDING, updated_at=now)
+            return _put_effect(conn, taken)
+
+    def queued(self, kind: str, now: datetime, limit: int) -> list[Effect]:
+        """Up to *limit* QUEUED entries of *kind* due at *now*, oldest first
+        (index ``effects_queued``)."""
+        if limit <= 0:
+            return []
+        queued = EffectStatus.QUEUED.value
+        with self._db.read() as conn:
+            rows = conn.execute(
+                _QUEUED_EFFECTS, (queued, kind, _micros(now), limit)
+            ).fetchall()
+            return [_effect_from(document) for (document,) in rows]
 
     def reopen(self, key: str, now: datetime) -> Effect:
         """FAILED back to PENDING, one more attempt; ``ConflictError`` from
@@ -505,14 +586,28 @@ class SQLiteEffectLedger:
             return [_effect_from(document) for (document,) in rows]
 
 
-def _effect_row(effect: Effect) -> tuple[Any, ...]:
-    document = json.dumps(json_converter().unstructure(effect))
-    return (effect.status.value, _micros(effect.created_at), document)
+def _effect_json(effect: Effect) -> str:
+    return json.dumps(json_converter().unstructure(effect))
+
+
+def _insert_effect(conn: sqlite3.Connection, effect: Effect) -> bool:
+    """Insert *effect* unless its key is taken; True when it was."""
+    row = (
+        effect.key,
+        effect.status.value,
+        effect.kind,
+        _micros(effect.created_at),
+        _micros(effect.not_before),
+        _effect_json(effect),
+    )
+    return conn.execute(_INSERT_EFFECT, row).rowcount == 1
 
 
 def _put_effect(conn: sqlite3.Connection, effect: Effect) -> Effect:
-    status, _, document = _effect_row(effect)
-    conn.execute(_UPDATE_EFFECT, (status, document, effect.key))
+    """Store a change of *effect*'s status or document (its key, kind,
+    creation and ``not_before`` never change)."""
+    row = (effect.status.value, _effect_json(effect), effect.key)
+    conn.execute(_UPDATE_EFFECT, row)
     return effect
 
 

@@ -11,6 +11,12 @@ JSON flavour, with the real shapes and the real ways of saying no.
   every ``/`` in a JSON answer is escaped as ``\\/``, as WCF writes it.
 - Like the real service it does not deduplicate merchant references: the
   same order booked twice is two shipments.
+- Shipments move on the simulator's clock: each gets its timeline at booking
+  (:mod:`.timelines`, from the AWB) and TrackShipments answers the events
+  whose time has come, newest first, with real update codes and
+  descriptions; one scenario in eight carries ``SH999`` "Customs
+  inspection", a code no status table knows.  Aramex offers no shipment
+  cancellation, so neither does the simulator.
 
 Shipments are kept in ``state["shipments"]`` by AWB, so a restarted
 simulator with the same data directory knows them.  Codes other than ERR01
@@ -36,7 +42,9 @@ from fulfilment.adapters.pl3.aramex.settings import AramexSettings, ShipperSetti
 from fulfilment.adapters.pl3.memory import SANDBOX_CITIES
 from fulfilment.core.ports import Clock
 
+from . import timelines
 from .server import SimRequest, SimResponse, Simulator, route
+from .timelines import Step
 
 __all__ = [
     "DEFAULT_ACCOUNT",
@@ -63,6 +71,32 @@ _COUNTRY_NAMES = {
 }
 
 Notification = dict[str, str]
+
+_ORIGIN, _DESTINATION = "origin", "destination"
+# How each timeline step reads in TrackShipments: update code, description
+# (reference A.7 and fixture I.4) and where it happens.  Packing, which
+# happens before Aramex is involved, is left out.
+_STEPS: Mapping[Step, tuple[str, str, str]] = {
+    Step.CREATED: ("SH014", "Record created.", _ORIGIN),
+    Step.PICKED_UP: ("SH012", "Picked Up From Shipper", _ORIGIN),
+    Step.AT_HUB: ("SH047", "Received at Origin Facility", _ORIGIN),
+    Step.DEPARTED: ("SH022", "Departed Facility", _ORIGIN),
+    Step.AT_DESTINATION: (
+        "SH001",
+        "Under processing at operations facility",
+        _DESTINATION,
+    ),
+    Step.ODD: ("SH999", "Customs inspection", _ORIGIN),
+    Step.OUT_FOR_DELIVERY: ("SH003", "Out for Delivery", _DESTINATION),
+    Step.FAILED_ATTEMPT: (
+        "SH294",
+        "On Hold - Consignee mobile unreachable",
+        _DESTINATION,
+    ),
+    Step.DELIVERED: ("SH005", "Delivered", _DESTINATION),
+    Step.RETURNING: ("SH474", "To be returned to shipper", _DESTINATION),
+    Step.RETURNED: ("SH069", "Returned to shipper", _ORIGIN),
+}
 
 
 @attrs.frozen
@@ -289,9 +323,13 @@ class AramexSimulator(Simulator):
 
         known, missing = self._split_known(body["Shipments"])
         last_only = bool(body.get("GetLastTrackingUpdateOnly"))
+        now = self.clock.now()
 
         results = [
-            {"Key": awb, "Value": tracking_events(record)[: 1 if last_only else None]}
+            {
+                "Key": awb,
+                "Value": tracking_events(record, now)[: 1 if last_only else None],
+            }
             for awb, record in known
         ]
         return _wcf_json(
@@ -330,15 +368,30 @@ class AramexSimulator(Simulator):
         return SimResponse(raw=pdf, content_type="application/pdf")
 
 
-def tracking_events(record: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The TrackingResult list of a stored shipment, newest first.
+def tracking_events(record: Mapping[str, Any], now: datetime) -> list[dict[str, Any]]:
+    """The TrackingResult list of a stored shipment by *now*, newest first
+    (as Aramex sends them)."""
+    happened = [
+        m for m in timelines.reached(_timeline(record), now) if m.step in _STEPS
+    ]
+    return [_step_event(record, milestone) for milestone in reversed(happened)]
 
-    Only the creation event (SH014 "Record created.") exists so far; moving
-    parcels through later statuses belongs here too, so tracking has one
-    source of events.
-    """
+
+def _timeline(record: Mapping[str, Any]) -> list[timelines.Milestone]:
+    # Shipments stored before timelines existed get theirs from the AWB.
+    if "timeline" in record:
+        return timelines.from_json(record["timeline"])
     created = datetime.fromisoformat(record["created_at"])
-    return [_event(record, "SH014", "Record created.", created, record["origin"])]
+    return timelines.build(record["awb"], created)
+
+
+def _step_event(
+    record: Mapping[str, Any], milestone: timelines.Milestone
+) -> dict[str, Any]:
+    code, description, where = _STEPS[milestone.step]
+    origin = record["origin"]
+    location = origin if where == _ORIGIN else record.get("destination", origin)
+    return _event(record, code, description, milestone.at, location)
 
 
 def _event(
@@ -443,6 +496,8 @@ def _record(awb: str, shipment: Mapping[str, Any], now: datetime) -> dict[str, A
     origin_code = _get(shipment, "Shipper", "PartyAddress", "CountryCode") or ""
     origin_country = _COUNTRY_NAMES.get(origin_code, origin_code)
     weight = _decimal(_get(shipment, "Details", "ActualWeight", "Value"))
+    city = _get(shipment, "Consignee", "PartyAddress", "City")
+    country = _get(shipment, "Consignee", "PartyAddress", "CountryCode")
     return {
         "awb": awb,
         "reference1": shipment.get("Reference1") or "",
@@ -450,15 +505,18 @@ def _record(awb: str, shipment: Mapping[str, Any], now: datetime) -> dict[str, A
         "reference3": shipment.get("Reference3") or "",
         "phone": _get(shipment, "Consignee", "Contact", "PhoneNumber1"),
         "cell_phone": _get(shipment, "Consignee", "Contact", "CellPhone"),
-        "city": _get(shipment, "Consignee", "PartyAddress", "City"),
-        "country": _get(shipment, "Consignee", "PartyAddress", "CountryCode"),
+        "city": city,
+        "country": country,
         "origin": f"{origin_city}, {origin_country}",
+        "destination": f"{city}, {_COUNTRY_NAMES.get(country, country)}",
         "cod_amount": str(cod_value) if has_cod else None,
         "cod_currency": cod_currency if has_cod else None,
         "services": ",".join(sorted(_services(shipment))),
         "weight_kg": str(weight or Decimal("0.5")),
         "created_at": now.astimezone(UTC).isoformat(),
         "label": hashlib.sha256(awb.encode()).hexdigest()[:32],
+        "scenario": timelines.scenario_for(awb).value,
+        "timeline": timelines.to_json(timelines.build(awb, now)),
     }
 
 

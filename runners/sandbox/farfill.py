@@ -12,14 +12,23 @@ a unique ``partner_order_id``, and lookups with ``GET``.  What it checks:
   → 422 ``{"errors": [{"field", "message"}]}``; a ``partner_order_id`` already
   used → 409 "has already been taken" (never a second parcel).
 
-Orders live in ``state["orders"]`` by Farfill id, with the body as received;
-:func:`state_of` is the one place that says which state an order reports.
+Orders live in ``state["orders"]`` by Farfill id, with the body as received
+and the order's timeline (:mod:`.timelines`, from the Farfill id), so states
+move on the simulator's clock.  :func:`history_of` is the one place that says
+which states an order has been through by a given time; an order answer
+carries its current ``state``, ``state_updated_at`` and the ``events``
+history.  One scenario in eight passes through ``address_verification``, a
+state no table knows.
+
+``PATCH /api/fulfilment/orders/{id}`` ``{"state": "cancelled"}`` cancels an
+order until a courier collects it (then 422 naming ``state``); repeating it
+changes nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qs
@@ -28,14 +37,16 @@ from fulfilment.adapters.pl3.farfill.wire import SERVICE_KINDS
 from fulfilment.adapters.pl3.memory import SANDBOX_CITIES
 from fulfilment.core.ports import Clock
 
+from . import timelines
 from ._partner import bearer_is_valid, issue_token, json_object
 from .server import SimRequest, SimResponse, Simulator, route
+from .timelines import Step
 
 __all__ = [
     "SANDBOX_CLIENT_ID",
     "SANDBOX_CLIENT_SECRET",
     "FarfillSimulator",
-    "state_of",
+    "history_of",
 ]
 
 # The sandbox OAuth client: fixed, because the simulator only listens on
@@ -45,12 +56,41 @@ SANDBOX_CLIENT_SECRET = "sandbox-secret"  # noqa: S105
 TRACKING_BASE = "https://track.farfill.test/orders/"
 _PAYMENT_MODES = ("paid_on_delivery", "pre_paid")
 _BLANK = "can't be blank"
+# How each timeline step reads in an order's history: (state, note).  Steps
+# Farfill's model has no state for are left out.
+_STEPS: Mapping[Step, tuple[str, str]] = {
+    Step.CREATED: ("pending", "Order received"),
+    Step.READY: ("ready_for_collection", "Packed and ready for collection"),
+    Step.PICKED_UP: ("collected", "Collected by courier"),
+    Step.AT_HUB: ("received_at_depot", "Received at depot"),
+    Step.AT_DESTINATION: ("at_depot", "At the delivering depot"),
+    Step.ODD: ("address_verification", "Held for address verification"),
+    Step.OUT_FOR_DELIVERY: ("out_for_delivery", "Out for delivery"),
+    Step.FAILED_ATTEMPT: ("delivery_failed", "Customer not reachable"),
+    Step.DELIVERED: ("delivery_complete", "Delivered to customer"),
+    Step.RETURNING: ("return_to_origin", "Returning after failed attempts"),
+    Step.RETURNED: ("returned_to_origin", "Returned to origin"),
+    Step.CANCELLED: ("cancelled", "Cancelled by merchant"),
+}
 
 
-def state_of(record: Mapping[str, Any]) -> str:
-    """The state an order reports.  Orders stay ``pending`` until later
-    simulation work moves them along by setting the record's ``state``."""
-    return str(record.get("state", "pending"))
+def history_of(record: Mapping[str, Any], now: datetime) -> list[dict[str, str]]:
+    """The order's events by *now*, oldest first, as the answer shows them."""
+    happened = timelines.reached(_timeline(record), now)
+    return [_history_event(m) for m in happened if m.step in _STEPS]
+
+
+def _history_event(milestone: timelines.Milestone) -> dict[str, str]:
+    state, note = _STEPS[milestone.step]
+    return {"state": state, "occurred_at": milestone.at.isoformat(), "note": note}
+
+
+def _timeline(record: Mapping[str, Any]) -> list[timelines.Milestone]:
+    # Orders stored before timelines existed get theirs from the Farfill id.
+    if "timeline" in record:
+        return timelines.from_json(record["timeline"])
+    created = datetime.fromisoformat(record["created_at"])
+    return timelines.build(record["id"], created)
 
 
 class FarfillSimulator(Simulator):
@@ -151,6 +191,23 @@ class FarfillSimulator(Simulator):
             )
         return SimResponse(200, {"order": self._view(record)})
 
+    @route("PATCH", r"/api/fulfilment/orders/(?P<order_id>[^/]+)", "update-order")
+    def update_order(self, request: SimRequest) -> SimResponse:
+        if (denied := self._denied(request)) is not None:
+            return denied
+        record = self.state["orders"].get(request.params["order_id"])
+        if record is None:
+            return SimResponse(
+                404, {"errors": [{"field": "id", "message": "not found"}]}
+            )
+        if json_object(request) != {"state": "cancelled"}:
+            return _errors([("state", "only cancelled can be set")])
+        cancelled = timelines.cancel(_timeline(record), self.clock.now())
+        if cancelled is None:
+            return _errors([("state", "cannot be cancelled once collected")])
+        record["timeline"] = timelines.to_json(cancelled)
+        return SimResponse(200, {"order": self._view(record)})
+
     # --- tokens ----------------------------------------------------------
 
     def _issue(self) -> dict[str, Any]:
@@ -175,11 +232,13 @@ class FarfillSimulator(Simulator):
     def _store(self, body: Mapping[str, Any]) -> dict[str, Any]:
         order_id = f"FF{self.state['next_id']:08d}"
         self.state["next_id"] += 1
+        now = self.clock.now()
         record = {
             "id": order_id,
             "order": dict(body),
-            "state": "pending",
-            "created_at": self.clock.now().isoformat(),
+            "created_at": now.isoformat(),
+            "scenario": timelines.scenario_for(order_id).value,
+            "timeline": timelines.to_json(timelines.build(order_id, now)),
         }
         self.state["orders"][order_id] = record
         self.state["ids"][body["partner_order_id"]] = order_id
@@ -187,10 +246,15 @@ class FarfillSimulator(Simulator):
 
     def _view(self, record: Mapping[str, Any]) -> dict[str, Any]:
         order = record["order"]
+        history = history_of(record, self.clock.now())
+        # A clock set back before the booking still shows the order pending.
+        current = history[-1] if history else _history_event(_timeline(record)[0])
         return {
             "id": record["id"],
             "partner_order_id": order["partner_order_id"],
-            "state": state_of(record),
+            "state": current["state"],
+            "state_updated_at": current["occurred_at"],
+            "events": history,
             "service_kind": order["service_kind"],
             "payment_mode": order["payment_mode"],
             "payment_amount": order["payment_amount"],

@@ -14,24 +14,36 @@ since Flextock publishes no error format.  What it checks:
   (400 "already exists": never a second parcel).
 
 Orders live in ``state["orders"]`` by ``order_code`` with the body as
-received plus a status; :func:`status_of` is the one place that says what
-order-status reports.  Cancel and AWB are not simulated: the adapter does not
-use them yet.
+received and the order's timeline (:mod:`.timelines`, from the order code),
+so statuses move on the simulator's clock; :func:`status_of` is the one place
+that says what order-status reports: the current status only, as Flextock
+does, with a courier and tracking number once a driver has the parcel.  One
+scenario in eight passes through ``address verification``, a status no
+table knows.
+
+Cancel-order cancels an order still at the warehouse: at once while it is
+pending ("Order cancelled successfully."), within the hour once packed
+("Order cancellation is in progress"); once a driver has it, or when it is
+already cancelled, it answers 400 with a message.  AWB is not simulated: the
+adapter does not use it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fulfilment.adapters.pl3.memory import SANDBOX_CITIES
 from fulfilment.core.ports import Clock
 
+from . import timelines
 from ._partner import bearer_is_valid, issue_token, json_object
 from .server import SimRequest, SimResponse, Simulator, route
+from .timelines import Step
 
 __all__ = ["SANDBOX_PASSWORD", "SANDBOX_USERNAME", "FlextockSimulator", "status_of"]
 
@@ -44,20 +56,66 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _PAYMENT_TYPES = ("cash_on_delivery", "prepaid")
 _ADDRESS_FIELDS = ("city", "area", "address_line1", "first_name", "phone_number")
 _BLANK = ["This field may not be blank."]
+COURIER = "Sandbox Express"
+COURIER_TRACKING = "https://track.sandbox-express.test/"
+# How each timeline step reads in order-status: (order_status, sub-status).
+# Flextock's vocabulary has no "out for delivery" and no hub-to-hub steps,
+# so those steps leave the status as it was (a "failed attempt" stays
+# visible until the parcel is delivered or sent back).
+_STEPS: Mapping[Step, tuple[str, str | None]] = {
+    Step.CREATED: ("pending", None),
+    Step.READY: ("fulfilled", None),
+    Step.PICKED_UP: ("picked by driver", None),
+    Step.AT_HUB: ("in transit", None),
+    Step.ODD: ("address verification", None),
+    Step.FAILED_ATTEMPT: ("in transit", "failed attempt"),
+    Step.DELIVERED: ("delivered", None),
+    Step.RETURNING: ("returning", None),
+    Step.RETURNED: ("returned to origin", None),
+    Step.CANCELLED: ("canceled", None),
+}
+# Cancelling a packed order takes Flextock a while (unpacking, restocking).
+_UNPACKING = timedelta(hours=1)
+_CANCELLED = "Order cancelled successfully."
+_IN_PROGRESS = "Order cancellation is in progress"
 
 
-def status_of(record: Mapping[str, Any]) -> dict[str, Any]:
-    """What order-status says about a stored order.  Orders stay
-    ``pending`` until shipments are moved along by later simulation work,
-    which changes the ``status`` fields of the record."""
-    status = record.get("status", {})
+def status_of(record: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """What order-status says about a stored order at *now*."""
+    timeline = _timeline(record)
+    current = timelines.latest(timeline, now, _STEPS)
+    status, sub_status = _STEPS[current.step] if current else ("pending", None)
+    code = record["order"]["order_code"]
+    courier = _courier(code) if _with_courier(timeline, now) else {}
     return {
-        "order_code": record["order"]["order_code"],
-        "order_status": status.get("order_status", "pending"),
-        "order_sub_status": status.get("order_sub_status"),
-        "courier_name": status.get("courier_name"),
-        "tracking_number": status.get("tracking_number"),
-        "tracking_url": status.get("tracking_url"),
+        "order_code": code,
+        "order_status": status,
+        "order_sub_status": sub_status,
+        "courier_name": courier.get("courier_name"),
+        "tracking_number": courier.get("tracking_number"),
+        "tracking_url": courier.get("tracking_url"),
+    }
+
+
+def _timeline(record: Mapping[str, Any]) -> list[timelines.Milestone]:
+    # Orders stored before timelines existed get theirs from the order code.
+    if "timeline" in record:
+        return timelines.from_json(record["timeline"])
+    created = datetime.fromisoformat(record["created_at"])
+    return timelines.build(record["order"]["order_code"], created)
+
+
+def _with_courier(timeline: list[timelines.Milestone], now: datetime) -> bool:
+    return any(m.step is Step.PICKED_UP for m in timelines.reached(timeline, now))
+
+
+def _courier(order_code: str) -> dict[str, str]:
+    digest = hashlib.sha256(order_code.encode()).hexdigest()
+    number = f"SBX{int(digest[:10], 16) % 10**10:010d}"
+    return {
+        "courier_name": COURIER,
+        "tracking_number": number,
+        "tracking_url": COURIER_TRACKING + number,
     }
 
 
@@ -138,10 +196,13 @@ class FlextockSimulator(Simulator):
         errors = self._order_errors(body)
         if errors:
             return SimResponse(400, errors)
-        self.state["orders"][body["order_code"]] = {
+        now = self.clock.now()
+        code = body["order_code"]
+        self.state["orders"][code] = {
             "order": body,
-            "created_at": self.clock.now().isoformat(),
-            "status": {"order_status": "pending"},
+            "created_at": now.isoformat(),
+            "scenario": timelines.scenario_for(code).value,
+            "timeline": timelines.to_json(timelines.build(code, now)),
         }
         return SimResponse(200, {"message": "Order created successfully."})
 
@@ -150,16 +211,45 @@ class FlextockSimulator(Simulator):
         if (denied := self._denied(request)) is not None:
             return denied
         body = json_object(request) or {}
-        orders = self.state["orders"]
+        orders, now = self.state["orders"], self.clock.now()
         if isinstance(body.get("order_code_array"), list):
             codes = body["order_code_array"]
             return SimResponse(
-                200, [status_of(orders[c]) for c in codes if c in orders]
+                200, [status_of(orders[c], now) for c in codes if c in orders]
             )
         record = orders.get(body.get("order_code"))
         if record is None:
             return SimResponse(404, {"message": "Order not found."})
-        return SimResponse(200, status_of(record))
+        return SimResponse(200, status_of(record, now))
+
+    @route("POST", r"/external-integration/cancel-order/?", "cancel-order")
+    def cancel_order(self, request: SimRequest) -> SimResponse:
+        if (denied := self._denied(request)) is not None:
+            return denied
+        body = json_object(request) or {}
+        record = self.state["orders"].get(body.get("order_code"))
+        if record is None:
+            return SimResponse(404, {"message": "Order not found."})
+        if body.get("order_type") != "outbound":
+            return SimResponse(400, {"order_type": ["Only outbound orders."]})
+        return self._cancel(record, self.clock.now())
+
+    def _cancel(self, record: dict[str, Any], now: datetime) -> SimResponse:
+        timeline = _timeline(record)
+        when = timelines.cancelled_by(timeline)
+        if when is not None:
+            if when > now:
+                return SimResponse(200, {"message": _IN_PROGRESS})
+            return SimResponse(400, {"message": "Order is already canceled."})
+        packed = any(m.step is Step.READY for m in timelines.reached(timeline, now))
+        delay = _UNPACKING if packed else timedelta(0)
+        cancelled = timelines.cancel(timeline, now, delay)
+        if cancelled is None:
+            return SimResponse(
+                400, {"message": "Order cannot be canceled: a driver has it."}
+            )
+        record["timeline"] = timelines.to_json(cancelled)
+        return SimResponse(200, {"message": _IN_PROGRESS if packed else _CANCELLED})
 
     # --- checks ----------------------------------------------------------
 

@@ -14,11 +14,17 @@ def fulfilment_register_simulators() -> Mapping[str, Callable[..., Any]]:
     from .aramex import AramexSimulator
     from .farfill import FarfillSimulator
     from .flextock import FlextockSimulator
+    from .infobip import InfobipSimulator
+    from .rebrandly import RebrandlySimulator
     from .shopify import ShopifySimulator
+    from .twilio import TwilioSimulator
 
     return {
         "shopify": ShopifySimulator,
         "aramex": AramexSimulator,
         "flextock": FlextockSimulator,
         "farfill": FarfillSimulator,
+        "twilio": TwilioSimulator,
+        "infobip": InfobipSimulator,
+        "rebrandly": RebrandlySimulator,
     }

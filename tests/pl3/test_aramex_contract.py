@@ -19,7 +19,14 @@ from fulfilment.runners.sandbox.aramex import AramexSimulator, adapter_settings
 from fulfilment.runners.sandbox.server import Fault, SimServer
 from tests.builders import T0, make_order
 
-from .contract import DeliveryPartnerContract, NoLookupContract, Record, request_for
+from .contract import (
+    DeliveryPartnerContract,
+    NoCancelContract,
+    NoLookupContract,
+    Record,
+    TrackingContract,
+    request_for,
+)
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +41,14 @@ def sim(server: SimServer) -> Iterator[AramexSimulator]:
     assert isinstance(simulator, AramexSimulator)
     yield simulator
     simulator.faults.clear()
+
+
+@pytest.fixture
+def clock(sim: AramexSimulator) -> ManualClock:
+    """The simulator's clock, back at T0 for each test."""
+    assert isinstance(sim.clock, ManualClock)
+    sim.clock.set(T0)
+    return sim.clock
 
 
 def partner_for(url: str, http: httpx.Client, **changes: Any) -> AramexDeliveryPartner:
@@ -80,7 +95,9 @@ def partner_record(sim: AramexSimulator) -> Record:
     return record
 
 
-class TestAramexAgainstTheSimulator(DeliveryPartnerContract, NoLookupContract):
+class TestAramexAgainstTheSimulator(
+    DeliveryPartnerContract, NoLookupContract, TrackingContract, NoCancelContract
+):
     def test_sends_the_customers_e164_phone_and_aramex_city_name(
         self, partner: AramexDeliveryPartner, partner_record: Record
     ) -> None:

@@ -27,7 +27,12 @@ from fulfilment.runners.sandbox.farfill import (
 from fulfilment.runners.sandbox.server import SimServer
 from tests.builders import T0
 
-from .contract import DeliveryPartnerContract, LookupContract
+from .contract import (
+    CancelContract,
+    DeliveryPartnerContract,
+    LookupContract,
+    TrackingContract,
+)
 
 Served = tuple[FarfillSimulator, str]
 
@@ -97,7 +102,9 @@ def simulator(served: Served) -> FarfillSimulator:
     return sim
 
 
-class TestFarfillPartner(DeliveryPartnerContract, LookupContract):
+class TestFarfillPartner(
+    DeliveryPartnerContract, LookupContract, TrackingContract, CancelContract
+):
     @pytest.fixture
     def partner(
         self, served: Served, simulator: FarfillSimulator
@@ -107,6 +114,11 @@ class TestFarfillPartner(DeliveryPartnerContract, LookupContract):
     @pytest.fixture
     def store(self) -> str:
         return "shemsi-uae"
+
+    @pytest.fixture
+    def clock(self, simulator: FarfillSimulator) -> ManualClock:
+        assert isinstance(simulator.clock, ManualClock)
+        return simulator.clock
 
     @pytest.fixture
     def partner_record(self, simulator: FarfillSimulator) -> Any:

@@ -159,9 +159,9 @@ def test_a_conflict_or_a_taken_id_is_a_duplicate() -> None:
     assert not wire.is_duplicate_order(422, (("recipient.phone", "can't be blank"),))
 
 
-@pytest.mark.parametrize("state", sorted(wire.ORDER_STATES))
+@pytest.mark.parametrize("state", sorted(wire.status_table()))
 def test_every_modelled_state_is_read_whatever_its_case(state: str) -> None:
-    assert wire.tracking_status(state.upper()) == wire.ORDER_STATES[state]
+    assert wire.tracking_status(state.upper()) == wire.status_table().get(state)
 
 
 def test_states_map_onto_the_normalised_ones() -> None:

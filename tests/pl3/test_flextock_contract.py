@@ -27,7 +27,12 @@ from fulfilment.runners.sandbox.flextock import (
 from fulfilment.runners.sandbox.server import SimServer
 from tests.builders import T0
 
-from .contract import DeliveryPartnerContract, LookupContract
+from .contract import (
+    CancelContract,
+    DeliveryPartnerContract,
+    LookupContract,
+    TrackingContract,
+)
 
 Served = tuple[FlextockSimulator, str]
 
@@ -98,7 +103,9 @@ def simulator(served: Served) -> FlextockSimulator:
     return sim
 
 
-class TestFlextockPartner(DeliveryPartnerContract, LookupContract):
+class TestFlextockPartner(
+    DeliveryPartnerContract, LookupContract, TrackingContract, CancelContract
+):
     @pytest.fixture
     def partner(
         self, served: Served, simulator: FlextockSimulator
@@ -108,6 +115,11 @@ class TestFlextockPartner(DeliveryPartnerContract, LookupContract):
     @pytest.fixture
     def store(self) -> str:
         return "shemsi-egypt"
+
+    @pytest.fixture
+    def clock(self, simulator: FlextockSimulator) -> ManualClock:
+        assert isinstance(simulator.clock, ManualClock)
+        return simulator.clock
 
     @pytest.fixture
     def partner_record(self, simulator: FlextockSimulator) -> Any:

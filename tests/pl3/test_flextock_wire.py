@@ -252,11 +252,12 @@ def test_a_login_answer_without_an_access_token_is_refused() -> None:
         wire.token_of({"refresh": "r"})
 
 
-@pytest.mark.parametrize("status", sorted(wire.ORDER_STATUSES))
+@pytest.mark.parametrize("status", sorted(wire.status_tables().order_status))
 def test_every_observed_status_is_read_whatever_its_case(status: str) -> None:
     shouted = f"  {status.upper()} "
 
-    assert wire.tracking_status(shouted) == wire.ORDER_STATUSES[status]
+    expected = wire.status_tables().order_status.status(status)
+    assert wire.tracking_status(shouted) == expected
 
 
 def test_statuses_map_onto_the_normalised_ones() -> None:

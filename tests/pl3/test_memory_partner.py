@@ -7,17 +7,38 @@ from typing import Any
 
 import pytest
 
-from fulfilment.adapters.pl3.memory import MemoryDeliveryPartner
+from fulfilment.adapters.pl3.memory import (
+    DELIVERED_IN_TWO_DAYS,
+    MemoryDeliveryPartner,
+)
+from fulfilment.core.clock import ManualClock
 from fulfilment.core.ports import Capabilities
+from tests.builders import T0
 
-from .contract import DeliveryPartnerContract, LookupContract
+from .contract import (
+    CancelContract,
+    DeliveryPartnerContract,
+    LookupContract,
+    NoCancelContract,
+    TrackingContract,
+)
 
 
-class TestMemoryPartner(DeliveryPartnerContract, LookupContract):
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(T0)
+
+
+class TestMemoryPartner(
+    DeliveryPartnerContract, LookupContract, TrackingContract, CancelContract
+):
     @pytest.fixture
-    def partner(self) -> MemoryDeliveryPartner:
+    def partner(self, clock: ManualClock) -> MemoryDeliveryPartner:
         return MemoryDeliveryPartner(
-            "memory", Capabilities(cod_currencies=frozenset({"MAD"}))
+            "memory",
+            cod_currencies=frozenset({"MAD"}),
+            clock=clock,
+            script=DELIVERED_IN_TWO_DAYS,
         )
 
     @pytest.fixture
@@ -37,3 +58,10 @@ class TestMemoryPartner(DeliveryPartnerContract, LookupContract):
             }
 
         return record
+
+
+class TestMemoryPartnerPlayingOneThatCannotCancel(NoCancelContract):
+    @pytest.fixture
+    def partner(self, clock: ManualClock) -> MemoryDeliveryPartner:
+        capabilities = Capabilities(cod_currencies=frozenset({"MAD"}), cancel=False)
+        return MemoryDeliveryPartner("memory", capabilities, clock=clock)

@@ -48,7 +48,15 @@ def test_built_in_adapters_register_through_the_hooks() -> None:
     assert set(registry.order_sources()) == {"shopify"}
     assert set(registry.delivery_partners()) == {"aramex", "flextock", "farfill"}
     assert set(registry.storages()) == {"memory", "sqlite", "mongodb"}
-    assert set(registry.simulators()) == {"shopify", "aramex", "flextock", "farfill"}
+    assert set(registry.simulators()) == {
+        "shopify",
+        "aramex",
+        "flextock",
+        "farfill",
+        "twilio",
+        "infobip",
+        "rebrandly",
+    }
 
 
 def test_an_installed_package_is_discovered_through_its_entry_point() -> None:

@@ -100,3 +100,24 @@ def test_one_runner_of_many_creates_a_ledger_entry(backend: Backend) -> None:
     created = [entry for entry, new in outcomes if new]
     assert len(created) == 1
     assert all(entry == created[0] for entry, _ in outcomes)
+
+
+def test_one_runner_of_many_takes_a_queued_entry(backend: Backend) -> None:
+    backend.open().ledger.queue(
+        "sms:1", "sms", "order-1", T0, payload={"to": "+212600"}
+    )
+
+    outcomes = race(backend, lambda storage, _: storage.ledger.take("sms:1", T0))
+
+    taken = [entry for entry in outcomes if entry is not None]
+    assert len(taken) == 1
+    assert backend.open().ledger.get("sms:1") == taken[0]
+
+
+def test_one_runner_of_many_queues_an_entry(backend: Backend) -> None:
+    outcomes = race(
+        backend,
+        lambda storage, n: storage.ledger.queue("sms:1", "sms", f"{n}", T0, payload={}),
+    )
+
+    assert outcomes.count(True) == 1

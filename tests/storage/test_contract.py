@@ -391,6 +391,161 @@ def test_with_status_lists_entries_oldest_first_up_to_the_limit(
     assert storage.ledger.with_status(EffectStatus.FAILED, 5) == []
 
 
+# --- effect ledger as an outbox ----------------------------------------------
+
+SMS = "sms:shipped:shopify:shemsiworld:1001"
+PAYLOAD = {"to": "+212600000000", "template": "shipped", "order": "1001"}
+
+
+def queue_sms(
+    storage: Storage,
+    key: str,
+    minute: int = 0,
+    kind: str = "sms",
+    not_before: datetime | None = None,
+) -> bool:
+    """Queue an entry of *kind* (an SMS) *minute* minutes after T0."""
+    now = T0 + minute * MINUTE
+    return storage.ledger.queue(
+        key, kind, key, now, payload=PAYLOAD, not_before=not_before
+    )
+
+
+def queued_keys(storage: Storage, kind: str, now: datetime, limit: int) -> list[str]:
+    return [e.key for e in storage.ledger.queued(kind, now, limit)]
+
+
+def test_queue_records_a_queued_entry_with_its_payload(storage: Storage) -> None:
+    created = storage.ledger.queue(
+        SMS, "sms", "shopify:shemsiworld:1001", T0, payload=PAYLOAD
+    )
+
+    entry = storage.ledger.get(SMS)
+    assert created
+    assert entry is not None
+    assert (entry.status, entry.kind, entry.subject) == (
+        EffectStatus.QUEUED,
+        "sms",
+        "shopify:shemsiworld:1001",
+    )
+    assert entry.result == PAYLOAD
+    assert (entry.created_at, entry.updated_at, entry.not_before) == (T0, T0, None)
+
+
+def test_queueing_a_key_twice_keeps_the_first_entry(storage: Storage) -> None:
+    queue_sms(storage, SMS)
+    first = storage.ledger.get(SMS)
+
+    again = storage.ledger.queue(SMS, "mail", "other", T0 + MINUTE, payload={"to": "x"})
+
+    assert not again
+    assert storage.ledger.get(SMS) == first
+
+
+@pytest.mark.parametrize("status", list(EffectStatus))
+def test_queue_refuses_a_key_already_in_the_ledger(
+    storage: Storage, status: EffectStatus
+) -> None:
+    storage.ledger.begin(SMS, "sms", "order", T0)
+    before = storage.ledger.mark(SMS, status, "as it is", T0)
+
+    assert not queue_sms(storage, SMS, minute=1)
+
+    assert storage.ledger.get(SMS) == before
+
+
+def test_begin_after_queue_returns_the_queued_entry(storage: Storage) -> None:
+    queue_sms(storage, SMS)
+
+    entry, created = storage.ledger.begin(SMS, "sms", SMS, T0 + MINUTE)
+
+    assert not created
+    assert entry.status is EffectStatus.QUEUED
+
+
+def test_not_before_survives_the_store(storage: Storage) -> None:
+    later = T0 + timedelta(hours=3, milliseconds=250)
+
+    queue_sms(storage, SMS, not_before=later)
+
+    entry = storage.ledger.get(SMS)
+    assert entry is not None
+    assert entry.not_before == later
+    assert entry.not_before.utcoffset() == timedelta(0)
+
+
+def test_take_moves_a_queued_entry_to_pending_once(storage: Storage) -> None:
+    queue_sms(storage, SMS, not_before=T0 + MINUTE)
+
+    taken = storage.ledger.take(SMS, T0 + 2 * MINUTE)
+    again = storage.ledger.take(SMS, T0 + 3 * MINUTE)
+
+    assert taken is not None
+    assert taken.status is EffectStatus.PENDING
+    assert (taken.created_at, taken.updated_at) == (T0, T0 + 2 * MINUTE)
+    assert (taken.result, taken.not_before) == (PAYLOAD, T0 + MINUTE)
+    assert again is None
+    assert storage.ledger.get(SMS) == taken
+
+
+def test_a_taken_entry_completes_like_a_begun_one(storage: Storage) -> None:
+    queue_sms(storage, SMS)
+    storage.ledger.take(SMS, T0)
+
+    done = storage.ledger.complete(SMS, {"message_id": "m-1"}, T0 + MINUTE)
+
+    assert done.status is EffectStatus.DONE
+    assert storage.ledger.take(SMS, T0 + 2 * MINUTE) is None
+    assert storage.ledger.get(SMS) == done
+
+
+def test_take_finds_nothing_for_an_entry_that_is_not_queued(
+    storage: Storage,
+) -> None:
+    storage.ledger.begin(BOOK, "book", "order", T0)
+
+    assert storage.ledger.take(BOOK, T0 + MINUTE) is None
+    assert storage.ledger.take("never-queued", T0) is None
+    assert storage.ledger.get(BOOK).updated_at == T0  # type: ignore[union-attr]
+
+
+def test_queued_lists_due_entries_of_one_kind_oldest_first(
+    storage: Storage,
+) -> None:
+    queue_sms(storage, "c", minute=3)
+    queue_sms(storage, "b", minute=1)
+    queue_sms(storage, "a", minute=1)
+    queue_sms(storage, "mail", minute=0, kind="mail")
+    queue_sms(storage, "at-now", minute=2, not_before=T0 + 5 * MINUTE)
+    queue_sms(storage, "later", minute=0, not_before=T0 + 5 * MINUTE + MINUTE / 60)
+    storage.ledger.begin("pending", "sms", "order", T0)
+    queue_sms(storage, "taken")
+    storage.ledger.take("taken", T0)
+
+    due = queued_keys(storage, "sms", T0 + 5 * MINUTE, limit=10)
+
+    assert due == ["a", "b", "at-now", "c"]
+    assert queued_keys(storage, "mail", T0, limit=10) == ["mail"]
+    assert queued_keys(storage, "nps", T0, limit=10) == []
+
+
+def test_queued_returns_at_most_the_limit(storage: Storage) -> None:
+    for minute in range(5):
+        queue_sms(storage, f"sms-{minute}", minute=minute)
+
+    assert queued_keys(storage, "sms", T0 + MINUTE * 9, limit=2) == ["sms-0", "sms-1"]
+    assert storage.ledger.queued("sms", T0 + MINUTE * 9, limit=0) == []
+
+
+def test_queued_entries_carry_their_payload(storage: Storage) -> None:
+    queue_sms(storage, SMS, not_before=T0)
+
+    (entry,) = storage.ledger.queued("sms", T0, limit=1)
+
+    assert entry == storage.ledger.get(SMS)
+    assert (entry.result, entry.not_before) == (PAYLOAD, T0)
+
+
 # --- leases ------------------------------------------------------------------
 
 LEASE = "create-fulfilment-requests:shemsiworld"

@@ -62,6 +62,27 @@ def test_ledger_entries_and_attention_items_round_trip(
     assert through_bson(value) == value
 
 
+@given(
+    effect=effects(),
+    status=st.sampled_from(EffectStatus),
+    not_before=st.none() | utc_datetimes(),
+)
+def test_an_outbox_entry_round_trips_with_its_earliest_time(
+    effect: Effect, status: EffectStatus, not_before: datetime | None
+) -> None:
+    planned = attrs.evolve(effect, status=status, not_before=not_before)
+
+    assert through_json(planned) == planned
+    assert through_bson(planned) == planned
+
+
+def test_an_entry_stored_without_an_earliest_time_reads_as_none() -> None:
+    document = json_converter().unstructure(Effect("k", "sms", "s", PENDING, T0, T0))
+    del document["not_before"]  # as a ledger entry written before the outbox
+
+    assert json_converter().structure(document, Effect).not_before is None
+
+
 @given(moment=utc_datetimes(micros=True))
 def test_json_keeps_microseconds(moment: datetime) -> None:
     claimed = attrs.evolve(make_order(), claim=Claim("runner-1", moment))

@@ -131,6 +131,39 @@ def test_expired_claims_are_found_through_an_index(
     assert "COLLSCAN" not in [stage for stage, _ in stages], stages
 
 
+def test_queued_effects_are_found_through_an_index(
+    storage: MongoStorage, log: CommandLog
+) -> None:
+    minute = timedelta(minutes=1)
+    for i in range(30):
+        storage.ledger.begin(f"book:{i}", "book", str(i), T0)
+        storage.ledger.queue(f"mail:{i}", "mail", str(i), T0, payload={})
+        later = T0 + i * minute
+        storage.ledger.queue(
+            f"sms:{i}", "sms", str(i), later, payload={}, not_before=later
+        )
+    log.commands.clear()
+
+    queued = storage.ledger.queued("sms", T0 + minute, limit=5)
+
+    (find,) = log.named("find")
+    stages = explain(storage, find)
+    assert [e.key for e in queued] == ["sms:0", "sms:1"]
+    assert ("IXSCAN", "queued") in stages, stages
+    assert "COLLSCAN" not in [stage for stage, _ in stages], stages
+
+
+def test_not_before_is_kept_to_the_millisecond(storage: MongoStorage) -> None:
+    precise = T0 + timedelta(microseconds=123_456)
+    storage.ledger.queue("sms:1", "sms", "1", T0, payload={}, not_before=precise)
+
+    entry = storage.ledger.get("sms:1")
+
+    assert entry is not None
+    assert entry.not_before == T0 + timedelta(microseconds=123_000)
+    assert storage.ledger.queued("sms", T0 + timedelta(microseconds=123_000), 1)
+
+
 def test_a_page_is_one_bulk_write(storage: MongoStorage, log: CommandLog) -> None:
     storage.orders.save_many([make_order(str(i)) for i in range(25)])
     updates = [attrs.evolve(make_order(str(i)), revision=1) for i in range(25)]
@@ -156,7 +189,7 @@ def test_ensure_indexes_makes_keys_unique_and_is_idempotent(
 
     assert attention["subject_reason"].get("unique") is True
     assert {"due", "expired_claims", "store_state"} <= set(orders)
-    assert "status" in effects
+    assert {"status", "queued"} <= set(effects)
 
 
 def test_times_are_kept_to_the_millisecond(storage: MongoStorage) -> None:

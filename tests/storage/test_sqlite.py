@@ -20,6 +20,7 @@ from fulfilment.adapters.storage.sqlite import (
 )
 from fulfilment.core.domain import Claim, OrderKey, OrderState
 from fulfilment.core.errors import ConfigurationError, ConflictError, StorageError
+from fulfilment.core.ports import EffectStatus
 from tests.builders import T0, make_order
 
 RACED_ORDERS = 50
@@ -163,6 +164,117 @@ def test_two_processes_racing_on_one_file_give_each_order_one_winner(
         assert stored is not None
         assert stored.revision == 2
         assert stored.name == ("one" if key in one else "two")
+
+
+def test_the_outbox_query_uses_its_index(storage: SQLiteStorage) -> None:
+    for i in range(30):
+        storage.ledger.begin(f"book:{i}", "book", str(i), T0)
+        storage.ledger.queue(f"sms:{i}", "sms", str(i), T0, payload={}, not_before=T0)
+    seen = statements(storage)
+    storage.ledger.queued("sms", T0, 10)
+    (select,) = [s for s in seen if s.startswith("SELECT")]
+
+    plan = storage.database.connection().execute(f"EXPLAIN QUERY PLAN {select}")
+    details = " | ".join(row[3] for row in plan)
+
+    assert "USING INDEX effects_queued" in details, details
+    assert "SCAN effects" not in details, details
+    assert "not_before_at<?" in details, details
+
+
+# The schema of version 1, frozen as the first release wrote it, with
+# one ledger entry and one order in it.
+VERSION_1 = """
+CREATE TABLE orders (
+    key TEXT PRIMARY KEY, channel TEXT NOT NULL, store TEXT NOT NULL,
+    external_id TEXT NOT NULL, revision INTEGER NOT NULL, state TEXT NOT NULL,
+    placed_at INTEGER NOT NULL, due_at INTEGER NOT NULL,
+    claim_expires_at INTEGER NOT NULL, document TEXT NOT NULL
+);
+CREATE INDEX orders_due ON orders (state, due_at);
+CREATE INDEX orders_claims ON orders (state, claim_expires_at);
+CREATE INDEX orders_store ON orders (store, state);
+CREATE TABLE cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE effects (
+    key TEXT PRIMARY KEY, status TEXT NOT NULL, created_at INTEGER NOT NULL,
+    document TEXT NOT NULL
+);
+CREATE INDEX effects_status ON effects (status, created_at, key);
+CREATE TABLE leases (
+    name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL
+);
+CREATE TABLE attention (
+    subject TEXT NOT NULL, reason TEXT NOT NULL, is_open INTEGER NOT NULL,
+    raised_at INTEGER NOT NULL, document TEXT NOT NULL,
+    PRIMARY KEY (subject, reason)
+);
+CREATE INDEX attention_open ON attention (is_open, raised_at, subject, reason);
+INSERT INTO effects VALUES ('book:1', 'done', 1793610000000000, '{
+    "key": "book:1", "kind": "book", "subject": "shopify:shemsiworld:1",
+    "status": "done", "created_at": "2026-11-02T09:00:00+00:00",
+    "updated_at": "2026-11-02T09:01:00+00:00", "attempts": 1,
+    "result": {"reference": "AWB1"}, "detail": null
+}');
+INSERT INTO cursors VALUES ('fetch-new-orders:shemsiworld',
+    '2026-11-02T09:00:00+00:00');
+PRAGMA user_version = 1;
+"""
+
+
+def shape(path: str) -> dict[str, list[tuple[object, ...]]]:
+    """Every table's columns and every index's columns in the file."""
+    with sqlite3.connect(path) as conn:
+        names = conn.execute(
+            "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+        ).fetchall()
+        pragma = {"table": "table_info", "index": "index_info"}
+        return {
+            name: conn.execute(f"PRAGMA {pragma[kind]}({name})").fetchall()
+            for kind, name in names
+        }
+
+
+@pytest.fixture
+def version_1_file(settings: SQLiteSettings) -> str:
+    with sqlite3.connect(settings.path) as conn:
+        conn.executescript(VERSION_1)
+    return settings.path
+
+
+def test_a_version_1_file_is_upgraded_in_place(
+    version_1_file: str, tmp_path: Path
+) -> None:
+    storage = SQLiteStorage(SQLiteSettings(version_1_file))
+    storage.close()
+    SQLiteStorage(SQLiteSettings(str(tmp_path / "new.db"))).close()
+
+    with sqlite3.connect(version_1_file) as conn:
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+    assert SCHEMA_VERSION == 2
+    assert version == SCHEMA_VERSION
+    assert shape(version_1_file) == shape(str(tmp_path / "new.db"))
+
+
+def test_an_upgraded_file_keeps_its_data_and_takes_queued_entries(
+    version_1_file: str,
+) -> None:
+    storage = SQLiteStorage(SQLiteSettings(version_1_file))
+
+    storage.ledger.queue("sms:1", "book", "order-1", T0, payload={"to": "+212600"})
+    old = storage.ledger.get("book:1")
+
+    assert old is not None
+    assert (old.status, old.result, old.not_before) == (
+        EffectStatus.DONE,
+        {"reference": "AWB1"},
+        None,
+    )
+    assert [e.key for e in storage.ledger.queued("book", T0, 10)] == ["sms:1"]
+    assert storage.cursors.get("fetch-new-orders:shemsiworld") == T0
+    with sqlite3.connect(version_1_file) as conn:
+        kinds = conn.execute("SELECT key, kind FROM effects ORDER BY key").fetchall()
+    assert kinds == [("book:1", "book"), ("sms:1", "book")]
+    storage.close()
 
 
 def test_a_newer_schema_is_refused(settings: SQLiteSettings) -> None:

@@ -48,6 +48,11 @@ class AramexClient:
         errors in it included (Aramex reports them with status 200)."""
         return self._post("Shipping", "CreateShipments", payload)
 
+    def track_shipments(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """POST a ShipmentTrackingRequest; return the decoded response,
+        errors in it included."""
+        return self._post("Tracking", "TrackShipments", payload)
+
     def _post(
         self, service: str, operation: str, payload: Mapping[str, Any]
     ) -> dict[str, Any]:

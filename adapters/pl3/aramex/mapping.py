@@ -6,6 +6,12 @@ Responses are read defensively: extra keys are ignored, errors are looked
 for at both levels (the envelope and each processed shipment), and WCF dates
 (``/Date(ms±hhmm)/``, slashes possibly escaped) are read from their
 milliseconds, which are UTC; the offset only names the server's zone.
+
+Tracking reads TrackShipments answers: ``TrackingResults`` is WCF's
+rendering of a dictionary, a list of ``{"Key": AWB, "Value": [TrackingResult,
+...]}`` (the events are at ``TrackingResults[i].Value[j]``, not at
+``TrackingResults[i]``), and ``NonExistingWaybills`` lists the AWBs Aramex
+does not know.  Update codes map to statuses through ``statuses.toml``.
 """
 
 from __future__ import annotations
@@ -17,13 +23,22 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from fulfilment.core.domain import Address, Booking, LineItem, Money, Order
+from fulfilment.adapters.pl3._statuses import StatusTable, load_status_tables
+from fulfilment.adapters.pl3._tracking import oldest_first
+from fulfilment.core.domain import (
+    Address,
+    Booking,
+    LineItem,
+    Money,
+    Order,
+    TrackingEvent,
+)
 from fulfilment.core.errors import (
     OutcomeUnknown,
     PartnerRejected,
     PermanentPartnerError,
 )
-from fulfilment.core.ports import BookingRequest
+from fulfilment.core.ports import BookingRequest, TrackingBatch
 
 from .settings import AramexSettings, ShipperSettings
 
@@ -38,6 +53,10 @@ __all__ = [
     "parcel_weight_kg",
     "parse_wcf_date",
     "shipment_request",
+    "status_table",
+    "tracking_batch",
+    "tracking_event",
+    "tracking_request",
 ]
 
 PARTNER = "aramex"
@@ -422,3 +441,91 @@ def _label_url(shipment: Mapping[str, Any]) -> str | None:
 
 def _tracking_url(template: str | None, awb: str) -> str | None:
     return template.format(awb=awb) if template else None
+
+
+# --- tracking -----------------------------------------------------------------
+
+
+def status_table() -> StatusTable:
+    """Aramex update codes → normalised statuses (``statuses.toml``)."""
+    return load_status_tables(__package__)["update_code"]
+
+
+def tracking_request(
+    settings: AramexSettings, awbs: Sequence[str], reference: str
+) -> dict[str, Any]:
+    """The TrackShipments body asking for every event of *awbs*."""
+    return {
+        "ClientInfo": client_info(settings),
+        "Transaction": _transaction(reference),
+        "Shipments": list(awbs),
+        "GetLastTrackingUpdateOnly": False,
+    }
+
+
+def tracking_batch(data: Mapping[str, Any], awbs: Sequence[str]) -> TrackingBatch:
+    """The events of a TrackShipments answer by AWB, oldest first.
+
+    Every AWB of *awbs* is in the batch: with its events, in ``missing``
+    when Aramex lists it in ``NonExistingWaybills``, or with no events when
+    the answer skips it.  Any envelope error (ERR01, bad credentials, being
+    the one seen) is a ``PermanentPartnerError``: no person can fix a parcel
+    from a tracking error.  A result Aramex wrote wrongly (no readable date)
+    is a ``PermanentPartnerError`` naming its path in the answer.
+    """
+    if data.get("HasErrors"):
+        raise _tracking_refused(notifications(data))
+    table = status_table()
+    missing = frozenset(str(awb) for awb in data.get("NonExistingWaybills") or ())
+    events: dict[str, tuple[TrackingEvent, ...]] = {
+        str(awb): () for awb in awbs if str(awb) not in missing
+    }
+    for index, result in enumerate(_tracking_results(data)):
+        path = f"TrackingResults[{index}]"
+        rows = result.get("Value") or []
+        found = (
+            tracking_event(row, f"{path}.Value[{j}]", table)
+            for j, row in enumerate(rows)
+        )
+        events[str(result.get("Key"))] = oldest_first(found)
+    return TrackingBatch(events, missing)
+
+
+def tracking_event(
+    row: Mapping[str, Any], path: str, table: StatusTable
+) -> TrackingEvent:
+    """One TrackingResult as an event.  The code and description stay as
+    Aramex wrote them; ``Comments`` are left out because they carry the
+    receiver's name, which the tracking history has no use for."""
+    code = str(row.get("UpdateCode") or "").strip()
+    return TrackingEvent(
+        code=code,
+        status=table.status(code),
+        description=str(row.get("UpdateDescription") or "").strip(),
+        occurred_at=_event_time(row.get("UpdateDateTime"), path),
+        location=str(row.get("UpdateLocation") or "").strip() or None,
+    )
+
+
+def _tracking_results(data: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    results = data.get("TrackingResults") or []
+    return [r for r in results if isinstance(r, Mapping) and r.get("Key")]
+
+
+def _event_time(value: Any, path: str) -> datetime:
+    try:
+        return parse_wcf_date(str(value or ""))
+    except ValueError as error:
+        raise PermanentPartnerError(
+            f"{path}.UpdateDateTime: {error}", partner=PARTNER
+        ) from error
+
+
+def _tracking_refused(
+    envelope: tuple[tuple[str, str], ...],
+) -> PermanentPartnerError:
+    code, message = envelope[0] if envelope else ("", "refused without a notice")
+    text = "; ".join(m for _, m in envelope) or message
+    return PermanentPartnerError(
+        f"TrackShipments refused: {text}", partner=PARTNER, code=code or None
+    )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
+from fulfilment.adapters.pl3._tracking import chunked, distinct, merge
 from fulfilment.adapters.retry import RetryPolicy
 from fulfilment.core.domain import Booking
-from fulfilment.core.ports import BookingRequest, Capabilities, Clock
+from fulfilment.core.ports import BookingRequest, Capabilities, Clock, TrackingBatch
 
 from . import mapping
 from .client import AramexClient
@@ -18,13 +20,16 @@ log = logging.getLogger(__name__)
 
 
 class AramexDeliveryPartner:
-    """Books parcels with Aramex's CreateShipments, one shipment per order.
+    """Books parcels with Aramex's CreateShipments, one shipment per order,
+    and tracks them by AWB with TrackShipments, in batches.
 
     Cash on delivery is collected in ``settings.cod_currencies`` and only
     inside the account's country.  Aramex cannot be asked about a merchant
     reference (see :meth:`find_booking`), so a booking is never repeated
     after an answer was lost: only failures that Aramex did not act on
-    (connect errors, 429, 503) are retried.
+    (connect errors, 429, 503) are retried.  Tracking is a read and is
+    retried like one.  Aramex offers no shipment cancellation (see
+    :meth:`cancel`).
     """
 
     name = mapping.PARTNER
@@ -47,9 +52,8 @@ class AramexDeliveryPartner:
             countries=frozenset({settings.account_country_code}),
             lookup_by_reference=False,
             cancel=False,
-            # TrackShipments takes AWBs in batches; this adapter does not
-            # track yet, so it does not claim the capability.
-            batch_tracking=False,
+            batch_tracking=True,
+            max_tracking_batch=settings.max_tracking_batch,
         )
 
     def book(self, request: BookingRequest) -> Booking:
@@ -85,3 +89,40 @@ class AramexDeliveryPartner:
         raise NotImplementedError(
             f"aramex cannot look a booking up by merchant reference ({reference})"
         )
+
+    def track(self, references: Sequence[str]) -> TrackingBatch:
+        """Every event Aramex has for each AWB in *references*, oldest first,
+        asking ``settings.max_tracking_batch`` AWBs a call.  AWBs Aramex
+        does not know come back in ``missing``.  Raises
+        ``PermanentPartnerError`` for account errors (ERR01) and the usual
+        transient errors once the retry budget is spent."""
+        awbs = distinct(references)
+        chunks = chunked(awbs, self._settings.max_tracking_batch)
+        return merge(self._track_chunk(chunk) for chunk in chunks)
+
+    def cancel(self, reference: str) -> bool:
+        """Not offered: raises ``NotImplementedError``.
+
+        ShippingAPI.V2 publishes no operation that cancels a shipment: the
+        Shipping service's only cancellation is ``CancelPickup``, which drops
+        a courier pickup and leaves the AWB valid.  A parcel booked by mistake
+        is stopped by calling Aramex, so ``capabilities.cancel`` is False and
+        the core raises an attention item instead.
+        """
+        raise NotImplementedError(
+            f"aramex offers no shipment cancellation ({reference})"
+        )
+
+    def _track_chunk(self, awbs: Sequence[str]) -> TrackingBatch:
+        reference = f"track-{self._clock.now():%Y%m%dT%H%M%S}"
+        payload = mapping.tracking_request(self._settings, awbs, reference)
+
+        answer = self._retry.call(
+            lambda: self._client.track_shipments(payload),
+            idempotent=True,
+            what="aramex.track_shipments",
+        )
+
+        batch = mapping.tracking_batch(answer, awbs)
+        log.debug("aramex.tracked awbs=%d missing=%d", len(awbs), len(batch.missing))
+        return batch

@@ -55,7 +55,8 @@ class AramexSettings:
     (domestic COD is collected in the local currency).
     ``tracking_url_template`` builds the customer's tracking link from the
     AWB, e.g. ``"https://track.example/{awb}"``; with None, bookings carry no
-    tracking URL.
+    tracking URL.  ``max_tracking_batch`` is how many AWBs one TrackShipments
+    call asks about (Aramex publishes no limit; 50 keeps answers small).
     """
 
     base_url: str
@@ -73,4 +74,5 @@ class AramexSettings:
     cod_currencies: tuple[str, ...] = ("MAD",)
     label_report_id: int = 9729
     tracking_url_template: str | None = None
+    max_tracking_batch: int = attrs.field(default=50, validator=attrs.validators.ge(1))
     timeout: float = 30.0

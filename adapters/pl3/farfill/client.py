@@ -8,7 +8,7 @@ are already partner errors when ``send`` returns.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -74,3 +74,23 @@ class FarfillClient:
             headers=bearer_header(token),
         )
         return reply_of(response)
+
+    def get_order(self, token: str, order_id: str) -> Reply:
+        """``GET /api/fulfilment/orders/{id}``: one order with its history."""
+        return self._with_token(token, "GET", _order_path(order_id))
+
+    def update_order(self, token: str, order_id: str, body: dict[str, Any]) -> Reply:
+        """``PATCH /api/fulfilment/orders/{id}`` with the fields to change."""
+        return self._with_token(token, "PATCH", _order_path(order_id), body)
+
+    def _with_token(
+        self, token: str, method: str, path: str, body: Any = None
+    ) -> Reply:
+        response = send(
+            self._http, PARTNER, method, path, json=body, headers=bearer_header(token)
+        )
+        return reply_of(response)
+
+
+def _order_path(order_id: str) -> str:
+    return f"{ORDERS_PATH}/{quote(order_id, safe='')}"

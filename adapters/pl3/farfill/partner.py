@@ -11,21 +11,26 @@ connector needs from any partner that keys on our merchant reference:
 - after a lost answer, one lookup settles whether the order exists; when it
   does not (or the lookup fails) the ``OutcomeUnknown`` is raised for the
   booking worker, which asks again before its next attempt.
+
+Tracking reads each order's history, one order a call (the model has no
+batch lookup by Farfill id); cancelling sets the order's state to
+``cancelled``, which is safe to repeat and so retried like a read.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from fulfilment.adapters.pl3._bearer import AccessToken, BearerSession
 from fulfilment.adapters.pl3._booking import authorised, rejected, settle_unknown
 from fulfilment.adapters.pl3._reply import Reply
+from fulfilment.adapters.pl3._tracking import distinct, merge
 from fulfilment.adapters.retry import RetryPolicy
 from fulfilment.core.domain import Booking
 from fulfilment.core.errors import OutcomeUnknown, PartnerError, PermanentPartnerError
-from fulfilment.core.ports import BookingRequest, Capabilities, Clock
+from fulfilment.core.ports import BookingRequest, Capabilities, Clock, TrackingBatch
 
 from . import wire
 from .client import FarfillClient
@@ -36,12 +41,16 @@ __all__ = ["FarfillDeliveryPartner"]
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_VALIDATION = {400, 409, 422}
+_VALIDATION = frozenset({400, 409, 422})
+_NOT_FOUND = 404
+# A cancel of an order Farfill does not know is refused like a late one.
+_CANCEL_REFUSED = _VALIDATION | {_NOT_FOUND}
 
 
 class FarfillDeliveryPartner:
-    """Books UAE orders with Farfill and finds them by merchant reference.
-    Cash on delivery in the configured currencies (AED)."""
+    """Books UAE orders with Farfill, finds them by merchant reference,
+    tracks them by Farfill id and cancels them until a courier collects
+    them.  Cash on delivery in the configured currencies (AED)."""
 
     name = wire.PARTNER
 
@@ -57,6 +66,9 @@ class FarfillDeliveryPartner:
             cod_currencies=settings.cod_currencies,
             countries=frozenset({"AE"}),
             lookup_by_reference=True,
+            cancel=True,
+            batch_tracking=False,
+            max_tracking_batch=1,
         )
         self._settings = settings
         self._client = client
@@ -90,7 +102,52 @@ class FarfillDeliveryPartner:
             raise _refusal(reply, "order lookup")
         return wire.booking_from_list(reply.body, reference)
 
+    def track(self, references: Sequence[str]) -> TrackingBatch:
+        """The history of each Farfill order id in *references*, oldest
+        first, one call per id; ids Farfill does not know come back in
+        ``missing``.  Raises ``PermanentPartnerError`` for an answer outside
+        the model."""
+        return merge(self._track_one(order_id) for order_id in distinct(references))
+
+    def cancel(self, reference: str) -> bool:
+        """Set the Farfill order *reference* to ``cancelled``.  True when
+        Farfill shows it cancelled (also when it already was), False for a
+        success answer showing another state.  Raises ``PartnerRejected``
+        with Farfill's words once a courier has collected it, or for an
+        unknown id."""
+        reply = self._call(
+            lambda token: self._client.update_order(
+                token, reference, wire.cancel_body()
+            ),
+            idempotent=True,
+            what="farfill.cancel_order",
+        )
+        if not reply.ok:
+            raise _refusal(reply, "cancel", rejected_statuses=_CANCEL_REFUSED)
+        cancelled = wire.is_cancelled(reply.body)
+        log.info("farfill.cancel reference=%s cancelled=%s", reference, cancelled)
+        return cancelled
+
     # --- steps -----------------------------------------------------------
+
+    def _track_one(self, order_id: str) -> TrackingBatch:
+        polled_at = self._clock.now()
+        reply = self._call(
+            lambda token: self._client.get_order(token, order_id),
+            idempotent=True,
+            what="farfill.get_order",
+        )
+        if reply.status == _NOT_FOUND:
+            return TrackingBatch({}, frozenset({order_id}))
+        if not reply.ok:
+            raise _refusal(reply, "order tracking", rejected_statuses=frozenset())
+        try:
+            events = wire.tracking_events(reply.body, polled_at)
+        except ValueError as unreadable:
+            raise PermanentPartnerError(
+                f"order {order_id}: {unreadable}", partner=self.name
+            ) from unreadable
+        return TrackingBatch({order_id: events})
 
     def _created(self, reference: str, reply: Reply) -> Booking:
         try:
@@ -131,10 +188,13 @@ class FarfillDeliveryPartner:
             raise PermanentPartnerError(str(error), partner=self.name) from error
 
 
-def _refusal(reply: Reply, operation: str) -> PartnerError:
-    """A validation answer becomes PartnerRejected; any other status means
-    the adapter and Farfill disagree on the contract."""
-    if reply.status in _VALIDATION:
+def _refusal(
+    reply: Reply, operation: str, rejected_statuses: frozenset[int] = _VALIDATION
+) -> PartnerError:
+    """An answer with one of *rejected_statuses* (validation, by default)
+    becomes PartnerRejected; any other status means the adapter and Farfill
+    disagree on the contract."""
+    if reply.status in rejected_statuses:
         problems = wire.problems_of(reply.body) or (("base", reply.text),)
         return rejected(wire.PARTNER, problems, reply.status)
     return PermanentPartnerError(

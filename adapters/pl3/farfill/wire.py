@@ -14,8 +14,8 @@ with the same job):
   merchant reference), with ``service_kind`` (:data:`SERVICE_KINDS`),
   ``payment_mode`` ``paid_on_delivery`` (COD) or ``pre_paid`` and the
   ``currency`` (AED);
-- order states, from Quiqup's Orders API state machine
-  (:data:`ORDER_STATES`).
+- order states, from Quiqup's Orders API state machine, kept as data in
+  ``statuses.toml`` and read by :func:`status_table`.
 
 Modelled beyond Quiqup's public pages (the simulator follows the same
 model): the body's ``recipient``/``items``/``notes`` names and money as
@@ -23,6 +23,18 @@ decimal strings (``"459.00"``); the answer ``201 {"order": {...}}``;
 validation errors ``422 {"errors": [{"field", "message"}]}``; a taken
 ``partner_order_id`` answered ``409`` with the same error shape; lookup by
 ``GET /api/fulfilment/orders?partner_order_id=`` → ``{"orders": [...]}``.
+
+Tracking and cancelling, modelled the same way (Quiqup's public pages name
+``GET``/``PATCH /api/fulfilment/orders/{id}`` but not these bodies):
+
+- ``GET /api/fulfilment/orders/{id}`` → ``{"order": {..., "state",
+  "state_updated_at", "events": [{"state", "occurred_at", "note"}]}}``, the
+  events being the order's history, oldest first, times ISO 8601 with a
+  zone; an unknown id is 404;
+- ``PATCH /api/fulfilment/orders/{id}`` ``{"state": "cancelled"}`` → 200 with
+  the order, now ``cancelled`` (repeating it changes nothing); refused with
+  422 ``{"errors": [{"field": "state", "message": ...}]}`` once the order
+  has been collected.
 """
 
 from __future__ import annotations
@@ -33,21 +45,34 @@ from decimal import Decimal
 from typing import Any
 
 from fulfilment.adapters.pl3._bearer import AccessToken
-from fulfilment.core.domain import Address, Booking, LineItem, Order, TrackingStatus
+from fulfilment.adapters.pl3._statuses import StatusTable, load_status_tables
+from fulfilment.adapters.pl3._tracking import oldest_first
+from fulfilment.core.domain import (
+    Address,
+    Booking,
+    LineItem,
+    Order,
+    TrackingEvent,
+    TrackingStatus,
+)
 
 from .settings import FarfillSettings
 
 __all__ = [
-    "ORDER_STATES",
+    "CANCELLED",
     "PARTNER",
     "SERVICE_KINDS",
     "booking_from_list",
     "booking_of",
+    "cancel_body",
+    "is_cancelled",
     "is_duplicate_order",
     "order_body",
     "problems_of",
+    "status_table",
     "token_form",
     "token_of",
+    "tracking_events",
     "tracking_status",
 ]
 
@@ -59,22 +84,7 @@ SERVICE_KINDS = frozenset(
 )
 _CENTS = Decimal("0.01")
 
-S = TrackingStatus
-ORDER_STATES: Mapping[str, TrackingStatus] = {
-    "pending": S.CREATED,
-    "scheduled": S.CREATED,
-    "ready_for_collection": S.CREATED,
-    "collected": S.PICKED_UP,
-    "at_depot": S.IN_TRANSIT,
-    "received_at_depot": S.IN_TRANSIT,
-    "out_for_delivery": S.OUT_FOR_DELIVERY,
-    "delivery_complete": S.DELIVERED,
-    "delivery_failed": S.DELIVERY_FAILED,
-    "on_hold": S.ON_HOLD,
-    "return_to_origin": S.RETURN_TO_SENDER,
-    "returned_to_origin": S.RETURNED,
-    "cancelled": S.CANCELLED,
-}
+CANCELLED = "cancelled"
 
 
 # --- requests ----------------------------------------------------------------
@@ -198,12 +208,81 @@ def is_duplicate_order(status: int, problems: Sequence[tuple[str, str]]) -> bool
     )
 
 
+def status_table() -> StatusTable:
+    """Farfill order states → normalised statuses (``statuses.toml``)."""
+    return load_status_tables(__package__)["state"]
+
+
 def tracking_status(state: str) -> TrackingStatus:
     """The normalised status of a Farfill order state; unknown → ``unknown``."""
-    return ORDER_STATES.get(state.strip().casefold(), S.UNKNOWN)
+    return status_table().status(state)
+
+
+def cancel_body() -> dict[str, str]:
+    return {"state": CANCELLED}
+
+
+def is_cancelled(body: Any) -> bool:
+    """Whether an answer ``{"order": {...}}`` shows the order cancelled."""
+    order = body.get("order") if isinstance(body, Mapping) else None
+    state = order.get("state") if isinstance(order, Mapping) else None
+    return str(state or "").strip().casefold() == CANCELLED
+
+
+def tracking_events(body: Any, polled_at: datetime) -> tuple[TrackingEvent, ...]:
+    """The history of the order in ``{"order": {...}}``, oldest first.
+
+    An order whose answer has no ``events`` gives one event for its current
+    ``state``, at ``state_updated_at`` or, lacking that, *polled_at*.  Raises
+    ValueError naming the field for an answer outside the model.
+    """
+    order = body.get("order") if isinstance(body, Mapping) else None
+    if not isinstance(order, Mapping):
+        raise ValueError("order answer has no order")
+    table = status_table()
+    history = order.get("events") or []
+    if not history:
+        at = _time(order.get("state_updated_at"), "order.state_updated_at", polled_at)
+        return (_event(order.get("state"), None, at, table),)
+    return oldest_first(
+        _history_event(entry, i, table) for i, entry in enumerate(history)
+    )
+
+
+def _history_event(entry: Any, index: int, table: StatusTable) -> TrackingEvent:
+    path = f"order.events[{index}]"
+    if not isinstance(entry, Mapping):
+        raise ValueError(f"{path}: not an object")
+    at = _time(entry.get("occurred_at"), f"{path}.occurred_at")
+    return _event(entry.get("state"), entry.get("note"), at, table)
 
 
 def _booking(order: Mapping[str, Any]) -> Booking:
     return Booking(
         PARTNER, str(order["id"]), tracking_url=order.get("tracking_url") or None
     )
+
+
+def _event(
+    state: Any, note: Any, occurred_at: datetime, table: StatusTable
+) -> TrackingEvent:
+    code = str(state or "").strip()
+    return TrackingEvent(
+        code=code,
+        status=table.status(code),
+        description=str(note or "").strip() or code.replace("_", " "),
+        occurred_at=occurred_at,
+    )
+
+
+def _time(value: Any, path: str, default: datetime | None = None) -> datetime:
+    """An ISO 8601 time with a zone at *path*; *default* when absent."""
+    if value is None and default is not None:
+        return default
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f"{path}: {value!r} is not an ISO 8601 time") from None
+    if moment.utcoffset() is None:
+        raise ValueError(f"{path}: {value!r} has no time zone")
+    return moment

@@ -25,6 +25,7 @@ AUTH = "/base/auth/"
 CREATE_PRODUCTS = "/external-integration/create-products/"
 CREATE_ORDER = "/external-integration/create-order/"
 ORDER_STATUS = "/external-integration/order-status/"
+CANCEL_ORDER = "/external-integration/cancel-order/"
 
 
 class FlextockClient:
@@ -52,6 +53,9 @@ class FlextockClient:
 
     def order_status(self, token: str, body: dict[str, Any]) -> Reply:
         return self._post(ORDER_STATUS, body, token)
+
+    def cancel_order(self, token: str, body: dict[str, Any]) -> Reply:
+        return self._post(CANCEL_ORDER, body, token)
 
     def _post(self, path: str, body: Any, token: str | None = None) -> Reply:
         headers = bearer_header(token) if token else None

@@ -13,17 +13,28 @@ order from becoming two parcels:
   case where Flextock did create it.  When the lookup finds nothing or fails,
   the original ``OutcomeUnknown`` is raised and the booking worker asks
   again before its next attempt.
+
+Tracking asks order-status for many order codes at once; Flextock reports
+only each order's current status, so every call gives one event per order,
+stamped with the poll time when Flextock gives none.  A status that has not
+changed therefore comes back on every poll with the same code and a later
+time: the tracking worker must read such a repeat as no news.
+
+Cancelling is safe to repeat: asking twice cannot cancel two parcels and a
+repeat is answered "already cancelled", so a cancel whose answer was lost is
+retried like a read.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from fulfilment.adapters.pl3._bearer import AccessToken, BearerSession
 from fulfilment.adapters.pl3._booking import authorised, rejected, settle_unknown
 from fulfilment.adapters.pl3._reply import Reply
+from fulfilment.adapters.pl3._tracking import chunked, distinct, merge
 from fulfilment.adapters.retry import RetryPolicy
 from fulfilment.core.domain import Booking, LineItem
 from fulfilment.core.errors import (
@@ -31,7 +42,7 @@ from fulfilment.core.errors import (
     PartnerError,
     PermanentPartnerError,
 )
-from fulfilment.core.ports import BookingRequest, Capabilities, Clock
+from fulfilment.core.ports import BookingRequest, Capabilities, Clock, TrackingBatch
 
 from . import wire
 from .client import FlextockClient
@@ -42,13 +53,16 @@ __all__ = ["FlextockDeliveryPartner"]
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_VALIDATION = {400, 422}
+_VALIDATION = frozenset({400, 422})
 _NOT_FOUND = 404
+# A cancel of an order Flextock does not know is refused like a late one.
+_CANCEL_REFUSED = _VALIDATION | {_NOT_FOUND}
 
 
 class FlextockDeliveryPartner:
-    """Books Egyptian orders with Flextock and finds them by merchant
-    reference.  Cash on delivery in the configured currencies (EGP)."""
+    """Books Egyptian orders with Flextock, finds them by merchant reference,
+    tracks them in batches and cancels them.  Cash on delivery in the
+    configured currencies (EGP)."""
 
     name = wire.PARTNER
 
@@ -64,10 +78,14 @@ class FlextockDeliveryPartner:
             cod_currencies=settings.cod_currencies,
             countries=frozenset({"EG"}),
             lookup_by_reference=True,
+            cancel=True,
+            batch_tracking=True,
+            max_tracking_batch=settings.max_tracking_batch,
         )
         self._settings = settings
         self._client = client
         self._retry = retry
+        self._clock = clock
         self._session = BearerSession(self._login, clock, partner=self.name)
         self._known_skus: set[str] = set()
 
@@ -101,6 +119,35 @@ class FlextockDeliveryPartner:
             raise _refusal(reply, "order-status")
         return wire.booking_from_status(reply.body, reference)
 
+    def track(self, references: Sequence[str]) -> TrackingBatch:
+        """The current status of each order code in *references* as one
+        event, ``max_tracking_batch`` codes a call; codes Flextock does not
+        know come back in ``missing``.  Raises ``PermanentPartnerError`` for
+        an answer outside the contract."""
+        codes = distinct(references)
+        chunks = chunked(codes, self._settings.max_tracking_batch)
+        return merge(self._track_chunk(chunk) for chunk in chunks)
+
+    def cancel(self, reference: str) -> bool:
+        """Ask Flextock to cancel the outbound order *reference*.  True when
+        it is cancelled, being cancelled, or already was; False for a
+        success answer that says none of these.  Raises ``PartnerRejected``
+        with Flextock's words when it refuses (a driver has the parcel, or
+        the code is unknown)."""
+        body = wire.cancel_body(reference)
+        reply = self._call(
+            lambda token: self._client.cancel_order(token, body),
+            idempotent=True,
+            what="flextock.cancel_order",
+        )
+        if wire.cancel_accepted(reply.body, ok=reply.ok):
+            log.info("flextock.cancelled reference=%s", reference)
+            return True
+        if reply.ok:
+            log.warning("flextock.cancel_unclear reference=%s", reference)
+            return False
+        raise _refusal(reply, "cancel-order", rejected_statuses=_CANCEL_REFUSED)
+
     # --- steps -----------------------------------------------------------
 
     def _ensure_products(self, lines: Iterable[LineItem]) -> None:
@@ -124,6 +171,20 @@ class FlextockDeliveryPartner:
         self._known_skus.update(known)
         if problems:
             raise rejected(wire.PARTNER, problems, reply.status)
+
+    def _track_chunk(self, codes: Sequence[str]) -> TrackingBatch:
+        polled_at = self._clock.now()
+        body = wire.status_array_body(codes)
+        reply = self._call(
+            lambda token: self._client.order_status(token, body),
+            idempotent=True,
+            what="flextock.order_status",
+        )
+        if reply.status == _NOT_FOUND:
+            return TrackingBatch({}, frozenset(codes))
+        if not reply.ok:
+            raise _refusal(reply, "order-status", rejected_statuses=frozenset())
+        return wire.tracking_batch(reply.body, codes, polled_at)
 
     def _existing_or_refuse(self, reference: str, reply: Reply) -> Booking:
         problems = wire.problems_of(reply.body)
@@ -152,10 +213,13 @@ class FlextockDeliveryPartner:
             raise PermanentPartnerError(str(error), partner=self.name) from error
 
 
-def _refusal(reply: Reply, operation: str) -> PartnerError:
-    """A validation answer becomes PartnerRejected; any other status means
-    the adapter and Flextock disagree on the contract."""
-    if reply.status in _VALIDATION:
+def _refusal(
+    reply: Reply, operation: str, rejected_statuses: frozenset[int] = _VALIDATION
+) -> PartnerError:
+    """An answer with one of *rejected_statuses* (validation, by default)
+    becomes PartnerRejected; any other status means the adapter and Flextock
+    disagree on the contract."""
+    if reply.status in rejected_statuses:
         problems = wire.problems_of(reply.body) or (("message", reply.text),)
         return rejected(wire.PARTNER, problems, reply.status)
     return PermanentPartnerError(

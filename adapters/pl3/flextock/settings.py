@@ -36,7 +36,8 @@ class FlextockSettings:
     ``api_key`` is the optional ``key`` of the login body; merchant code sends
     it only when one was issued.  ``vendor_name`` and ``integration_source``
     are copied onto every order.  ``time_zone`` decides the calendar day sent
-    as ``order_date``.
+    as ``order_date``.  ``max_tracking_batch`` is how many order codes one
+    order-status call asks about (Flextock publishes no limit).
     """
 
     base_url: str = attrs.field(validator=_not_blank)
@@ -49,4 +50,5 @@ class FlextockSettings:
         default=frozenset({"EGP"}), converter=frozenset
     )
     time_zone: str = attrs.field(default="Africa/Cairo", validator=_known_zone)
+    max_tracking_batch: int = attrs.field(default=50, validator=attrs.validators.ge(1))
     timeout: float = 30.0

@@ -13,9 +13,12 @@ Integration" PDF, two independent codebases, marked "both" where they agree):
   successfully."}`` (both); ``order_code`` is the merchant's unique id;
 - ``order-status`` ``{order_code}`` → ``{order_code, order_status,
   order_sub_status, courier_name, tracking_number, tracking_url}``, which
-  merchant code accepts as one object or a list (both);
-- the status vocabulary in :data:`ORDER_STATUSES` and :data:`SUB_STATUSES`
-  (lower case, with spaces).
+  merchant code accepts as one object or a list (both), and the batch form
+  ``{order_code_array: [...]}`` answered with a list;
+- the status vocabulary, kept as data in ``statuses.toml`` (lower case, with
+  spaces), read by :func:`status_tables`;
+- ``cancel-order`` ``{order_code, order_type: "outbound"}`` → a message,
+  "Order cancelled successfully." or "Order cancellation is in progress".
 
 Modelled, because nothing public says (the simulator follows the same model,
 so confirm these with Flextock's account team):
@@ -31,12 +34,20 @@ so confirm these with Flextock's account team):
   ``01001234567``;
 - the domain has no shipping line, so the order total minus its lines is sent
   as ``shipping_fees``; a COD order partly paid ahead sends two
-  ``payment_data`` entries (cash to collect and the prepaid rest).
+  ``payment_data`` entries (cash to collect and the prepaid rest);
+- order-status reports the *current* status only, with no time: each answer
+  becomes one event stamped with the poll time (or with an ISO 8601
+  ``updated_at`` when an entry carries one, which no public code shows); an
+  order code the batch answer leaves out is one Flextock does not know;
+- a refused cancel is a 400 ``{"message": ...}`` (the simulator refuses once
+  a driver has the parcel); cancelling an order already cancelled is
+  answered with a message saying so, which counts as cancelled.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -44,33 +55,42 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 
 from fulfilment.adapters.pl3._bearer import AccessToken
+from fulfilment.adapters.pl3._statuses import StatusTable, load_status_tables
 from fulfilment.core.domain import (
     Address,
     Booking,
     LineItem,
     Order,
     Phone,
+    TrackingEvent,
     TrackingStatus,
 )
+from fulfilment.core.ports import TrackingBatch
 
 from .settings import FlextockSettings
 
 __all__ = [
-    "ORDER_STATUSES",
+    "ORDER_TYPE",
     "PARTNER",
     "PRODUCTS_PER_CALL",
-    "SUB_STATUSES",
+    "StatusTables",
     "auth_body",
     "booking_for",
     "booking_from_status",
+    "cancel_accepted",
+    "cancel_body",
     "is_duplicate_order",
     "order_body",
     "problems_of",
     "product_problems",
     "products_for",
     "sku_of",
+    "status_array_body",
     "status_body",
+    "status_event",
+    "status_tables",
     "token_of",
+    "tracking_batch",
     "tracking_status",
 ]
 
@@ -79,36 +99,10 @@ PRODUCTS_PER_CALL = 100
 COUNTRY = "Egypt"
 COD = "cash_on_delivery"
 PREPAID = "prepaid"
-
-S = TrackingStatus
-# order_status values seen in merchant code, mapped onto the normalised
-# statuses.  "lost" has no normalised twin on purpose: ``unknown`` raises an
-# attention item, which is what a lost parcel needs.
-ORDER_STATUSES: Mapping[str, TrackingStatus] = {
-    "pending": S.CREATED,
-    "ready": S.CREATED,
-    "processing": S.CREATED,
-    "fulfilled": S.CREATED,
-    "pick up": S.CREATED,
-    "picked by driver": S.PICKED_UP,
-    "received at fc": S.IN_TRANSIT,
-    "in transit": S.IN_TRANSIT,
-    "on hold": S.ON_HOLD,
-    "delivered": S.DELIVERED,
-    "partially delivered": S.DELIVERED,
-    "returning": S.RETURN_TO_SENDER,
-    "returned to origin": S.RETURNED,
-    "lost": S.UNKNOWN,
-    "canceled": S.CANCELLED,
-}
-# order_sub_status values; only a failed attempt changes the normalised status.
-SUB_STATUSES: Mapping[str, TrackingStatus | None] = {
-    "rescheduled": None,
-    "failed attempt": S.DELIVERY_FAILED,
-    "lost": None,
-    "damaged": None,
-    "cancellation rejected": None,
-}
+# Our parcels are outbound orders; Flextock also keeps inbound (returns).
+ORDER_TYPE = "outbound"
+_CANCEL_ACCEPTED = ("cancelled successfully", "cancellation is in progress")
+_ALREADY_CANCELLED = ("already cancelled", "already canceled")
 _SKU_KNOWN = ("created successfully", "already exists")
 
 
@@ -161,6 +155,15 @@ def products_for(lines: Iterable[LineItem]) -> list[dict[str, Any]]:
 
 def status_body(reference: str) -> dict[str, str]:
     return {"order_code": reference}
+
+
+def status_array_body(references: Sequence[str]) -> dict[str, list[str]]:
+    """The batch form of order-status, used for tracking."""
+    return {"order_code_array": list(references)}
+
+
+def cancel_body(reference: str) -> dict[str, str]:
+    return {"order_code": reference, "order_type": ORDER_TYPE}
 
 
 def sku_of(line: LineItem) -> str:
@@ -316,17 +319,6 @@ def is_duplicate_order(problems: Sequence[tuple[str, str]]) -> bool:
     )
 
 
-def tracking_status(order_status: str, sub_status: str | None = None) -> TrackingStatus:
-    """The normalised status of a Flextock status pair; case and spacing are
-    ignored and an unknown value maps to ``unknown``."""
-    sub = SUB_STATUSES.get(_norm(sub_status)) if sub_status else None
-    return sub or ORDER_STATUSES.get(_norm(order_status), S.UNKNOWN)
-
-
-def _norm(value: str | None) -> str:
-    return " ".join((value or "").casefold().split())
-
-
 def _flatten(node: Any, path: tuple[str, ...]) -> Iterable[tuple[str, str]]:
     if isinstance(node, Mapping):
         for key, value in node.items():
@@ -337,3 +329,87 @@ def _flatten(node: Any, path: tuple[str, ...]) -> Iterable[tuple[str, str]]:
             yield from _flatten(value, step)
     elif node is not None and str(node).strip():
         yield ".".join(path) or "message", str(node)
+
+
+# --- tracking and cancelling ---------------------------------------------------
+
+
+class StatusTables:
+    """Flextock's two vocabularies from ``statuses.toml``: ``order_status``
+    gives the status, ``order_sub_status`` may override it."""
+
+    def __init__(self, tables: Mapping[str, StatusTable]) -> None:
+        self.order_status = tables["order_status"]
+        self.order_sub_status = tables["order_sub_status"]
+
+    def status(
+        self, order_status: str, sub_status: str | None = None
+    ) -> TrackingStatus:
+        """The sub-status's own status when it has one, else the
+        order_status's; ``unknown`` for an order_status not in the table."""
+        own = self.order_sub_status.get(sub_status) if sub_status else None
+        return own or self.order_status.status(order_status)
+
+
+def status_tables() -> StatusTables:
+    return StatusTables(load_status_tables(__package__))
+
+
+def tracking_status(order_status: str, sub_status: str | None = None) -> TrackingStatus:
+    """The normalised status of a Flextock status pair; case and spacing are
+    ignored and an unknown order_status maps to ``unknown``."""
+    return status_tables().status(order_status, sub_status)
+
+
+def tracking_batch(
+    body: Any, references: Sequence[str], polled_at: datetime
+) -> TrackingBatch:
+    """One event per order code of *references* that the order-status
+    answer (a list, or one object) mentions; the others are ``missing``."""
+    entries = body if isinstance(body, list) else [body]
+    tables = status_tables()
+    wanted = set(references)
+    events = {
+        str(entry["order_code"]): (status_event(entry, polled_at, tables),)
+        for entry in entries
+        if isinstance(entry, Mapping) and entry.get("order_code") in wanted
+    }
+    return TrackingBatch(events, frozenset(wanted - events.keys()))
+
+
+def status_event(
+    entry: Mapping[str, Any], polled_at: datetime, tables: StatusTables
+) -> TrackingEvent:
+    """The current status of one order-status entry as an event.  Its code
+    is ``order_status`` or ``"order_status / order_sub_status"`` as Flextock
+    wrote them; its time is the entry's ``updated_at`` when it has a
+    readable aware one, else *polled_at*."""
+    status = str(entry.get("order_status") or "").strip()
+    sub = str(entry.get("order_sub_status") or "").strip()
+    courier = str(entry.get("courier_name") or "").strip()
+    words = [status, sub, f"courier {courier}" if courier else ""]
+    return TrackingEvent(
+        code=f"{status} / {sub}" if sub else status,
+        status=tables.status(status, sub or None),
+        description="; ".join(word for word in words if word),
+        occurred_at=_entry_time(entry.get("updated_at")) or polled_at,
+    )
+
+
+def cancel_accepted(body: Any, *, ok: bool) -> bool:
+    """Whether a cancel-order answer says the order is cancelled, is being
+    cancelled, or already was.  A success status must say one of these;
+    a refusal counts only when it says the order was already cancelled
+    (a repeated cancel, e.g. after a lost answer)."""
+    words = [message for _, message in problems_of(body)]
+    text = " ".join(words).casefold()
+    phrases = (*_CANCEL_ACCEPTED, *_ALREADY_CANCELLED) if ok else _ALREADY_CANCELLED
+    return any(phrase in text for phrase in phrases)
+
+
+def _entry_time(value: Any) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
+    return moment if moment and moment.utcoffset() is not None else None

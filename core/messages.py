@@ -1,0 +1,286 @@
+"""What customers are told, in their store's language, and when.
+
+Pure functions:
+
+- :func:`render` fills the template of an event (shipped, out for delivery,
+  delivered, delivery failed) for a locale (Arabic, French, English), giving
+  the SMS text and the e-mail subject, text and HTML.  Arabic is written
+  right to left; the HTML says so (``dir="rtl"``) and isolates the
+  left-to-right parts (order number, link) with ``<bdi>`` so they do not
+  scramble the sentence.  SMS text is left as plain characters: phones lay
+  out mixed text themselves, and invisible direction marks would turn a
+  GSM-7 message into UCS-2.
+- :func:`sms_segments` says how a text will be encoded (GSM-7 or UCS-2) and
+  how many segments it costs, before anything is sent.
+- :func:`send_time` moves a message due inside the store's quiet hours to the
+  morning, in the store's time zone.
+"""
+
+from __future__ import annotations
+
+import enum
+import html
+import string
+from collections.abc import Mapping
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import attrs
+
+__all__ = [
+    "LOCALES",
+    "NotifyEvent",
+    "QuietHours",
+    "Rendered",
+    "SmsEncoding",
+    "render",
+    "send_time",
+    "sms_segments",
+]
+
+
+class NotifyEvent(enum.StrEnum):
+    SHIPPED = "shipped"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    DELIVERED = "delivered"
+    DELIVERY_FAILED = "delivery_failed"
+
+
+@attrs.frozen
+class _Template:
+    sms: str
+    subject: str
+    body: str
+
+
+_EN = {
+    NotifyEvent.SHIPPED: _Template(
+        "Hello $first_name, your order $order from $store is on its way. "
+        "Track it: $link",
+        "Your order $order is on its way",
+        "Hello $first_name,\n\nyour order $order from $store has left our "
+        "warehouse with $partner. You can follow it here: $link\n\nThank you!",
+    ),
+    NotifyEvent.OUT_FOR_DELIVERY: _Template(
+        "Hello $first_name, your order $order is out for delivery today. $cod_sentence",
+        "Your order $order arrives today",
+        "Hello $first_name,\n\nyour order $order is out for delivery today. "
+        "$cod_sentence\n\nTrack it: $link",
+    ),
+    NotifyEvent.DELIVERED: _Template(
+        "Hello $first_name, your order $order has been delivered. Thank you "
+        "for shopping with $store!",
+        "Your order $order has been delivered",
+        "Hello $first_name,\n\nyour order $order has been delivered. Thank "
+        "you for shopping with $store!",
+    ),
+    NotifyEvent.DELIVERY_FAILED: _Template(
+        "Hello $first_name, we could not deliver your order $order today. "
+        "The courier will try again; details: $link",
+        "We could not deliver your order $order",
+        "Hello $first_name,\n\nthe courier could not deliver your order "
+        "$order today and will try again. Details: $link",
+    ),
+}
+
+_FR = {
+    NotifyEvent.SHIPPED: _Template(
+        "Bonjour $first_name, votre commande $order de $store est en route. "
+        "Suivi : $link",
+        "Votre commande $order est en route",
+        "Bonjour $first_name,\n\nvotre commande $order de $store a quitté "
+        "notre entrepôt avec $partner. Suivez-la ici : $link\n\nMerci !",
+    ),
+    NotifyEvent.OUT_FOR_DELIVERY: _Template(
+        "Bonjour $first_name, votre commande $order sera livrée aujourd'hui. "
+        "$cod_sentence",
+        "Votre commande $order arrive aujourd'hui",
+        "Bonjour $first_name,\n\nvotre commande $order est en cours de "
+        "livraison aujourd'hui. $cod_sentence\n\nSuivi : $link",
+    ),
+    NotifyEvent.DELIVERED: _Template(
+        "Bonjour $first_name, votre commande $order a été livrée. Merci "
+        "d'avoir choisi $store !",
+        "Votre commande $order a été livrée",
+        "Bonjour $first_name,\n\nvotre commande $order a été livrée. Merci "
+        "d'avoir choisi $store !",
+    ),
+    NotifyEvent.DELIVERY_FAILED: _Template(
+        "Bonjour $first_name, la livraison de votre commande $order n'a pas "
+        "pu avoir lieu. Le livreur repassera ; détails : $link",
+        "La livraison de votre commande $order n'a pas pu avoir lieu",
+        "Bonjour $first_name,\n\nle livreur n'a pas pu livrer votre commande "
+        "$order aujourd'hui et repassera. Détails : $link",
+    ),
+}
+
+_AR = {
+    NotifyEvent.SHIPPED: _Template(
+        "مرحبا $first_name، طلبك $order من $store في الطريق إليك. تتبع الشحنة: $link",
+        "طلبك $order في الطريق إليك",
+        "مرحبا $first_name،\n\nغادر طلبك $order من $store مستودعنا مع "
+        "$partner. يمكنك تتبعه هنا: $link\n\nشكرا لك!",
+    ),
+    NotifyEvent.OUT_FOR_DELIVERY: _Template(
+        "مرحبا $first_name، سيصلك طلبك $order اليوم. $cod_sentence",
+        "طلبك $order يصل اليوم",
+        "مرحبا $first_name،\n\nطلبك $order في طريقه إليك اليوم. "
+        "$cod_sentence\n\nتتبع الشحنة: $link",
+    ),
+    NotifyEvent.DELIVERED: _Template(
+        "مرحبا $first_name، تم تسليم طلبك $order. شكرا لتسوقك من $store!",
+        "تم تسليم طلبك $order",
+        "مرحبا $first_name،\n\nتم تسليم طلبك $order. شكرا لتسوقك من $store!",
+    ),
+    NotifyEvent.DELIVERY_FAILED: _Template(
+        "مرحبا $first_name، تعذر تسليم طلبك $order اليوم. سيحاول المندوب "
+        "مرة أخرى، التفاصيل: $link",
+        "تعذر تسليم طلبك $order",
+        "مرحبا $first_name،\n\nتعذر على المندوب تسليم طلبك $order اليوم "
+        "وسيحاول مرة أخرى. التفاصيل: $link",
+    ),
+}
+
+_COD = {
+    "en": "Please have $amount ready for the courier.",
+    "fr": "Merci de préparer $amount pour le livreur.",
+    "ar": "يرجى تجهيز مبلغ $amount للمندوب.",
+}
+
+_TEMPLATES: Mapping[str, Mapping[NotifyEvent, _Template]] = {
+    "en": _EN,
+    "fr": _FR,
+    "ar": _AR,
+}
+LOCALES = frozenset(_TEMPLATES)
+_RTL = frozenset({"ar"})
+# Values that stay left to right inside an Arabic sentence.
+_ISOLATED = ("order", "link", "amount", "partner", "store")
+
+
+@attrs.frozen
+class Rendered:
+    language: str
+    direction: str
+    sms: str
+    subject: str
+    text: str
+    html: str
+
+
+def render(event: NotifyEvent, locale: str, values: Mapping[str, str]) -> Rendered:
+    """The messages for *event* in *locale* (its language part; English when
+    the store's language has no templates).  *values*: ``first_name``,
+    ``order``, ``store``, ``partner``, ``link`` and, for cash on delivery,
+    ``amount``; a missing value renders as an empty string."""
+    language = locale.split("-", maxsplit=1)[0].lower()
+    language = language if language in _TEMPLATES else "en"
+    template = _TEMPLATES[language][event]
+    filled = dict.fromkeys(("first_name", "order", "store", "partner", "link"), "")
+    filled |= {k: v for k, v in values.items() if v is not None}
+    amount = values.get("amount")
+    filled["cod_sentence"] = (
+        string.Template(_COD[language]).safe_substitute(amount=amount) if amount else ""
+    )
+    direction = "rtl" if language in _RTL else "ltr"
+    text = _fill(template.body, filled)
+    return Rendered(
+        language=language,
+        direction=direction,
+        sms=_tidy(_fill(template.sms, filled)),
+        subject=_tidy(_fill(template.subject, filled)),
+        text=text,
+        html=_html(template.body, filled, language, direction),
+    )
+
+
+def _fill(template: str, values: Mapping[str, str]) -> str:
+    return string.Template(template).safe_substitute(values)
+
+
+def _tidy(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _html(
+    template: str, values: Mapping[str, str], language: str, direction: str
+) -> str:
+    escaped = {k: html.escape(v) for k, v in values.items()}
+    for name in _ISOLATED:
+        if escaped.get(name):
+            escaped[name] = f"<bdi>{escaped[name]}</bdi>"
+    if escaped.get("link"):
+        link = html.escape(values["link"], quote=True)
+        escaped["link"] = (
+            f'<a href="{link}"><bdi>{html.escape(values["link"])}</bdi></a>'
+        )
+    paragraphs = _fill(html.escape(template, quote=False), escaped).split("\n\n")
+    body = "".join(f"<p>{p.replace(chr(10), '<br>')}</p>" for p in paragraphs)
+    return (
+        f'<!doctype html><html lang="{language}" dir="{direction}">'
+        f'<meta charset="utf-8"><body dir="{direction}">{body}</body></html>'
+    )
+
+
+# --- SMS encoding ------------------------------------------------------------
+
+_GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+# Characters of the GSM-7 extension table cost two septets (an escape).
+_GSM7_EXTENDED = frozenset("^{}\\[~]|€\f")
+
+
+@attrs.frozen
+class SmsEncoding:
+    encoding: str
+    units: int
+    segments: int
+
+
+def sms_segments(text: str) -> SmsEncoding:
+    """How *text* will be sent: GSM-7 when every character is in the GSM
+    alphabet (extension characters count twice), else UCS-2 (UTF-16 code
+    units, so an emoji counts twice).  One segment holds 160 / 70 units;
+    a concatenated message 153 / 67 per segment."""
+    if all(c in _GSM7_BASIC or c in _GSM7_EXTENDED for c in text):
+        units = sum(2 if c in _GSM7_EXTENDED else 1 for c in text)
+        single, multi, encoding = 160, 153, "GSM-7"
+    else:
+        units = len(text.encode("utf-16-le")) // 2
+        single, multi, encoding = 70, 67, "UCS-2"
+    segments = 1 if units <= single else -(-units // multi)
+    return SmsEncoding(encoding, units, segments)
+
+
+# --- quiet hours -------------------------------------------------------------
+
+
+@attrs.frozen
+class QuietHours:
+    """No messages from ``start`` to ``end`` local time (over midnight when
+    start is after end)."""
+
+    start: time = time(21, 0)
+    end: time = time(9, 0)
+
+    def contains(self, moment: time) -> bool:
+        if self.start <= self.end:
+            return self.start <= moment < self.end
+        return moment >= self.start or moment < self.end
+
+
+def send_time(due: datetime, time_zone: str, quiet: QuietHours) -> datetime:
+    """When a message due at *due* may go out: *due* itself outside quiet
+    hours, else the end of the quiet hours that morning, in UTC."""
+    zone = ZoneInfo(time_zone)
+    local = due.astimezone(zone)
+    if not quiet.contains(local.time().replace(tzinfo=None)):
+        return due.astimezone(UTC)
+    morning = datetime.combine(local.date(), quiet.end, tzinfo=zone)
+    if morning <= local:
+        morning = datetime.combine(
+            local.date() + timedelta(days=1), quiet.end, tzinfo=zone
+        )
+    return morning.astimezone(UTC)

@@ -1,0 +1,243 @@
+"""Worker fetch-fulfilment-status: follow every booked parcel to its end.
+
+Due shipments (a booked order whose next poll time has come; terminal
+orders are never polled again) are tracked per partner in batches as large
+as the partner allows.  Events are de-duplicated, sorted by the time they
+happened, and folded into the order's state with
+:func:`fulfilment.core.states.advance`, so the order only moves forward: a
+late, older event is kept in the history but never rewinds the state.
+Unknown partner codes are kept raw, mapped to ``unknown`` and raised once
+per (partner, code); a parcel with no partner update for ``stale_after``
+raises an attention item.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+
+import attrs
+
+from ..domain import Order, OrderState, TrackingEvent, TrackingStatus
+from ..errors import ConflictError, PermanentPartnerError, TransientPartnerError
+from ..notices import NOTICE, events_for, notices_for
+from ..ports import (
+    AttentionItem,
+    AttentionQueue,
+    Clock,
+    DeliveryPartner,
+    EffectLedger,
+    OrderStore,
+)
+from ..states import ACTIVE_DELIVERY, advance
+
+__all__ = ["TrackingReport", "TrackingSettings", "fetch_fulfilment_status"]
+
+log = logging.getLogger(__name__)
+S = OrderState
+
+
+@attrs.frozen
+class TrackingSettings:
+    poll_interval: timedelta = timedelta(minutes=30)
+    stale_after: timedelta = timedelta(days=5)
+    batch_size: int = 1000
+
+
+@attrs.frozen
+class TrackingReport:
+    polled: int
+    moved: Mapping[str, int]
+    new_events: int
+    unknown_codes: tuple[str, ...] = ()
+    stale: tuple[str, ...] = ()
+    failed_partners: Mapping[str, str] = attrs.field(factory=dict)
+
+
+def fetch_fulfilment_status(
+    *,
+    orders: OrderStore,
+    partners: Mapping[str, DeliveryPartner],
+    attention: AttentionQueue,
+    clock: Clock,
+    ledger: EffectLedger | None = None,
+    settings: TrackingSettings | None = None,
+) -> TrackingReport:
+    """With a *ledger*, every move of an order queues its customer notices
+    there (before the order is saved; queuing is idempotent), for the
+    notify-customers worker to send."""
+    settings = settings or TrackingSettings()
+    now = clock.now()
+    due = [
+        o for o in orders.due(ACTIVE_DELIVERY, now, settings.batch_size) if o.shipment
+    ]
+    by_partner: dict[str, list[Order]] = defaultdict(list)
+    for order in due:
+        by_partner[order.shipment.partner].append(order)  # type: ignore[union-attr]
+
+    moved: Counter[str] = Counter()
+    unknown: set[str] = set()
+    stale: list[str] = []
+    failed: dict[str, str] = {}
+    new_events = 0
+    for name, group in by_partner.items():
+        partner = partners.get(name)
+        if partner is None:
+            failed[name] = "not configured"
+            continue
+        for batch in _batches(group, partner.capabilities.max_tracking_batch):
+            try:
+                result = partner.track([o.shipment.reference for o in batch])  # type: ignore[union-attr]
+            except (TransientPartnerError, PermanentPartnerError) as error:
+                failed[name] = str(error)
+                log.warning("tracking.failed partner=%s error=%s", name, error)
+                break
+            for order in batch:
+                outcome = _apply(order, result.events, now, settings)
+                new_events += outcome.new_events
+                unknown |= {f"{name}:{c}" for c in outcome.unknown_codes}
+                if outcome.stale:
+                    stale.append(str(order.key))
+                if ledger is not None:
+                    _queue_notices(ledger, order, outcome.order, now)
+                if _save(orders, outcome.order):
+                    moved[outcome.order.state.value] += (
+                        order.state != outcome.order.state
+                    )
+
+    for code in sorted(unknown):
+        partner_name, _, raw = code.partition(":")
+        attention.raise_item(
+            AttentionItem(
+                f"partner:{partner_name}",
+                f"unknown_tracking_code:{raw}",
+                f"{partner_name} reported code {raw!r}, which is not in its status "
+                "table; it is kept as 'unknown' until the table says what it means",
+                now,
+            )
+        )
+    for key in stale:
+        attention.raise_item(
+            AttentionItem(
+                key,
+                "tracking_stale",
+                f"no news from the partner for {settings.stale_after.days} days",
+                now,
+            )
+        )
+    report = TrackingReport(
+        len(due), dict(+moved), new_events, tuple(sorted(unknown)), tuple(stale), failed
+    )
+    log.info(
+        "tracking.run polled=%d new_events=%d unknown=%d stale=%d failed=%d",
+        report.polled,
+        report.new_events,
+        len(report.unknown_codes),
+        len(report.stale),
+        len(failed),
+    )
+    return report
+
+
+@attrs.frozen
+class _Outcome:
+    order: Order
+    new_events: int
+    unknown_codes: frozenset[str]
+    stale: bool
+
+
+def _apply(
+    order: Order,
+    fetched: Mapping[str, Iterable[TrackingEvent]],
+    now: datetime,
+    settings: TrackingSettings,
+) -> _Outcome:
+    shipment = order.shipment
+    assert shipment is not None
+    known = set(shipment.events)
+    newest = max(shipment.events, key=lambda e: e.occurred_at, default=None)
+    incoming = [
+        e
+        for e in fetched.get(shipment.reference, ())
+        if e not in known and not _repeats(e, newest)
+    ]
+    fresh = sorted(set(incoming), key=lambda e: e.occurred_at)
+    history = tuple(sorted(known | set(fresh), key=lambda e: e.occurred_at))
+
+    state, status = order.state, shipment.status
+    returning = any(e.status is TrackingStatus.RETURN_TO_SENDER for e in history)
+    latest_known = max((e.occurred_at for e in shipment.events), default=None)
+    for event in fresh:
+        if latest_known is not None and event.occurred_at < latest_known:
+            continue  # history now, not news: it never moves the order
+        state = advance(state, event.status, return_started=returning)
+        if event.status is not TrackingStatus.UNKNOWN:
+            status = event.status
+
+    last_news = max((e.occurred_at for e in history), default=shipment.booked_at)
+    stale = (
+        state not in (S.DELIVERED, S.RETURNED)
+        and last_news is not None
+        and now - last_news > settings.stale_after
+    )
+    incident = next(
+        (
+            e.description
+            for e in reversed(history)
+            if e.status in (TrackingStatus.DELIVERY_FAILED, TrackingStatus.ON_HOLD)
+        ),
+        shipment.incident,
+    )
+    updated = attrs.evolve(
+        order,
+        state=state,
+        shipment=attrs.evolve(
+            shipment,
+            events=history,
+            status=status,
+            incident=incident,
+            last_polled_at=now,
+        ),
+        next_attempt_at=now + settings.poll_interval,
+    )
+    unknown = frozenset(e.code for e in fresh if e.status is TrackingStatus.UNKNOWN)
+    return _Outcome(updated, len(fresh), unknown, stale)
+
+
+def _repeats(event: TrackingEvent, newest: TrackingEvent | None) -> bool:
+    """A partner that reports only the current status (Flextock) stamps it
+    with the poll time; the same status again is no news."""
+    return (
+        newest is not None
+        and event.occurred_at >= newest.occurred_at
+        and (event.code, event.status, event.description)
+        == (newest.code, newest.status, newest.description)
+    )
+
+
+def _queue_notices(
+    ledger: EffectLedger, before: Order, after: Order, now: datetime
+) -> None:
+    for notice in notices_for(after, events_for(before.state, after.state)):
+        ledger.queue(
+            notice.key, NOTICE, notice.order_key, now, payload=notice.payload()
+        )
+
+
+def _batches(orders: list[Order], size: int) -> Iterable[list[Order]]:
+    size = max(1, size)
+    for start in range(0, len(orders), size):
+        yield orders[start : start + size]
+
+
+def _save(orders: OrderStore, order: Order) -> bool:
+    try:
+        orders.save(order)
+    except ConflictError:
+        # Intake refreshed the order meanwhile; the next poll tracks it again.
+        log.info("tracking.skipped_changed order=%s", order.key)
+        return False
+    return True

@@ -1,0 +1,269 @@
+"""Worker notify-customers: send the queued notices, each at most once.
+
+The tracking worker queues one ledger entry per (order, event, channel).
+This worker takes each queued entry that is due (atomically: QUEUED ->
+PENDING, so two runners never send the same notice), waits out the store's
+quiet hours, renders the message in the store's language with a short
+tracking link, sends it, and completes the entry with the provider's
+receipt.  Outcomes:
+
+- sent: DONE with the receipt;
+- refused by the provider (invalid number, opted out): FAILED with its
+  words; an opted-out customer is remembered on the entry, not retried;
+- nothing sent (connection refused, 429): back to QUEUED for the next run;
+- may have been sent (timeout, broken reply): UNCERTAIN and surfaced, never
+  resent blindly;
+- an entry left PENDING by a runner that died mid-send: UNCERTAIN and
+  surfaced once its grace period has passed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Mapping
+from datetime import timedelta
+
+import attrs
+
+from ..domain import Order, OrderKey
+from ..errors import (
+    OutcomeUnknown,
+    PartnerError,
+    PartnerRejected,
+    PermanentPartnerError,
+    TransientPartnerError,
+)
+from ..messages import NotifyEvent, QuietHours, render, send_time
+from ..notices import NOTICE
+from ..ports import (
+    AttentionItem,
+    AttentionQueue,
+    Clock,
+    Effect,
+    EffectLedger,
+    EffectStatus,
+    LinkShortener,
+    MailMessage,
+    MailSender,
+    OrderStore,
+    Receipt,
+    SmsMessage,
+    SmsSender,
+)
+
+__all__ = [
+    "NotifyReport",
+    "NotifySettings",
+    "StoreVoice",
+    "notify_customers",
+]
+
+log = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class StoreVoice:
+    """How a store speaks to its customers."""
+
+    name: str
+    locale: str = "en"
+    time_zone: str = "UTC"
+    quiet: QuietHours = attrs.field(factory=QuietHours)
+    sms: SmsSender | None = None
+    sender_id: str | None = None
+    mail_from: str | None = None
+
+
+@attrs.frozen
+class NotifySettings:
+    batch_size: int = 500
+    # A notice still PENDING this long after it was taken was being sent by
+    # a runner that died; its outcome is unknown.
+    pending_grace: timedelta = timedelta(minutes=15)
+
+
+@attrs.frozen
+class NotifyReport:
+    outcomes: Mapping[str, int]
+    by_channel: Mapping[str, int]
+
+
+@attrs.define
+class _Run:
+    orders: OrderStore
+    ledger: EffectLedger
+    attention: AttentionQueue
+    voices: Mapping[str, StoreVoice]
+    mail: MailSender | None
+    links: LinkShortener | None
+    clock: Clock
+
+
+def notify_customers(
+    *,
+    orders: OrderStore,
+    ledger: EffectLedger,
+    attention: AttentionQueue,
+    voices: Mapping[str, StoreVoice],
+    mail: MailSender | None,
+    links: LinkShortener | None,
+    clock: Clock,
+    settings: NotifySettings | None = None,
+) -> NotifyReport:
+    settings = settings or NotifySettings()
+    run = _Run(orders, ledger, attention, voices, mail, links, clock)
+    now = clock.now()
+    outcomes: Counter[str] = Counter()
+    channels: Counter[str] = Counter()
+
+    outcomes.update(_settle_abandoned(run, settings))
+    for entry in ledger.queued(NOTICE, now, settings.batch_size):
+        outcome = _one(run, entry)
+        outcomes[outcome] += 1
+        if outcome == "sent":
+            channels[str(entry.result.get("channel"))] += 1
+
+    log.info(
+        "notices.run %s",
+        " ".join(f"{k}={v}" for k, v in sorted(outcomes.items())) or "nothing=0",
+    )
+    return NotifyReport(dict(outcomes), dict(channels))
+
+
+def _one(run: _Run, entry: Effect) -> str:
+    payload = entry.result
+    order = run.orders.get(OrderKey.parse(str(payload["order"])))
+    voice = run.voices.get(order.key.store) if order else None
+    if order is None or voice is None:
+        run.ledger.mark(
+            entry.key, EffectStatus.FAILED, "order or store gone", run.clock.now()
+        )
+        return "dropped"
+    now = run.clock.now()
+    if send_time(now, voice.time_zone, voice.quiet) > now:
+        return "waiting_for_morning"
+    taken = run.ledger.take(entry.key, now)
+    if taken is None:
+        return "taken_elsewhere"
+
+    try:
+        receipt = _send(run, order, voice, taken)
+    except PartnerRejected as refused:
+        run.ledger.mark(entry.key, EffectStatus.FAILED, str(refused), now)
+        return "refused"
+    except OutcomeUnknown as unknown:
+        _uncertain(run, taken, f"the provider may have sent it: {unknown}")
+        return "uncertain"
+    except PermanentPartnerError as broken:
+        # Credentials or account trouble: nothing went out; keep the notice.
+        run.ledger.mark(entry.key, EffectStatus.QUEUED, str(broken), now)
+        run.attention.raise_item(
+            AttentionItem(
+                f"provider:{broken.partner}",
+                "provider_unavailable",
+                f"{broken}; notices wait until it is fixed",
+                now,
+            )
+        )
+        return "provider_failed"
+    except TransientPartnerError as transient:
+        run.ledger.mark(entry.key, EffectStatus.QUEUED, str(transient), now)
+        return "retry_later"
+    run.ledger.complete(
+        entry.key,
+        {
+            **payload,
+            "provider": receipt.provider,
+            "message_id": receipt.message_id,
+            "status": receipt.status,
+            "segments": receipt.segments,
+        },
+        now,
+    )
+    return "sent"
+
+
+def _send(run: _Run, order: Order, voice: StoreVoice, entry: Effect) -> Receipt:
+    payload = entry.result
+    event = NotifyEvent(str(payload["event"]))
+    message = render(event, voice.locale, _values(run, order, voice))
+    if payload["channel"] == "sms":
+        if voice.sms is None:
+            raise PartnerRejected("no SMS provider for this store", partner="sms")
+        return voice.sms.send_sms(
+            SmsMessage(str(payload["to"]), message.sms, entry.key, voice.sender_id)
+        )
+    if run.mail is None:
+        raise PartnerRejected("no mail server configured", partner="mail")
+    return run.mail.send_mail(
+        MailMessage(
+            to=str(payload["to"]),
+            subject=message.subject,
+            text=message.text,
+            html=message.html,
+            reference=entry.key,
+            sender=voice.mail_from,
+            language=message.language,
+        )
+    )
+
+
+def _values(run: _Run, order: Order, voice: StoreVoice) -> dict[str, str]:
+    shipment = order.shipment
+    link = shipment.tracking_url if shipment and shipment.tracking_url else ""
+    if link and run.links is not None:
+        link = _short(run, order, link)
+    collect = order.payment.collect
+    return {
+        "first_name": (order.customer.first_name if order.customer else None) or "",
+        "order": order.name,
+        "store": voice.name,
+        "partner": shipment.partner.title() if shipment else "",
+        "link": link,
+        "amount": f"{collect.amount} {collect.currency}" if collect else "",
+    }
+
+
+def _short(run: _Run, order: Order, link: str) -> str:
+    """A short link, or the long one when the shortener cannot help (quota
+    used up, credentials): the customer still gets a working link."""
+    assert run.links is not None
+    # A slashtag per order: asking again returns the same short link.
+    tag = f"{order.key.store}-{order.key.external_id}"
+    try:
+        return run.links.shorten(link, tag)
+    except PartnerError as error:
+        run.attention.raise_item(
+            AttentionItem(
+                f"shortener:{run.links.name}",
+                "short_links_unavailable",
+                f"{error}; notices carry the long tracking link meanwhile",
+                run.clock.now(),
+            )
+        )
+        return link
+
+
+def _uncertain(run: _Run, entry: Effect, why: str) -> None:
+    now = run.clock.now()
+    run.ledger.mark(entry.key, EffectStatus.UNCERTAIN, why, now)
+    run.attention.raise_item(
+        AttentionItem(
+            entry.subject,
+            "notification_uncertain",
+            f"{entry.result.get('channel')} notice {entry.result.get('event')}: "
+            f"{why}; it is not sent again automatically",
+            now,
+        )
+    )
+
+
+def _settle_abandoned(run: _Run, settings: NotifySettings) -> Counter[str]:
+    now = run.clock.now()
+    settled: Counter[str] = Counter()
+    for entry in run.ledger.with_status(EffectStatus.PENDING, settings.batch_size):
+        if entry.kind == NOTICE and now - entry.updated_at >= settings.pending_grace:
+            _uncertain(run, entry, "a runner stopped while sending it")
+            settled["uncertain"] += 1
+    return settled

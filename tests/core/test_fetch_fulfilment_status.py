@@ -1,0 +1,239 @@
+"""The tracking worker against the in-memory twins."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import attrs
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fulfilment.adapters.pl3.memory import DELIVERED_IN_TWO_DAYS, MemoryDeliveryPartner
+from fulfilment.adapters.storage.memory import MemoryStorage
+from fulfilment.core.clock import ManualClock
+from fulfilment.core.domain import Order, OrderState, TrackingEvent, TrackingStatus
+from fulfilment.core.routing import RoutingPolicy
+from fulfilment.core.workers.create_fulfilment_requests import (
+    create_fulfilment_requests,
+)
+from fulfilment.core.workers.fetch_fulfilment_status import (
+    TrackingReport,
+    fetch_fulfilment_status,
+)
+from tests.builders import T0, make_order
+
+S = OrderState
+T = TrackingStatus
+ROUTES = RoutingPolicy.one_partner_per_store({"shemsi-egypt": "flextock"})
+
+
+class World:
+    def __init__(self, script=DELIVERED_IN_TWO_DAYS) -> None:  # type: ignore[no-untyped-def]
+        self.clock = ManualClock(T0)
+        self.storage = MemoryStorage()
+        self.partner = MemoryDeliveryPartner(
+            "flextock", clock=self.clock, script=script
+        )
+
+    def booked(self, *ids: str) -> None:
+        self.storage.orders.save_many(
+            [make_order(i, store="shemsi-egypt") for i in ids]
+        )
+        create_fulfilment_requests(
+            orders=self.storage.orders,
+            partners={"flextock": self.partner},
+            routing=ROUTES,
+            ledger=self.storage.ledger,
+            attention=self.storage.attention,
+            clock=self.clock,
+            owner="runner",
+        )
+
+    def track(self) -> TrackingReport:
+        return fetch_fulfilment_status(
+            orders=self.storage.orders,
+            partners={"flextock": self.partner},
+            attention=self.storage.attention,
+            clock=self.clock,
+        )
+
+    def order(self, external_id: str) -> Order:
+        (found,) = [
+            o for o in self.storage.orders.list() if o.key.external_id == external_id
+        ]
+        return found
+
+
+def test_a_parcel_is_followed_to_delivery() -> None:
+    world = World()
+    world.booked("1")
+
+    states = []
+    for _ in range(20):
+        world.clock.advance(timedelta(hours=3))
+        world.track()
+        states.append(world.order("1").state)
+
+    assert states[-1] is S.DELIVERED
+    assert S.OUT_FOR_DELIVERY in states
+    shipment = world.order("1").shipment
+    assert shipment is not None
+    assert [e.status for e in shipment.events] == [
+        T.CREATED,
+        T.PICKED_UP,
+        T.IN_TRANSIT,
+        T.OUT_FOR_DELIVERY,
+        T.DELIVERED,
+    ]
+
+
+def test_parcels_of_one_partner_are_tracked_in_one_batch() -> None:
+    world = World()
+    world.booked("1", "2", "3")
+    world.clock.advance(timedelta(hours=1))
+
+    world.track()
+
+    assert len(world.partner.track_calls) == 1
+    assert len(world.partner.track_calls[0]) == 3
+
+
+def test_a_delivered_parcel_is_never_polled_again() -> None:
+    world = World()
+    world.booked("1")
+    world.clock.advance(timedelta(days=3))
+    world.track()
+
+    world.clock.advance(timedelta(days=1))
+    report = world.track()
+
+    assert report.polled == 0
+
+
+def test_a_parcel_is_not_polled_before_its_interval() -> None:
+    world = World()
+    world.booked("1")
+    world.clock.advance(timedelta(minutes=1))
+    world.track()
+
+    world.clock.advance(timedelta(minutes=5))
+
+    assert world.track().polled == 0
+
+
+def test_a_late_older_event_is_kept_but_never_rewinds_the_state() -> None:
+    world = World()
+    world.booked("1")
+    world.clock.advance(timedelta(days=3))
+    world.track()
+    reference = world.order("1").shipment.reference  # type: ignore[union-attr]
+    world.partner.add_event(
+        reference,
+        TrackingEvent("late", T.IN_TRANSIT, "Scanned at hub", T0 + timedelta(hours=30)),
+    )
+    world.storage.orders.save(attrs.evolve(world.order("1"), state=S.OUT_FOR_DELIVERY))
+
+    world.clock.advance(timedelta(hours=1))
+    world.track()
+
+    order = world.order("1")
+    assert order.state is S.OUT_FOR_DELIVERY
+    assert "late" in [e.code for e in order.shipment.events]  # type: ignore[union-attr]
+
+
+def test_an_unknown_code_is_kept_raw_and_raised_once() -> None:
+    world = World(script=())
+    world.booked("1", "2")
+    for external_id in ("1", "2"):
+        reference = world.order(external_id).shipment.reference  # type: ignore[union-attr]
+        world.partner.add_event(
+            reference,
+            TrackingEvent("X42", T.UNKNOWN, "Customs", T0 + timedelta(hours=2)),
+        )
+    world.clock.advance(timedelta(hours=3))
+
+    report = world.track()
+
+    assert report.unknown_codes == ("flextock:X42",)
+    items = world.storage.attention.open_items()
+    assert [(i.subject, i.reason) for i in items] == [
+        ("partner:flextock", "unknown_tracking_code:X42")
+    ]
+    assert world.order("1").state is S.BOOKED
+
+
+def test_a_parcel_with_no_news_for_days_raises_attention() -> None:
+    world = World(script=())
+    world.booked("1")
+
+    world.clock.advance(timedelta(days=6))
+    report = world.track()
+
+    assert report.stale == (str(world.order("1").key),)
+    assert [i.reason for i in world.storage.attention.open_items()] == [
+        "tracking_stale"
+    ]
+
+
+def test_duplicate_events_are_stored_once() -> None:
+    world = World()
+    world.booked("1")
+    reference = world.order("1").shipment.reference  # type: ignore[union-attr]
+    world.clock.advance(timedelta(days=3))
+    world.track()
+    for event in list(world.partner.events.get(reference, [])):
+        world.partner.add_event(reference, event)
+
+    world.clock.advance(timedelta(hours=1))
+    world.track()
+
+    events = world.order("1").shipment.events  # type: ignore[union-attr]
+    assert len(events) == len(set(events))
+
+
+@given(st.lists(st.sampled_from(list(TrackingStatus)), max_size=12), st.data())
+def test_tracking_moves_an_order_forward_only(
+    statuses: list[TrackingStatus], data: st.DataObject
+) -> None:
+    world = World(script=())
+    world.booked("1")
+    reference = world.order("1").shipment.reference  # type: ignore[union-attr]
+    rank = {
+        S.BOOKED: 0,
+        S.IN_TRANSIT: 1,
+        S.OUT_FOR_DELIVERY: 2,
+        S.DELIVERY_FAILED: 2,
+        S.DELIVERED: 3,
+        S.RETURNED: 4,
+    }
+    previous = rank[S.BOOKED]
+    for n, status in enumerate(statuses):
+        hours = data.draw(st.integers(1, 48))
+        world.partner.add_event(
+            reference,
+            TrackingEvent(f"c{n}", status, status.value, T0 + timedelta(hours=hours)),
+        )
+        world.clock.advance(timedelta(hours=1))
+        world.track()
+        current = rank[world.order("1").state]
+        assert current >= previous
+        previous = current
+
+
+def test_a_current_status_repeated_at_each_poll_is_no_news() -> None:
+    world = World(script=())
+    world.booked("1")
+    reference = world.order("1").shipment.reference  # type: ignore[union-attr]
+    for hours in (1, 2, 3):
+        world.partner.add_event(
+            reference,
+            TrackingEvent("pending", T.CREATED, "pending", T0 + timedelta(hours=hours)),
+        )
+        world.clock.advance(timedelta(hours=1))
+        world.track()
+
+    world.clock.advance(timedelta(days=6))
+    report = world.track()
+
+    assert len(world.order("1").shipment.events) == 1  # type: ignore[union-attr]
+    assert report.stale == (str(world.order("1").key),)

@@ -1,0 +1,149 @@
+"""Customer messages: templates per locale, SMS encoding, quiet hours."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fulfilment.core.messages import (
+    NotifyEvent,
+    QuietHours,
+    render,
+    send_time,
+    sms_segments,
+)
+
+VALUES = {
+    "first_name": "Fatima",
+    "order": "#1001",
+    "store": "Shemsi",
+    "partner": "Aramex",
+    "link": "https://rebrand.ly/abc",
+}
+
+
+@pytest.mark.parametrize("locale", ["en", "fr", "ar"])
+@pytest.mark.parametrize("event", list(NotifyEvent))
+def test_every_event_has_a_message_in_every_language(
+    locale: str, event: NotifyEvent
+) -> None:
+    rendered = render(event, locale, VALUES)
+
+    assert "#1001" in rendered.sms
+    assert "$" not in rendered.sms + rendered.subject + rendered.text
+    assert rendered.language == locale
+
+
+def test_arabic_is_right_to_left_with_the_link_isolated() -> None:
+    rendered = render(NotifyEvent.SHIPPED, "ar", VALUES)
+
+    assert rendered.direction == "rtl"
+    assert 'dir="rtl"' in rendered.html
+    assert "<bdi>#1001</bdi>" in rendered.html
+    assert '<a href="https://rebrand.ly/abc">' in rendered.html
+    assert rendered.sms.startswith("مرحبا Fatima، طلبك #1001")
+
+
+def test_a_locale_with_a_region_uses_its_language() -> None:
+    assert render(NotifyEvent.DELIVERED, "fr-MA", VALUES).language == "fr"
+
+
+def test_an_unknown_language_falls_back_to_english() -> None:
+    assert render(NotifyEvent.DELIVERED, "de", VALUES).language == "en"
+
+
+def test_cash_on_delivery_names_the_amount_to_prepare() -> None:
+    rendered = render(
+        NotifyEvent.OUT_FOR_DELIVERY, "fr", VALUES | {"amount": "459.00 MAD"}
+    )
+
+    assert "Merci de préparer 459.00 MAD pour le livreur." in rendered.sms
+
+
+def test_html_escapes_what_the_customer_typed() -> None:
+    rendered = render(NotifyEvent.DELIVERED, "en", VALUES | {"first_name": "<b>x"})
+
+    assert "&lt;b&gt;x" in rendered.html
+    assert "<b>x" not in rendered.html
+
+
+def test_plain_latin_text_is_gsm7() -> None:
+    assert sms_segments("Hello Fatima, your order is on its way.").encoding == "GSM-7"
+
+
+def test_arabic_is_ucs2_and_costs_more_segments() -> None:
+    text = render(NotifyEvent.SHIPPED, "ar", VALUES).sms
+
+    encoding = sms_segments(text)
+
+    assert encoding.encoding == "UCS-2"
+    assert encoding.units == len(text)
+    assert len(text) > 70
+    assert encoding.segments == -(-len(text) // 67)
+
+
+@pytest.mark.parametrize(
+    ("text", "units", "segments"),
+    [
+        ("a" * 160, 160, 1),
+        ("a" * 161, 161, 2),
+        ("€" * 80, 160, 1),
+        ("€" * 81, 162, 2),
+        ("é" * 70, 70, 1),  # é is in the GSM alphabet
+        ("ê" * 70, 70, 1),  # ê is not: UCS-2, still one segment
+        ("ê" * 71, 71, 2),
+        ("😀" * 35, 70, 1),  # an emoji is two UTF-16 units
+    ],
+)
+def test_segment_counts_at_the_edges(text: str, units: int, segments: int) -> None:
+    encoding = sms_segments(text)
+
+    assert (encoding.units, encoding.segments) == (units, segments)
+
+
+@given(st.text(max_size=500))
+def test_segments_always_hold_the_text(text: str) -> None:
+    encoding = sms_segments(text)
+    per_segment = 153 if encoding.encoding == "GSM-7" else 67
+
+    assert encoding.segments >= 1
+    if encoding.segments > 1:
+        assert encoding.segments * per_segment >= encoding.units
+
+
+QUIET = QuietHours(time(21, 0), time(9, 0))
+
+
+def test_a_message_due_at_night_waits_for_the_morning_in_the_stores_zone() -> None:
+    due = datetime(2026, 12, 4, 21, 30, tzinfo=UTC)  # 22:30 in Casablanca
+
+    when = send_time(due, "Africa/Casablanca", QUIET)
+
+    assert when == datetime(2026, 12, 5, 8, 0, tzinfo=UTC)  # 09:00 local
+
+
+def test_a_message_due_after_midnight_goes_the_same_morning() -> None:
+    due = datetime(2026, 12, 4, 23, 0, tzinfo=UTC)  # 03:00 in Dubai
+
+    assert send_time(due, "Asia/Dubai", QUIET) == datetime(
+        2026, 12, 5, 5, 0, tzinfo=UTC
+    )
+
+
+def test_a_message_due_in_the_day_goes_at_once() -> None:
+    due = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+
+    assert send_time(due, "Africa/Cairo", QUIET) == due
+
+
+@given(st.datetimes(timezones=st.just(UTC)))
+def test_nothing_is_ever_sent_inside_quiet_hours(due: datetime) -> None:
+    when = send_time(due, "Asia/Beirut", QUIET)
+
+    local = when.astimezone(ZoneInfo("Asia/Beirut"))
+    assert not QUIET.contains(local.time().replace(tzinfo=None))
+    assert when >= due

@@ -1,0 +1,241 @@
+"""Customer notices: queued by tracking, sent once, in the store's voice."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import attrs
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fulfilment.adapters.notify.memory import (
+    LOST_REPLY,
+    MemoryLinkShortener,
+    MemoryMailSender,
+    MemorySmsSender,
+)
+from fulfilment.adapters.pl3.memory import DELIVERED_IN_TWO_DAYS, MemoryDeliveryPartner
+from fulfilment.adapters.storage.memory import MemoryStorage
+from fulfilment.core.clock import ManualClock
+from fulfilment.core.domain import Order, TrackingEvent, TrackingStatus
+from fulfilment.core.errors import TransientPartnerError
+from fulfilment.core.ports import EffectStatus
+from fulfilment.core.routing import RoutingPolicy
+from fulfilment.core.workers.create_fulfilment_requests import (
+    create_fulfilment_requests,
+)
+from fulfilment.core.workers.fetch_fulfilment_status import fetch_fulfilment_status
+from fulfilment.core.workers.notify_customers import (
+    NotifyReport,
+    StoreVoice,
+    notify_customers,
+)
+from tests.builders import T0, make_order
+
+ROUTES = RoutingPolicy.one_partner_per_store({"shemsi-egypt": "flextock"})
+NOON_CAIRO = T0.replace(hour=10)  # 12:00 in Cairo
+
+
+class Crash(BaseException):
+    """The runner dies mid-send."""
+
+
+class World:
+    def __init__(self) -> None:
+        self.clock = ManualClock(NOON_CAIRO)
+        self.storage = MemoryStorage()
+        self.partner = MemoryDeliveryPartner(
+            "flextock", clock=self.clock, script=DELIVERED_IN_TWO_DAYS
+        )
+        self.sms = MemorySmsSender("infobip")
+        self.mail = MemoryMailSender("smtp")
+        self.links = MemoryLinkShortener("rebrandly")
+        self.voice = StoreVoice(
+            "Shemsi Egypt",
+            "ar",
+            "Africa/Cairo",
+            sms=self.sms,
+            mail_from="shop@shemsi.example",
+        )
+
+    def book(self, *orders: Order) -> None:
+        self.storage.orders.save_many(list(orders))
+        create_fulfilment_requests(
+            orders=self.storage.orders,
+            partners={"flextock": self.partner},
+            routing=ROUTES,
+            ledger=self.storage.ledger,
+            attention=self.storage.attention,
+            clock=self.clock,
+            owner="runner",
+        )
+        for order in self.storage.orders.list():
+            shipment = order.shipment
+            if shipment and not shipment.tracking_url:
+                self.storage.orders.save(
+                    attrs.evolve(
+                        order,
+                        shipment=attrs.evolve(
+                            shipment,
+                            tracking_url=f"https://track.example/{shipment.reference}",
+                        ),
+                    )
+                )
+
+    def track(self) -> None:
+        fetch_fulfilment_status(
+            orders=self.storage.orders,
+            partners={"flextock": self.partner},
+            attention=self.storage.attention,
+            clock=self.clock,
+            ledger=self.storage.ledger,
+        )
+
+    def notify(self) -> NotifyReport:
+        return notify_customers(
+            orders=self.storage.orders,
+            ledger=self.storage.ledger,
+            attention=self.storage.attention,
+            voices={"shemsi-egypt": self.voice},
+            mail=self.mail,
+            links=self.links,
+            clock=self.clock,
+        )
+
+    def day(self, hours: int = 3, rounds: int = 8) -> None:
+        for _ in range(rounds):
+            self.clock.advance(timedelta(hours=hours))
+            self.track()
+            self.notify()
+
+
+def egyptian(external_id: str) -> Order:
+    return make_order(external_id, store="shemsi-egypt")
+
+
+def test_a_delivered_parcel_sends_each_notice_once_per_channel() -> None:
+    world = World()
+    world.book(egyptian("1"))
+
+    world.day(rounds=20)
+
+    bodies = world.sms.bodies_to("+201001234567")
+    assert len(bodies) == 3  # shipped, out for delivery, delivered: once each
+    assert len(world.mail.sent["fatima@example.com"]) == 3
+    assert any("https://short.example/" in b for b in bodies)
+    assert all(b.startswith("مرحبا Fatima") for b in bodies)
+
+
+def test_a_notice_due_at_night_waits_for_the_morning() -> None:
+    world = World()
+    world.clock.set(T0.replace(hour=20))  # 22:00 in Cairo
+    world.book(egyptian("2"))
+    reference = world.storage.orders.list()[0].shipment.reference  # type: ignore[union-attr]
+    world.partner.add_event(
+        reference,
+        TrackingEvent(
+            "picked", TrackingStatus.PICKED_UP, "Picked up", T0.replace(hour=20)
+        ),
+    )
+    world.clock.advance(timedelta(minutes=30))
+    world.track()
+
+    night = world.notify()
+    world.clock.set(T0.replace(hour=7, day=T0.day + 1))  # 09:00 in Cairo
+    morning = world.notify()
+
+    assert night.outcomes == {"waiting_for_morning": 2}
+    assert morning.outcomes == {"sent": 2}
+
+
+def test_a_lost_reply_is_marked_uncertain_and_never_resent() -> None:
+    world = World()
+    world.book(egyptian("3"))
+    world.sms.fail_next(LOST_REPLY)
+
+    world.day(rounds=20)
+
+    uncertain = world.storage.ledger.with_status(EffectStatus.UNCERTAIN, 10)
+    assert len(uncertain) == 1
+    assert world.sms.send_calls == 3  # the one whose reply was lost: not again
+    reasons = {i.reason for i in world.storage.attention.open_items()}
+    assert "notification_uncertain" in reasons
+
+
+def test_nothing_sent_is_retried_on_the_next_run() -> None:
+    world = World()
+    world.book(egyptian("4"))
+    world.sms.fail_next(TransientPartnerError("busy", partner="infobip", status=503))
+
+    world.day(rounds=20)
+
+    assert len(world.sms.bodies_to("+201001234567")) == 3
+
+
+def test_an_opted_out_customer_gets_no_sms_but_still_gets_mail() -> None:
+    world = World()
+    world.sms.opt_out("+201001234567")
+    world.book(egyptian("5"))
+
+    world.day(rounds=20)
+
+    assert world.sms.bodies_to("+201001234567") == []
+    assert len(world.mail.sent["fatima@example.com"]) >= 3
+    failed = world.storage.ledger.with_status(EffectStatus.FAILED, 10)
+    assert failed
+    assert all(":sms" in e.key for e in failed)
+
+
+def test_amazon_orders_get_no_direct_messages() -> None:
+    world = World()
+    amazon = attrs.evolve(
+        egyptian("6"), key=attrs.evolve(egyptian("6").key, channel="amazon")
+    )
+    world.book(amazon)
+
+    world.day(rounds=20)
+
+    assert world.sms.send_calls == 0
+    assert world.mail.send_calls == 0
+
+
+def test_a_runner_dying_mid_send_leaves_an_uncertain_notice_not_a_second_one() -> None:
+    world = World()
+    world.book(egyptian("7"))
+    world.clock.advance(timedelta(hours=6))
+    world.track()
+    sms = world.sms
+
+    def crash(message):  # type: ignore[no-untyped-def]
+        sms.sent[message.to].append(message)
+        raise Crash
+
+    original = sms.send_sms
+    sms.send_sms = crash  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        world.notify()
+    sms.send_sms = original  # type: ignore[method-assign]
+    world.clock.advance(timedelta(minutes=20))
+    report = world.notify()
+
+    assert report.outcomes.get("uncertain") == 1
+    assert len(sms.bodies_to("+201001234567")) == 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(1, 12), min_size=1, max_size=25))
+def test_reruns_at_any_pace_never_send_a_notice_twice(steps: list[int]) -> None:
+    world = World()
+    world.book(egyptian("8"), egyptian("9"))
+
+    for hours in steps:
+        world.clock.advance(timedelta(hours=hours))
+        world.track()
+        world.notify()
+        world.notify()
+
+    for number, messages in world.sms.sent.items():
+        assert len({m.reference for m in messages}) == len(messages), number
+    for address, messages in world.mail.sent.items():
+        assert len({m.reference for m in messages}) == len(messages), address
