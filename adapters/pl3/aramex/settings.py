@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import attrs
 
+from fulfilment.adapters.validators import http_url, positive_seconds
+
 __all__ = ["AramexSettings", "ShipperSettings"]
 
 
@@ -58,7 +60,7 @@ class AramexSettings:
     tracking URL.
     """
 
-    base_url: str
+    base_url: str = attrs.field(validator=http_url)
     username: str
     password: str = attrs.field(repr=False)
     account_number: str
@@ -73,4 +75,4 @@ class AramexSettings:
     cod_currencies: tuple[str, ...] = ("MAD",)
     label_report_id: int = 9729
     tracking_url_template: str | None = None
-    timeout: float = 30.0
+    timeout: float = attrs.field(default=30.0, validator=positive_seconds)

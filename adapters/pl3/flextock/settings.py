@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
+from fulfilment.adapters.validators import http_url, positive_seconds
+
 __all__ = ["FlextockSettings"]
 
 
@@ -39,7 +41,7 @@ class FlextockSettings:
     as ``order_date``.
     """
 
-    base_url: str = attrs.field(validator=_not_blank)
+    base_url: str = attrs.field(validator=http_url)
     username: str = attrs.field(validator=_not_blank)
     password: str = attrs.field(repr=False, validator=_not_blank)
     vendor_name: str = attrs.field(validator=_not_blank)
@@ -49,4 +51,4 @@ class FlextockSettings:
         default=frozenset({"EGP"}), converter=frozenset
     )
     time_zone: str = attrs.field(default="Africa/Cairo", validator=_known_zone)
-    timeout: float = 30.0
+    timeout: float = attrs.field(default=30.0, validator=positive_seconds)
