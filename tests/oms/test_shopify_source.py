@@ -213,6 +213,17 @@ def test_reads_the_seeded_shops_with_their_problems(
     }
 
 
+def test_reads_each_line_weight_in_grams_per_unit_from_the_seeded_shop(
+    start_sandbox: Callable[..., Sandbox],
+) -> None:
+    sandbox = start_sandbox(seed=True)
+
+    lebanon = [o for page in read_all(sandbox.source("shemsi-lebanon")) for o in page]
+
+    grams = {line.product.sku: line.grams for o in lebanon for line in o.lines}
+    assert grams == {"OUD-50": 350, "MSK-100": 280, "BKH-01": 1200, "ZTR-01": None}
+
+
 class _Resume:
     """An order source that starts from a page token already held."""
 
