@@ -64,8 +64,8 @@ def problems_of(change: Change) -> list[str]:
             "OrderDisplayFinancialStatus",
         ),
         (
-            on_address(countryCodeV2="ZZ"),
-            'shippingAddress.countryCodeV2: "ZZ" is not a valid CountryCode',
+            on_address(countryCodeV2="XY"),
+            'shippingAddress.countryCodeV2: "XY" is not a valid CountryCode',
         ),
         (
             on_address(countryCodeV2="ae"),
