@@ -8,6 +8,7 @@ book, hold (and re-check later) or ask a person.  The worker in
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 
 import attrs
 
@@ -17,6 +18,7 @@ from .routing import Route
 
 __all__ = [
     "AWAITING_PAYMENT",
+    "MAX_COD_AMOUNT",
     "Attend",
     "Book",
     "Decision",
@@ -53,11 +55,19 @@ def booking_reference(order: Order) -> str:
     return f"{order.key.store}-{order.key.external_id}"
 
 
+# Cash a courier collects at a door.  Anything above this is a data error
+# (an extra digit, a currency mix-up), not an order to send out.
+MAX_COD_AMOUNT = Decimal("100000")
+
+
 def decide(
     order: Order, route: Route, capabilities: Mapping[str, Capabilities]
 ) -> Decision:
     if order.source_problems:
         return Attend(order.source_problems)
+    implausible = _implausible_amounts(order)
+    if implausible:
+        return Attend(implausible)
     if route.partner is None:
         return Hold(route.reason, "; ".join(route.explanation))
     if not order.payment.is_cod and not order.payment.paid:
@@ -78,6 +88,38 @@ def decide(
             )
         )
     return _check_capabilities(order, route.partner, caps)
+
+
+def _implausible_amounts(order: Order) -> tuple[Problem, ...]:
+    problems = []
+    if order.total.amount < 0:
+        problems.append(
+            Problem(
+                "invalid_total",
+                f"the order total {order.total} is negative",
+                "total",
+            )
+        )
+    collect = order.payment.collect
+    if order.payment.is_cod and collect is not None:
+        if collect.amount <= 0:
+            problems.append(
+                Problem(
+                    "invalid_cod_amount",
+                    f"cash on delivery of {collect} leaves nothing to collect",
+                    "payment.collect",
+                )
+            )
+        elif collect.amount > MAX_COD_AMOUNT:
+            problems.append(
+                Problem(
+                    "implausible_cod_amount",
+                    f"cash on delivery of {collect} is above the "
+                    f"{MAX_COD_AMOUNT} a courier can be asked to collect",
+                    "payment.collect",
+                )
+            )
+    return tuple(problems)
 
 
 def _check_capabilities(order: Order, partner: str, caps: Capabilities) -> Decision:

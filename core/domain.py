@@ -54,11 +54,22 @@ def _optional_utc(value: datetime | None) -> datetime | None:
     return None if value is None else ensure_utc(value)
 
 
+def _decimal(value: Decimal | int | str) -> Decimal:
+    """An exact amount.  A float is refused (``Money(1.1, ...)`` would keep
+    1.100000000000000088...), and so are NaN and infinities."""
+    if isinstance(value, float | bool):
+        raise TypeError(f"amount {value!r}: use a Decimal, int or str, not a float")
+    amount = Decimal(value)
+    if not amount.is_finite():
+        raise ValueError(f"amount {value!r} is not a finite number")
+    return amount
+
+
 @attrs.frozen
 class Money:
     """An amount in one currency.  Arithmetic refuses to mix currencies."""
 
-    amount: Decimal = attrs.field(converter=Decimal)
+    amount: Decimal = attrs.field(converter=_decimal)
     currency: str = attrs.field()
 
     @currency.validator
@@ -226,9 +237,9 @@ class OrderKey:
     the CLI and the storage use.
     """
 
-    channel: str
-    store: str
-    external_id: str
+    channel: str = attrs.field(validator=lambda _, a, v: _key_part(a.name, v))
+    store: str = attrs.field(validator=lambda _, a, v: _key_part(a.name, v))
+    external_id: str = attrs.field(validator=attrs.validators.min_len(1))
 
     def __str__(self) -> str:
         return f"{self.channel}:{self.store}:{self.external_id}"
@@ -239,6 +250,11 @@ class OrderKey:
         if len(parts) != 3 or not all(parts):
             raise ValueError(f"order key {text!r} is not of the form channel:store:id")
         return cls(*parts)
+
+
+def _key_part(name: str, value: str) -> None:
+    if not value or ":" in value:
+        raise ValueError(f"order key {name} {value!r} must be non-empty, without ':'")
 
 
 @attrs.frozen

@@ -10,6 +10,7 @@ read again after an overlap changes nothing.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from datetime import datetime
 
 import attrs
@@ -133,11 +134,12 @@ def _apply_change(stored: Order, refreshed: Order, now: datetime) -> Merge:
         order = attrs.evolve(refreshed, problems=_with(stored.problems, problem))
         return Merge(key, updated, order, (problem.code, problem.message))
 
-    if stored.state in ACTIVE_DELIVERY and _lines_changed(stored, refreshed):
+    changed = _delivery_changes(stored, refreshed)
+    if stored.state in ACTIVE_DELIVERY and changed:
         problem = Problem(
             EDITED_AFTER_BOOKING,
-            f"items changed in the store after booking with {stored.partner}; "
-            "the parcel may not match the order",
+            f"{', '.join(changed)} changed in the store after booking with "
+            f"{stored.partner}; the parcel may not match the order",
         )
         order = attrs.evolve(refreshed, problems=_with(stored.problems, problem))
         return Merge(key, updated, order, (problem.code, problem.message))
@@ -145,11 +147,30 @@ def _apply_change(stored: Order, refreshed: Order, now: datetime) -> Merge:
     return Merge(key, updated, refreshed)
 
 
-def _lines_changed(stored: Order, refreshed: Order) -> bool:
-    def shape(order: Order) -> list[tuple[str, int]]:
+def _delivery_changes(stored: Order, refreshed: Order) -> list[str]:
+    """What a partner was told that no longer holds: items, where to go,
+    whom to call, how much cash to collect."""
+
+    def lines(order: Order) -> object:
         return sorted((line.external_id, line.quantity) for line in order.lines)
 
-    return shape(stored) != shape(refreshed)
+    def address(order: Order) -> object:
+        found = order.shipping_address
+        return attrs.evolve(found, phone=None) if found else None
+
+    def phone(order: Order) -> object:
+        return order.phone.e164 if order.phone else None
+
+    def cash(order: Order) -> object:
+        return order.payment.collect
+
+    checks: dict[str, Callable[[Order], object]] = {
+        "items": lines,
+        "shipping address": address,
+        "phone": phone,
+        "amount to collect": cash,
+    }
+    return [name for name, view in checks.items() if view(stored) != view(refreshed)]
 
 
 def _with(problems: tuple[Problem, ...], problem: Problem) -> tuple[Problem, ...]:

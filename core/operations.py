@@ -1,5 +1,9 @@
 """What an operator does to an order waiting for attention.
 
+``record_booking`` says "the partner has this parcel": after a booking whose
+outcome was unknown, the operator found it in the partner's portal and
+records its reference; the ledger is completed so nothing books it again.
+
 ``retry_order`` says "I have fixed it (or checked the partner), try again":
 the order goes back to ``new`` with its attempts reset, its open attention
 items are resolved, and a booking the ledger could not settle is marked
@@ -13,11 +17,12 @@ from datetime import datetime
 
 import attrs
 
-from .domain import Order, OrderKey, OrderState
+from .booking import booking_reference
+from .domain import Order, OrderKey, OrderState, Shipment
 from .errors import ConflictError
 from .ports import AttentionQueue, EffectLedger, EffectStatus, OrderStore
 
-__all__ = ["NotRetryable", "retry_order"]
+__all__ = ["NotRetryable", "record_booking", "retry_order"]
 
 RETRYABLE = frozenset({OrderState.NEEDS_ATTENTION, OrderState.ON_HOLD})
 
@@ -63,7 +68,67 @@ def retry_order(
         saved = orders.save(fresh)
     except ConflictError:
         raise ConflictError(f"order {key} changed meanwhile; look again") from None
+    _resolve_all(attention, key, now)
+    return saved
+
+
+def record_booking(
+    *,
+    key: OrderKey,
+    partner: str,
+    reference: str,
+    orders: OrderStore,
+    ledger: EffectLedger,
+    attention: AttentionQueue,
+    now: datetime,
+    label_url: str | None = None,
+) -> Order:
+    order = orders.get(key)
+    if order is None:
+        raise LookupError(f"no order {key}")
+    if order.state not in RETRYABLE | {OrderState.BOOKING}:
+        raise NotRetryable(
+            f"order {key} is {order.state}; only an order waiting for attention "
+            "can have a booking recorded"
+        )
+    merchant_reference = booking_reference(order)
+    effect_key = f"book:{key}"
+    ledger.begin(effect_key, "booking", str(key), now)
+    ledger.complete(
+        effect_key,
+        {
+            "partner": partner,
+            "reference": reference,
+            "label_url": label_url,
+            "tracking_url": None,
+            "recorded_by": "operator",
+        },
+        now,
+    )
+    shipment = Shipment(
+        partner=partner,
+        reference=reference,
+        merchant_reference=merchant_reference,
+        label_url=label_url,
+        booked_at=now,
+    )
+    saved = orders.save(
+        attrs.evolve(
+            order,
+            state=OrderState.BOOKED,
+            partner=partner,
+            shipment=shipment,
+            problems=(),
+            hold_reason=None,
+            claim=None,
+            next_attempt_at=None,
+        )
+    )
+    _resolve_all(attention, key, now)
+    return saved
+
+
+def _resolve_all(attention: AttentionQueue, key: OrderKey, now: datetime) -> None:
     for item in attention.open_items():
         if item.subject == str(key):
             attention.resolve(item.subject, item.reason, now)
-    return saved

@@ -15,9 +15,22 @@ import attrs
 
 from .domain import Order
 
-__all__ = ["NO_PARTNER_FOR_STORE", "Route", "RoutingPolicy", "RoutingRule"]
+__all__ = [
+    "NO_PARTNER_FOR_STORE",
+    "Route",
+    "RoutingPolicy",
+    "RoutingRule",
+    "parcel_grams",
+]
 
 NO_PARTNER_FOR_STORE = "no_partner_for_store"
+
+
+def parcel_grams(order: Order) -> int | None:
+    """The weight of what ships, or None when any line's weight is unknown."""
+    if any(line.grams is None for line in order.lines if line.quantity):
+        return None
+    return sum((line.grams or 0) * line.quantity for line in order.lines)
 
 
 @attrs.frozen
@@ -42,8 +55,13 @@ class RoutingRule:
         ):
             wanted = "cash on delivery" if self.cash_on_delivery else "prepaid"
             return f"payment is not {wanted}"
-        weight = sum((line.grams or 0) * line.quantity for line in order.lines)
-        if self.max_weight_grams is not None and weight > self.max_weight_grams:
+        if self.max_weight_grams is None:
+            return None
+        weight = parcel_grams(order)
+        if weight is None:
+            # An unknown weight is no evidence of a light parcel.
+            return "the parcel weight is unknown (a line has no weight)"
+        if weight > self.max_weight_grams:
             return f"weight {weight} g is over {self.max_weight_grams} g"
         return None
 

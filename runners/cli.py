@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import sys
@@ -34,13 +35,14 @@ from typing import Any
 
 from fulfilment.core.domain import OrderKey, OrderState
 from fulfilment.core.errors import ConfigurationError, FulfilmentError
-from fulfilment.core.operations import NotRetryable, retry_order
+from fulfilment.core.operations import NotRetryable, record_booking, retry_order
 from fulfilment.core.ports import EffectStatus
 
 from . import views
 from .config import Config, find_config_file, load_config
-from .logs import configure_logging
+from .logs import LEVELS, configure_logging
 from .plugins import Registry
+from .usage import UsageError
 from .wiring import WORKERS, App, build_app
 
 __all__ = ["main"]
@@ -57,6 +59,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as error:
         print(f"configuration error:\n{error}", file=sys.stderr)
         return 2
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # The reader (head, less) went away; say nothing more.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except FulfilmentError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -73,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
         "--config", help="TOML file (default: config/$FULFILMENT_ENV.toml)"
     )
     parser.add_argument("--log-format", choices=("text", "json"), default=None)
-    parser.add_argument("--log-level", default=None)
+    parser.add_argument("--log-level", type=str.upper, choices=LEVELS, default=None)
     commands = parser.add_subparsers(metavar="COMMAND")
 
     demo = commands.add_parser(
@@ -100,10 +109,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     schedule.add_argument("workers", nargs="*", metavar="WORKER", help="default: all")
     schedule.add_argument(
-        "--every", type=float, default=300.0, help="seconds between runs (300)"
+        "--every", type=_positive, default=300.0, help="seconds between runs (300)"
     )
     schedule.add_argument(
-        "--times", type=int, default=0, help="stop after this many rounds (0: never)"
+        "--times",
+        type=_count,
+        default=0,
+        help="stop after this many rounds (0: never)",
     )
     schedule.set_defaults(handler=_schedule)
 
@@ -113,9 +125,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _inspection_commands(commands: Any) -> None:
     """The commands that look at (and nudge) what is stored."""
-    orders = commands.add_parser("orders", help="look at orders").add_subparsers(
-        metavar="ACTION"
-    )
+    orders = _group(commands, "orders", "look at orders")
     listing = orders.add_parser("list", help="list orders")
     listing.add_argument("--state", choices=[s.value for s in OrderState])
     listing.add_argument("--store")
@@ -135,10 +145,8 @@ def _inspection_commands(commands: Any) -> None:
     route.add_argument("--json", action="store_true")
     route.set_defaults(handler=_explain_route)
 
-    attention = commands.add_parser(
-        "attention", help="what needs a person"
-    ).add_subparsers(metavar="ACTION")
-    att_list = attention.add_parser("list")
+    attention = _group(commands, "attention", "what needs a person")
+    att_list = attention.add_parser("list", help="open attention items")
     att_list.add_argument("--json", action="store_true")
     att_list.set_defaults(handler=_attention_list)
     retry = attention.add_parser(
@@ -146,7 +154,17 @@ def _inspection_commands(commands: Any) -> None:
     )
     retry.add_argument("key")
     retry.set_defaults(handler=_attention_retry)
-    resolve = attention.add_parser("resolve")
+    record = attention.add_parser(
+        "record", help="record a parcel found at the partner for an order"
+    )
+    record.add_argument("key")
+    record.add_argument("partner", help="partner name as configured, e.g. aramex")
+    record.add_argument("reference", help="the partner's reference (AWB)")
+    record.add_argument("--label-url")
+    record.set_defaults(handler=_attention_record)
+    resolve = attention.add_parser(
+        "resolve", help="close an item without touching the order"
+    )
     resolve.add_argument("subject")
     resolve.add_argument("reason")
     resolve.set_defaults(handler=_attention_resolve)
@@ -160,14 +178,33 @@ def _inspection_commands(commands: Any) -> None:
     )
     check.set_defaults(handler=_check_config)
 
-    sandbox = commands.add_parser("sandbox", help="loopback simulators").add_subparsers(
-        metavar="ACTION"
-    )
+    sandbox = _group(commands, "sandbox", "loopback simulators")
     serve = sandbox.add_parser("serve", help="serve the simulators until interrupted")
     serve.add_argument(
         "--data-dir", type=Path, help="simulator state (default: from the config)"
     )
     serve.set_defaults(handler=_sandbox_serve)
+
+
+def _group(commands: Any, name: str, text: str) -> Any:
+    """A command with actions; without one it prints its own help."""
+    parser = commands.add_parser(name, help=text)
+    parser.set_defaults(handler=lambda _: parser.print_help() or 2)
+    return parser.add_subparsers(metavar="ACTION")
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a number above 0, not {text}")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
 
 
 # --- helpers -----------------------------------------------------------------
@@ -222,7 +259,7 @@ def _demo(args: argparse.Namespace) -> int:
         _print_json(summary)
     else:
         print_summary(summary)
-    return 0
+    return 1 if summary["orders"]["failed_stores"] else 0
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -266,18 +303,20 @@ def _schedule(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
     def body(app: App) -> int:
-        rounds = 0
+        rounds = failed = 0
         while not stop.is_set():
             for worker in workers:
                 try:
-                    print(_one_line(app.run(worker)), flush=True)
+                    result = app.run(worker)
                 except FulfilmentError as error:
-                    print(f"{worker}: FAILED: {error}", flush=True)
+                    result = {"worker": worker, "error": str(error)}
+                failed += "error" in result or bool(result.get("failed_stores"))
+                print(_one_line(result), flush=True)
             rounds += 1
             if args.times and rounds >= args.times:
                 break
             stop.wait(args.every)
-        return 0
+        return 1 if failed else 0
 
     return _with_app(args, body)
 
@@ -345,7 +384,7 @@ def _key(text: str) -> OrderKey:
     try:
         return OrderKey.parse(text)
     except ValueError as error:
-        raise ConfigurationError(str(error)) from error
+        raise UsageError(str(error)) from error
 
 
 def _explain_route(args: argparse.Namespace) -> int:
@@ -401,6 +440,31 @@ def _attention_retry(args: argparse.Namespace) -> int:
             print(str(error).strip("'\""), file=sys.stderr)
             return 1
         print(f"{order.key}: back to {order.state}; the next booking run takes it")
+        return 0
+
+    return _with_app(args, body)
+
+
+def _attention_record(args: argparse.Namespace) -> int:
+    def body(app: App) -> int:
+        if args.partner not in app.partners:
+            known = ", ".join(sorted(app.partners))
+            raise UsageError(f"no partner {args.partner!r} is configured ({known})")
+        try:
+            order = record_booking(
+                key=_key(args.key),
+                partner=args.partner,
+                reference=args.reference,
+                label_url=args.label_url,
+                orders=app.storage.orders,
+                ledger=app.storage.ledger,
+                attention=app.storage.attention,
+                now=app.clock.now(),
+            )
+        except (LookupError, NotRetryable) as error:
+            print(str(error).strip("'\""), file=sys.stderr)
+            return 1
+        print(f"{order.key}: booked with {args.partner} as {args.reference}")
         return 0
 
     return _with_app(args, body)
@@ -468,7 +532,12 @@ def _sandbox_serve(args: argparse.Namespace) -> int:
     path = find_config_file(args.config, os.environ)
     table: dict[str, Any] = {}
     if path.exists():
-        table = tomllib.loads(path.read_text(encoding="utf-8")).get("sandbox", {})
+        try:
+            table = tomllib.loads(path.read_text(encoding="utf-8")).get("sandbox", {})
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+            raise ConfigurationError(f"{path}: not valid TOML: {error}") from error
+        if not isinstance(table, dict):
+            raise ConfigurationError(f"{path}: sandbox: must be a table")
     data_dir = args.data_dir or Path(table.get("data_dir") or "sandbox-data")
     if not data_dir.is_absolute() and path.exists() and "data_dir" in table:
         data_dir = path.parent / data_dir

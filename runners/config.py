@@ -22,18 +22,13 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+import zoneinfo
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import attrs
-import cattrs
-from cattrs.errors import (
-    ClassValidationError,
-    ForbiddenExtraKeysError,
-    IterableValidationError,
-)
 
 from fulfilment.adapters.hookspecs import Factory
 from fulfilment.adapters.retry import RetryPolicy
@@ -41,6 +36,8 @@ from fulfilment.core.errors import ConfigurationError
 from fulfilment.core.routing import RoutingPolicy, RoutingRule
 from fulfilment.core.workers.create_fulfilment_requests import BookingSettings
 from fulfilment.core.workers.fetch_new_orders import IntakeSettings
+
+from .strict import describe, kind, strict_converter
 
 __all__ = [
     "Config",
@@ -50,15 +47,48 @@ __all__ = [
 ]
 
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_CREDENTIALS = re.compile(r"^[a-z+]+://[^/@\s]+:[^/@\s]+@")
+_HANDLE = re.compile(r"[a-z0-9][a-z0-9-]*")
 _SECRET_KEY = re.compile(r"(token|password|secret|pin|api_key|apikey)$", re.I)
 ENVIRONMENTS = ("ci", "staging", "production", "sandbox")
 
 
+def _between(low: float, high: float) -> Any:
+    def check(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
+        if not low <= value <= high:
+            raise ValueError(
+                f"{attribute.name} must be between {low:g} and {high:g}, not {value}"
+            )
+
+    return check
+
+
+def _matches(pattern: str, what: str) -> Any:
+    compiled = re.compile(pattern)
+
+    def check(_: object, attribute: attrs.Attribute[Any], value: str) -> None:
+        if not compiled.fullmatch(value):
+            raise ValueError(f"{attribute.name} {value!r} is not {what}")
+
+    return check
+
+
+def _time_zone(_: object, attribute: attrs.Attribute[Any], value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"{attribute.name} {value!r} is not a time zone (e.g. Africa/Cairo)"
+        ) from None
+
+
 @attrs.frozen
 class IntakeConfig:
-    overlap_minutes: float = 10
-    lag_minutes: float = 2
-    first_run_lookback_days: float = 30
+    overlap_minutes: float = attrs.field(default=10, validator=_between(0, 1440))
+    lag_minutes: float = attrs.field(default=2, validator=_between(0, 60))
+    first_run_lookback_days: float = attrs.field(
+        default=30, validator=_between(1 / 1440, 3650)
+    )
 
     def settings(self) -> IntakeSettings:
         return IntakeSettings(
@@ -70,10 +100,18 @@ class IntakeConfig:
 
 @attrs.frozen
 class BookingConfig:
-    claim_ttl_minutes: float = 10
-    hold_recheck_minutes: float = 60
-    retry_delays_minutes: tuple[float, ...] = (1, 5, 15, 60, 180)
-    batch_size: int = 500
+    claim_ttl_minutes: float = attrs.field(default=10, validator=_between(1, 1440))
+    hold_recheck_minutes: float = attrs.field(
+        default=60, validator=_between(1, 7 * 1440)
+    )
+    retry_delays_minutes: tuple[float, ...] = attrs.field(
+        default=(1, 5, 15, 60, 180),
+        validator=[
+            attrs.validators.min_len(1),
+            attrs.validators.deep_iterable(_between(0, 7 * 1440)),
+        ],
+    )
+    batch_size: int = attrs.field(default=500, validator=_between(1, 100_000))
 
     def settings(self) -> BookingSettings:
         return BookingSettings(
@@ -85,13 +123,21 @@ class BookingConfig:
 
 
 @attrs.frozen
+class RunnerConfig:
+    """``lease_minutes``: how long a worker's run is reserved for the runner
+    that started it; a crashed runner's lease lapses after this."""
+
+    lease_minutes: float = attrs.field(default=15, validator=_between(1, 1440))
+
+
+@attrs.frozen
 class RetryConfig:
     """The one retry policy of every adapter call (see adapters/retry.py)."""
 
-    attempts: int = attrs.field(default=5, validator=attrs.validators.ge(1))
-    initial_wait_seconds: float = 0.5
-    max_wait_seconds: float = 20.0
-    max_elapsed_seconds: float = 60.0
+    attempts: int = attrs.field(default=5, validator=_between(1, 20))
+    initial_wait_seconds: float = attrs.field(default=0.5, validator=_between(0, 60))
+    max_wait_seconds: float = attrs.field(default=20.0, validator=_between(0, 600))
+    max_elapsed_seconds: float = attrs.field(default=60.0, validator=_between(0, 3600))
 
     def policy(self) -> RetryPolicy:
         return RetryPolicy(
@@ -116,9 +162,16 @@ class LoggingConfig:
 @attrs.frozen
 class RuleConfig:
     partner: str | None = None
-    country: str | None = None
+    country: str | None = attrs.field(
+        default=None,
+        validator=attrs.validators.optional(
+            _matches(r"[A-Z]{2}", "an ISO country code")
+        ),
+    )
     cash_on_delivery: bool | None = None
-    max_weight_grams: int | None = None
+    max_weight_grams: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(_between(1, 10**7))
+    )
     hold_reason: str = "no_partner_for_store"
 
 
@@ -128,10 +181,14 @@ class StoreConfig:
     unless ``routing`` rules say more; an empty partner means none yet."""
 
     channel: str
-    country: str
-    currency: str
-    timezone: str = "UTC"
-    locale: str = "en"
+    country: str = attrs.field(validator=_matches(r"[A-Z]{2}", "an ISO country code"))
+    currency: str = attrs.field(
+        validator=_matches(r"[A-Z]{3}", "an ISO 4217 currency code")
+    )
+    timezone: str = attrs.field(default="UTC", validator=_time_zone)
+    locale: str = attrs.field(
+        default="en", validator=_matches(r"[a-z]{2}(-[A-Z]{2})?", "a locale like fr")
+    )
     partner: str = ""
     routing: tuple[RuleConfig, ...] = ()
     source: Any = None
@@ -160,6 +217,7 @@ class Config:
     booking: BookingConfig = BookingConfig()
     logging: LoggingConfig = LoggingConfig()
     retry: RetryConfig = RetryConfig()
+    runner: RunnerConfig = RunnerConfig()
     sandbox: Mapping[str, Any] = attrs.field(factory=dict)
 
     def routing_policy(self) -> RoutingPolicy:
@@ -203,8 +261,14 @@ def load_config(
 ) -> Config:
     environ = os.environ if environ is None else environ
     raw = _read(path)
+    environment = raw.get("environment", "production")
+    if environment not in ENVIRONMENTS:
+        raise ConfigurationError(
+            f"{path}: environment: {environment!r} is not one of "
+            f"{', '.join(repr(e) for e in ENVIRONMENTS)}"
+        )
     problems: list[str] = []
-    sandbox = raw.get("environment") == "sandbox"
+    sandbox = environment == "sandbox"
     data = _interpolate(raw, environ, sandbox, (), problems)
     # A missing variable leaves an empty value that would also fail the
     # field's own checks; report the cause alone.
@@ -221,6 +285,10 @@ def _read(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigurationError(f"{path}: cannot read: {error.strerror}") from error
+    except UnicodeDecodeError as error:
+        raise ConfigurationError(
+            f"{path}: not UTF-8 text (byte {error.start}); save it as UTF-8"
+        ) from error
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -234,21 +302,33 @@ def _interpolate(
     where: tuple[str, ...],
     problems: list[str],
 ) -> Any:
+    dotted = ".".join(where)
+    secret = bool(where) and _SECRET_KEY.search(where[-1]) is not None
     if isinstance(value, dict):
         return {
             k: _interpolate(v, environ, sandbox, (*where, k), problems)
             for k, v in value.items()
         }
-    if isinstance(value, list):
+    if isinstance(value, list) and not secret:
         return [
             _interpolate(v, environ, sandbox, (*where, str(i)), problems)
             for i, v in enumerate(value)
         ]
     if not isinstance(value, str):
+        if secret and not sandbox:
+            problems.append(
+                f'{dotted}: a secret must be a "${{VARIABLE}}" reference, '
+                f"not {kind(value)}"
+            )
         return value
-    dotted = ".".join(where)
+    if where and where[-1] == "uri" and _CREDENTIALS.search(value) and not sandbox:
+        problems.append(
+            f"{dotted}: the URI holds a password; put the whole URI in an "
+            'environment variable and write "${MONGODB_URI}"'
+        )
+        return value
     literal_secret = not _REFERENCE.fullmatch(value.strip())
-    if where and _SECRET_KEY.search(where[-1]) and not sandbox and literal_secret:
+    if secret and not sandbox and literal_secret:
         problems.append(
             f"{dotted}: secrets must come from the environment; "
             f'write "${{SOME_VARIABLE}}" instead of a literal value'
@@ -265,7 +345,7 @@ def _interpolate(
     return _REFERENCE.sub(replace, value)
 
 
-_converter = cattrs.Converter(forbid_extra_keys=True)
+_converter = strict_converter()
 
 
 _SECTIONS: dict[str, type[Any]] = {
@@ -273,6 +353,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "booking": BookingConfig,
     "logging": LoggingConfig,
     "retry": RetryConfig,
+    "runner": RunnerConfig,
 }
 
 
@@ -286,22 +367,24 @@ def _structure(
                 f"{key}: unknown section (known: {', '.join(sorted(known))})"
             )
     environment = data.get("environment", "production")
-    if environment not in ENVIRONMENTS:
-        problems.append(
-            f"environment: {environment!r} is not one of {', '.join(ENVIRONMENTS)}"
-        )
+    if not isinstance(data.get("sandbox", {}), dict):
+        problems.append("sandbox: must be a table")
     storage = _storage(
         data.get("storage", {"backend": "sqlite"}), adapters, path, problems
     )
+    partner_tables = _table(data, "partners", problems)
     partners = {
         name: p
-        for name, table in _table(data, "partners", problems).items()
+        for name, table in partner_tables.items()
         if (p := _partner(name, table, adapters, problems)) is not None
     }
+    store_tables = _table(data, "stores", problems)
+    if not store_tables:
+        problems.append("stores: no store is configured; add a [stores.<handle>]")
     stores = {
         handle: s
-        for handle, table in _table(data, "stores", problems).items()
-        if (s := _store(handle, table, adapters, partners, problems)) is not None
+        for handle, table in store_tables.items()
+        if (s := _store(handle, table, adapters, partner_tables, problems)) is not None
     }
     sections = {
         name: _plain(data.get(name, {}), cls, name, problems)
@@ -339,9 +422,13 @@ def _storage(
     factory = _factory(adapters.storages, backend, "storage.backend", problems)
     if factory is None:
         return None
-    if backend == "sqlite" and "path" in options:
+    if backend == "sqlite" and isinstance(options.get("path"), str):
         # A relative database path is relative to the config file.
-        options["path"] = str((path.parent / options["path"]).resolve())
+        database = (path.parent / options["path"]).resolve()
+        if database.is_dir():
+            problems.append(f"storage.path: {database} is a folder, not a file")
+            return None
+        options["path"] = str(database)
     settings = _plain(options, factory.settings_type, "storage", problems)
     return None if settings is None else StorageConfig(backend, settings)
 
@@ -367,10 +454,16 @@ def _store(
     handle: str,
     table: Any,
     adapters: Adapters,
-    partners: Mapping[str, PartnerConfig],
+    partners: Mapping[str, Any],
     problems: list[str],
 ) -> StoreConfig | None:
     where = f"stores.{handle}"
+    if not _HANDLE.fullmatch(handle):
+        problems.append(
+            f"{where}: a store handle is lower-case letters, digits and '-' "
+            "(it is part of every order key)"
+        )
+        return None
     if not isinstance(table, dict):
         problems.append(f"{where}: must be a table")
         return None
@@ -395,6 +488,12 @@ def _store(
         )
         return None
     source_table = _defaults_from_store(source_table, factory, handle, store)
+    if source_table.get("store", handle) != handle:
+        problems.append(
+            f"{where}.source.store: {source_table['store']!r} differs from the "
+            f"store's handle {handle!r}; leave it out or make them equal"
+        )
+        return None
     source = _plain(source_table, factory.settings_type, f"{where}.source", problems)
     return None if source is None else attrs.evolve(store, source=source)
 
@@ -422,38 +521,6 @@ def _factory(
 def _plain(table: Any, cls: type[Any], where: str, problems: list[str]) -> Any:
     try:
         return _converter.structure(table, cls)
-    except (ClassValidationError, IterableValidationError) as error:
-        problems.extend(f"{where}{line}" for line in _describe(error))
-    except ForbiddenExtraKeysError as error:
-        problems.append(
-            f"{where}: unknown keys {', '.join(sorted(error.extra_fields))}"
-        )
-    except (TypeError, ValueError) as error:
-        problems.append(f"{where}: {error}")
+    except Exception as error:  # every structuring failure becomes a line
+        problems.extend(f"{where}{line}" for line in describe(error))
     return None
-
-
-def _describe(error: BaseException, path: str = "") -> list[str]:
-    """One line per leaf of a cattrs validation error, with its path."""
-    if isinstance(error, ForbiddenExtraKeysError):
-        return [f"{path}: unknown keys {', '.join(sorted(error.extra_fields))}"]
-    if isinstance(error, (ClassValidationError, IterableValidationError)):
-        lines = []
-        for sub in error.exceptions:
-            note = _note(sub)
-            lines += _describe(sub, f"{path}{note}")
-        return lines
-    if isinstance(error, KeyError):
-        return [f"{path}: required key is missing"]
-    return [f"{path}: {error}"]
-
-
-def _note(error: BaseException) -> str:
-    for note in getattr(error, "__notes__", []):
-        name = getattr(note, "name", None)
-        if name is not None:
-            return f".{name}"
-        index = getattr(note, "index", None)
-        if index is not None:
-            return f"[{index}]"
-    return ""

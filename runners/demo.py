@@ -16,8 +16,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from fulfilment.core.errors import ConfigurationError
-
 from . import views
 from .config import load_config
 from .plugins import Registry
@@ -25,6 +23,7 @@ from .sandbox.seed import seed_orders
 from .sandbox.server import Fault
 from .sandbox.world import SandboxWorld
 from .toml_writer import dumps
+from .usage import UsageError
 from .wiring import build_app
 
 __all__ = ["print_summary", "run_demo"]
@@ -37,12 +36,17 @@ def run_demo(
 ) -> dict[str, Any]:
     created = data_dir is None
     folder = Path(data_dir or tempfile.mkdtemp(prefix="fulfilment-demo-")).resolve()
-    folder.mkdir(parents=True, exist_ok=True)
     registry = Registry.discover()
     world = SandboxWorld(folder / "sandbox", registry=registry)
     fresh = not world.shopify.has_orders()
     if orders_file is not None:
-        world.shopify.load_orders(_read_orders(orders_file))
+        orders = _read_orders(orders_file)
+        try:
+            world.shopify.load_orders(orders)
+        except ValueError as error:
+            raise UsageError(
+                f"{orders_file}: orders Shopify could not serve:\n{error}"
+            ) from error
     elif fresh:
         world.shopify.load_orders(seed_orders(world.clock.now()))
 
@@ -75,20 +79,20 @@ def _read_orders(path: Path) -> dict[str, list[dict[str, Any]]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise ConfigurationError(f"{path}: cannot read orders: {error}") from error
+        raise UsageError(f"{path}: cannot read orders: {error}") from error
     if not isinstance(data, dict):
-        raise ConfigurationError(
+        raise UsageError(
             f"{path}: expected a JSON object mapping store handles to order lists"
         )
     unknown = sorted(set(data) - set(STORE_HANDLES))
     if unknown:
-        raise ConfigurationError(
+        raise UsageError(
             f"{path}: unknown store handle(s) {', '.join(unknown)}; "
             f"known: {', '.join(STORE_HANDLES)}"
         )
     for handle, nodes in data.items():
         if not isinstance(nodes, list) or not all(isinstance(n, dict) for n in nodes):
-            raise ConfigurationError(
+            raise UsageError(
                 f"{path}: {handle}: expected a list of Shopify Order objects"
             )
     return data
@@ -126,12 +130,18 @@ def _summary(
     intake, booking = reports
     overview = views.orders_summary(orders)
     ingested = sum(s.get("ingested", 0) for s in intake.get("stores", {}).values())
+    failed = {
+        handle: counts["error"]
+        for handle, counts in intake.get("stores", {}).items()
+        if "error" in counts
+    }
     return {
         "data_dir": str(folder),
         "data_dir_created": created,
         "config": str(config_path),
         "orders": {
             "ingested": ingested,
+            "failed_stores": failed,
             "total": overview["total"],
             "by_state": overview["by_state"],
             "by_store": overview["by_store"],
@@ -161,6 +171,8 @@ def print_summary(summary: dict[str, Any]) -> None:
     print(f"  by state:  {_pairs(orders['by_state'])}")
     print(f"bookings:    {_pairs(bookings['by_partner']) or 'none'}")
     print(f"  this run:  {_pairs(bookings['this_run']) or 'nothing due'}")
+    for handle, error in orders.get("failed_stores", {}).items():
+        print(f"FAILED:      {handle}: {error}")
     for held in summary["held"]:
         print(f"held:        {held['key']} ({held['reason']})")
     for item in summary["attention"]:

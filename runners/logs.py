@@ -10,14 +10,29 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
+
+from fulfilment.core.masking import mask_email, mask_phone
 
 __all__ = ["Redactor", "configure_logging"]
 
 
+# Personal data that may arrive inside an upstream error text: e-mail
+# addresses, international phone numbers, and local mobile formats of the
+# four markets (a trunk 0 and 8 to 10 digits).  Order ids and AWBs do not
+# start with + or 0, so they stay readable.
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+_PHONE = re.compile(r"(?<![\w+])(\+\d[\d ]{6,16}\d|0\d{8,10})(?!\d)")
+
+
 class Redactor(logging.Filter):
+    """Replaces configured secrets with ``***`` and masks e-mail addresses
+    and phone numbers in every record, whatever produced the text."""
+
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
         self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len)[::-1]
@@ -26,24 +41,45 @@ class Redactor(logging.Filter):
         message = record.getMessage()
         for secret in self.secrets:
             message = message.replace(secret, "***")
+        message = _EMAIL.sub(lambda m: mask_email(m.group(0)), message)
+        message = _PHONE.sub(lambda m: mask_phone(m.group(0).replace(" ", "")), message)
         record.msg, record.args = message, ()
         return True
 
 
+_EVENT = re.compile(r"[a-z_]+(\.[a-z_]+)+")
+_FIELD = re.compile(r"(\w+)=(.*?)(?= \w+=|$)")
+
+
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line: the event name, then each ``key=value``
+    field; a value runs up to the next `` key=``, so spaces survive, and
+    whole numbers come out as numbers."""
+
     def format(self, record: logging.LogRecord) -> str:
-        event, _, rest = record.getMessage().partition(" ")
-        fields = dict(part.split("=", 1) for part in rest.split(" ") if "=" in part)
-        line = {
+        message = record.getMessage()
+        event, _, rest = message.partition(" ")
+        line: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname,
             "logger": record.name,
-            "event": event,
-            **fields,
         }
+        fields = dict(_FIELD.findall(rest))
+        if _EVENT.fullmatch(event) and (fields or not rest):
+            line["event"] = event
+            line |= {key: _value(value) for key, value in fields.items()}
+        else:  # a library's own sentence, not one of our events
+            line["message"] = message
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False)
+
+
+def _value(text: str) -> Any:
+    return int(text) if text.isdigit() and len(text) < 16 else text
+
+
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def configure_logging(level: str, fmt: str, secrets: Iterable[str] = ()) -> None:

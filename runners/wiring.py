@@ -37,7 +37,6 @@ __all__ = ["WORKERS", "App", "build_app", "default_http_client"]
 log = logging.getLogger(__name__)
 
 WORKERS = ("fetch-new-orders", "create-fulfilment-requests")
-LEASE_TTL_SECONDS = 15 * 60
 
 
 def default_http_client(base_url: str, timeout: float) -> httpx.Client:
@@ -64,10 +63,15 @@ class App:
         if runner is None:
             raise KeyError(f"unknown worker {worker!r}; known: {', '.join(WORKERS)}")
         started = time.monotonic()
+        lease_seconds = self.config.runner.lease_minutes * 60
         if not self.storage.leases.acquire(
-            worker, self.owner, self.clock.now(), LEASE_TTL_SECONDS
+            worker, self.owner, self.clock.now(), lease_seconds
         ):
-            log.info("worker.skipped worker=%s reason=lease_held", worker)
+            log.warning(
+                "worker.skipped worker=%s reason=lease_held lease_minutes=%g",
+                worker,
+                self.config.runner.lease_minutes,
+            )
             return {"worker": worker, "skipped": "another runner holds the lease"}
         try:
             result = runner(self)

@@ -211,12 +211,19 @@ class SQLiteDatabase:
         with self._lock:
             if self._closed:
                 raise StorageError(f"sqlite database {self._settings.path} is closed")
-            conn = sqlite3.connect(
-                self._settings.path,
-                timeout=self._settings.busy_timeout,
-                isolation_level=None,
-                check_same_thread=False,
-            )
+            folder = Path(self._settings.path).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(
+                    self._settings.path,
+                    timeout=self._settings.busy_timeout,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+            except (OSError, sqlite3.Error) as exc:
+                raise StorageError(
+                    f"sqlite database {self._settings.path} cannot be opened: {exc}"
+                ) from exc
             self._connections.append(conn)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")

@@ -25,6 +25,7 @@ from ..errors import (
     OutcomeUnknown,
     PartnerRejected,
     PermanentPartnerError,
+    StorageError,
     TransientPartnerError,
 )
 from ..intake import AFTER_BOOKING_PROBLEMS
@@ -64,6 +65,10 @@ class BookingSettings:
     )
     hold_recheck: timedelta = timedelta(hours=1)
     batch_size: int = 500
+    # After this many orders in a row fail transiently with one partner, the
+    # partner is left alone for the rest of the run instead of each further
+    # order spending its own retries on an outage.
+    pause_after_failures: int = 3
 
     @property
     def max_attempts(self) -> int:
@@ -103,6 +108,7 @@ class _Run:
     now: datetime
     settings: BookingSettings
     broken_partners: dict[str, str] = attrs.Factory(dict)
+    failing_in_a_row: dict[str, int] = attrs.Factory(dict)
 
 
 def create_fulfilment_requests(
@@ -125,8 +131,17 @@ def create_fulfilment_requests(
 
     outcomes = []
     for order in due:
-        decision = decide(order, routing.route(order), capabilities)
-        outcomes.append(_act(run, order, decision))
+        try:
+            decision = decide(order, routing.route(order), capabilities)
+            outcomes.append(_act(run, order, decision))
+        except ConflictError:
+            outcomes.append(
+                BookingOutcome(str(order.key), "skipped", None, "kept changing")
+            )
+        except StorageError:
+            raise
+        except Exception as error:  # one bad order must not stop the batch
+            outcomes.append(_crashed(run, order, error))
 
     report = BookingReport(tuple(outcomes))
     log.info(
@@ -199,15 +214,32 @@ def _book(run: _Run, order: Order, partner: DeliveryPartner) -> BookingOutcome:
         return BookingOutcome(key, "rejected", partner.name, str(rejected))
     except OutcomeUnknown as unknown:
         # Leave the ledger entry pending: the next attempt asks first.
-        return _retry_later(run, order, partner, str(unknown))
+        return _transient(run, order, partner, unknown)
     except PermanentPartnerError as broken:
         run.ledger.mark(effect.key, EffectStatus.FAILED, broken.message, run.now)
         return _partner_broken(run, order, partner, broken)
     except TransientPartnerError as transient:
         run.ledger.mark(effect.key, EffectStatus.FAILED, transient.message, run.now)
-        return _retry_later(run, order, partner, str(transient))
+        return _transient(run, order, partner, transient)
 
+    run.failing_in_a_row[partner.name] = 0
     return _booked(run, order, reference, booking, "booked")
+
+
+def _transient(
+    run: _Run, order: Order, partner: DeliveryPartner, error: TransientPartnerError
+) -> BookingOutcome:
+    streak = run.failing_in_a_row.get(partner.name, 0) + 1
+    run.failing_in_a_row[partner.name] = streak
+    if streak >= run.settings.pause_after_failures:
+        run.broken_partners[partner.name] = f"paused after {streak} failures: {error}"
+        log.warning(
+            "bookings.partner_paused partner=%s failures=%d error=%s",
+            partner.name,
+            streak,
+            error,
+        )
+    return _retry_later(run, order, partner, str(error))
 
 
 def _recover(
@@ -357,6 +389,25 @@ def _uncertain(
     )
     _needs_attention(run, order, (problem,), problem.code)
     return BookingOutcome(str(order.key), "uncertain", partner.name, why)
+
+
+def _crashed(run: _Run, order: Order, error: Exception) -> BookingOutcome:
+    """An unexpected error while handling one order (a bug, data no adapter
+    could map).  Whether the partner was called cannot be known, so an open
+    ledger entry is marked uncertain and a person looks before any retry."""
+    key = str(order.key)
+    log.exception("bookings.order_failed order=%s partner=%s", key, order.partner)
+    why = f"{type(error).__name__}: {error}"
+    effect = run.ledger.get(f"book:{key}")
+    if effect is not None and effect.status is EffectStatus.PENDING:
+        run.ledger.mark(effect.key, EffectStatus.UNCERTAIN, why, run.now)
+    problem = Problem(
+        "booking_crashed",
+        f"booking stopped on an unexpected error ({why}); check the partner "
+        f"for reference {booking_reference(order)} before retrying the order",
+    )
+    _needs_attention(run, order, (problem,), problem.code)
+    return BookingOutcome(key, "crashed", order.partner, why)
 
 
 def _needs_attention(

@@ -12,8 +12,10 @@ phone numbers in every local habit (trunk 0, spaces, Arabic-Indic digits,
 cancelled order; an order edited after it was placed; one malformed order
 (no city, an unreadable phone) in ``shemsi-egypt``; and one Moroccan order
 whose city is misspelt ``Casablanka``, which the Aramex sandbox rejects.
-Every person, phone number and address is fictional; e-mail addresses are
-under ``example.com``.
+Every product but the Zaatar soap carries a weight per unit, in the unit a
+merchant would type it (grams, kilograms, ounces or pounds); the soap has
+none, as when a merchant leaves the field empty.  Every person, phone number
+and address is fictional; e-mail addresses are under ``example.com``.
 """
 
 from __future__ import annotations
@@ -58,6 +60,18 @@ _TITLES = {
     "KHL-01": "Kohl Set",
     "DKH-250": "Dukhoon Mix 250g",
     "ZTR-01": "Zaatar Soap",
+}
+
+# The weight of one unit as Shopify's ``Weight {unit value}``; None is a
+# product whose weight was never entered.
+_WEIGHTS: dict[str, tuple[str, float] | None] = {
+    "OUD-50": ("GRAMS", 350.0),
+    "MSK-100": ("KILOGRAMS", 0.28),
+    "BKH-01": ("KILOGRAMS", 1.2),
+    "ARG-OIL": ("GRAMS", 180.0),
+    "KHL-01": ("OUNCES", 4.0),
+    "DKH-250": ("POUNDS", 0.7),
+    "ZTR-01": None,
 }
 
 
@@ -659,10 +673,18 @@ def _line(
         "title": title,
         "quantity": quantity,
         "currentQuantity": quantity,
-        "variant": {"id": f"gid://shopify/ProductVariant/{4400000000000 + number}"},
+        "variant": {
+            "id": f"gid://shopify/ProductVariant/{4400000000000 + number}",
+            "inventoryItem": {"measurement": {"weight": _weight(sku)}},
+        },
         "product": {"id": f"gid://shopify/Product/{8800000000000 + number}"},
         "originalUnitPriceSet": _money(price, store.currency),
     }
+
+
+def _weight(sku: str) -> dict[str, Any] | None:
+    weight = _WEIGHTS[sku]
+    return None if weight is None else {"unit": weight[0], "value": weight[1]}
 
 
 def _cancel(node: dict[str, Any], store: StoreSeed, created: datetime) -> None:

@@ -32,6 +32,8 @@ import attrs
 from fulfilment.core.clock import SystemClock
 from fulfilment.core.ports import Clock
 
+from ..usage import UsageError
+
 __all__ = [
     "Fault",
     "Faults",
@@ -156,7 +158,7 @@ class Simulator:
         self.requests: list[tuple[str, str]] = []
         self.state: dict[str, Any] = self.initial_state()
         if self.data_dir and self.state_path.exists():
-            self.state = json.loads(self.state_path.read_text(encoding="utf-8"))
+            self.state = _read_state(self.state_path)
         self._routes = [
             (m, re.compile(p, re.IGNORECASE), n, getattr(self, attr))
             for attr in dir(type(self))
@@ -214,6 +216,19 @@ class Simulator:
             with self.lock:
                 return SimResponse(200, self.state)
         return SimResponse(404, {"errors": "unknown control path"})
+
+
+def _read_state(path: Path) -> dict[str, Any]:
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise UsageError(
+            f"{path}: simulator state cannot be read ({error}); remove the "
+            "sandbox folder to start a new world"
+        ) from error
+    if not isinstance(state, dict):
+        raise UsageError(f"{path}: simulator state is not a JSON object")
+    return state
 
 
 def _fault_response(fault: Fault) -> SimResponse:

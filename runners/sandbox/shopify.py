@@ -26,6 +26,12 @@ Like Shopify it:
 The wording of the page-size and cursor errors is the sandbox's own;
 Shopify's exact text is not documented.  Faults are injected on the route
 named ``graphql``.
+
+Real Shopify only ever serves schema-valid orders, so :meth:`load_orders`
+refuses a node the schema cannot represent (a missing ``name``, an unknown
+enum value, a time without a zone...) before anything is loaded:
+:func:`check_order_nodes` names each problem.  Orders that fit the schema
+but lack business data (no city, an unreadable phone) load as they are.
 """
 
 from __future__ import annotations
@@ -45,14 +51,23 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import phonenumbers
 from graphql import (
     DocumentNode,
+    GraphQLEnumType,
     GraphQLError,
+    GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLOutputType,
     GraphQLResolveInfo,
+    GraphQLScalarType,
     GraphQLSchema,
     build_schema,
+    default_field_resolver,
     execute_sync,
+    get_named_type,
     parse,
     validate,
 )
@@ -63,13 +78,19 @@ from fulfilment.core.ports import Clock
 from .seed import STORES, sandbox_token, seed_orders
 from .server import SimRequest, SimResponse, Simulator, route
 
-__all__ = ["MAX_PAGE_SIZE", "ShopifySimulator"]
+__all__ = [
+    "MAX_PAGE_SIZE",
+    "InvalidOrderNodes",
+    "ShopifySimulator",
+    "check_order_nodes",
+]
 
 MAX_PAGE_SIZE = 250
 UNAUTHORIZED = (
     "[API] Invalid API key or access token (unrecognized login or wrong password)"
 )
 RATE_LIMITS_DOC = "https://shopify.dev/api/usage/rate-limits"
+_POINT_NOISE = 1e-6  # bucket points below which a shortfall is float noise
 Node = dict[str, Any]
 
 
@@ -319,7 +340,14 @@ class ShopifySimulator(Simulator):
 
     def load_orders(self, orders: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
         """Replace the orders of each given store (creating the store, with
-        its sandbox token, when it is new)."""
+        its sandbox token, when it is new).
+
+        Raises :class:`InvalidOrderNodes` (a ``ValueError``) listing every
+        problem :func:`check_order_nodes` finds; then nothing is loaded.
+        """
+        problems = check_order_nodes({s: list(nodes) for s, nodes in orders.items()})
+        if problems:
+            raise InvalidOrderNodes(problems)
         with self.lock:
             for store, nodes in orders.items():
                 shop = self.state["stores"].setdefault(store, _store_state(store, []))
@@ -367,7 +395,9 @@ class _Bucket:
             self.size, self.available + self.rate * max(0.0, now - self.at)
         )
         self.at = now
-        if cost > self.available:
+        # A client that waited exactly the deficit must not be refused for
+        # the float noise of now - at (2.04 s can come back as 2.0399...).
+        if cost > self.available + _POINT_NOISE:
             return False
         self.available -= cost
         return True
@@ -386,10 +416,35 @@ class _ShopView:
     orders: list[Node]
 
 
+# ISO 4217 codes in use; with the region list of phonenumbers (ISO 3166
+# alpha-2, plus Shopify's ZZ "unknown region") they stand in for Shopify's
+# full CurrencyCode and CountryCode enums, so a file of real orders shipping
+# anywhere is accepted.
+_CURRENCIES = (  # noqa: SIM905 (a word list reads better than 160 quoted codes)
+    "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND "
+    "BOB BRL BSD BTN BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF "
+    "DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD "
+    "HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW "
+    "KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR "
+    "MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN "
+    "PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN "
+    "SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND "
+    "VUV WST XAF XCD XOF XPF YER ZAR ZMW ZWL"
+).split()
+
+
+def _full_code_lists(sdl: str) -> str:
+    countries = sorted(set(phonenumbers.SUPPORTED_REGIONS) | {"ZZ"})
+    for name, codes in (("CurrencyCode", _CURRENCIES), ("CountryCode", countries)):
+        block = "enum " + name + " {\n  " + "\n  ".join(codes) + "\n}"
+        sdl = re.sub(r"enum " + name + r" \{[^}]*\}", block, sdl)
+    return sdl
+
+
 @functools.cache
 def _schema() -> GraphQLSchema:
     sdl = resources.files(__package__).joinpath("shopify_schema.graphql")
-    schema = build_schema(sdl.read_text("utf-8"))
+    schema = build_schema(_full_code_lists(sdl.read_text("utf-8")))
     root = schema.query_type
     order = schema.type_map["Order"]
     assert root is not None
@@ -608,3 +663,309 @@ def _set_amount(node: Node, field: str, amount: Decimal) -> None:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- checking order nodes against the schema -------------------------------------
+
+
+class InvalidOrderNodes(ValueError):
+    """Order nodes the sandbox's schema cannot represent.  ``problems``
+    holds one line per problem; the message is a heading and those lines,
+    ready to print."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        heading = (
+            f"{len(self.problems)} problem(s) in order nodes that do not fit "
+            "the Shopify schema; nothing was loaded:"
+        )
+        super().__init__("\n".join([heading, *(f"  {p}" for p in self.problems)]))
+
+
+def check_order_nodes(mapping: dict[str, list[Any]]) -> list[str]:
+    """Every way the nodes of *mapping* (store handle → ``Order`` nodes)
+    fail to fit the sandbox's schema, one readable line each, e.g.
+    ``shemsi-uae[3] (#3007): cancelReason: "ALIENS" is not a valid
+    OrderCancelReason``; empty when all fit.
+
+    Each node is executed against the schema with a query of every field it
+    declares, each value held against its declared type (a missing non-null
+    field, an unknown enum value, a list that is not one...); then what the
+    types cannot say is checked: times carry a zone, ``id`` is an order GID
+    that ``legacyResourceId`` repeats, ``lineItems`` holds a list of nodes,
+    and no id appears twice in a store.  Data a real order may lack (a
+    city, a readable phone) is not checked: the connector reports it.
+    """
+    problems: list[str] = []
+    for store, nodes in mapping.items():
+        seen: dict[str, str] = {}  # order GID -> the label of its first node
+        for index, node in enumerate(nodes):
+            label = _label(store, index, node)
+            found = [*_node_problems(node), *_repeated_id(node, label, seen)]
+            problems += [f"{label}: {problem}" for problem in found]
+    return problems
+
+
+_ORDER_GID = re.compile(r"gid://shopify/Order/(\d+)")
+_SHOWN = 60  # the most characters of a value a problem shows
+
+
+def _label(store: str, index: int, node: Any) -> str:
+    """``store[index]``, with the node's name, else its id, when it has one."""
+    fields = node if isinstance(node, Mapping) else {}
+    name = next(
+        (v for v in (fields.get("name"), fields.get("id")) if _is_text(v)), None
+    )
+    return f"{store}[{index}]" + (f" ({name})" if name else "")
+
+
+def _node_problems(node: Any) -> list[str]:
+    if not isinstance(node, Mapping):
+        return [f"{_show(node)} is not an Order object"]
+    return [*_schema_problems(node), *_id_problems(node), *_line_list_problems(node)]
+
+
+def _schema_problems(node: Mapping[str, Any]) -> list[str]:
+    """The schema walk of *node*, one page of 250 line items at a time (the
+    largest page the connection serves), line indexes counted over all."""
+    lines = _lines(node)
+    found: dict[str, None] = {}  # ordered, each problem once
+    for start in range(0, max(1, len(lines)), MAX_PAGE_SIZE):
+        part = node
+        if len(lines) > MAX_PAGE_SIZE:
+            page = lines[start : start + MAX_PAGE_SIZE]
+            part = {**node, "lineItems": {**node["lineItems"], "nodes": page}}
+        for path, message in _SchemaFit().run(part):
+            found[f"{_field_path(path, start)}: {message}"] = None
+    return list(found)
+
+
+def _id_problems(node: Mapping[str, Any]) -> list[str]:
+    gid = node.get("id")
+    if gid is None:
+        return []  # the schema walk reports it missing
+    match = _ORDER_GID.fullmatch(gid) if isinstance(gid, str) else None
+    if match is None:
+        return [f"id: {_show(gid)} is not an order id like gid://shopify/Order/1001"]
+    legacy = node.get("legacyResourceId")
+    if legacy is None or _uint64_problem(legacy) or str(legacy) == match[1]:
+        return []
+    return [f"legacyResourceId: {_show(legacy)} does not match id {gid}"]
+
+
+def _line_list_problems(node: Mapping[str, Any]) -> list[str]:
+    items = node.get("lineItems")
+    if items is None:
+        return ['lineItems: missing (an order without lines has {"nodes": []})']
+    if isinstance(items, Mapping) and isinstance(items.get("nodes"), list):
+        return []
+    return [f"lineItems: {_show(items)} is not an object with a list of nodes"]
+
+
+def _repeated_id(node: Any, label: str, seen: dict[str, str]) -> list[str]:
+    gid = node.get("id") if isinstance(node, Mapping) else None
+    if not isinstance(gid, str) or not _ORDER_GID.fullmatch(gid):
+        return []
+    if gid in seen:
+        return [f"id: {gid} is also the id of {seen[gid]}"]
+    seen[gid] = label
+    return []
+
+
+def _field_path(path: Sequence[str | int], line_offset: int) -> str:
+    """``lineItems.nodes[2].quantity`` from an execution path that starts
+    with ``orders.nodes[0]``; line indexes are shifted by *line_offset*."""
+    steps = list(path[3:])
+    text = ""
+    for i, step in enumerate(steps):
+        if isinstance(step, int):
+            shift = line_offset if steps[i - 2 : i] == ["lineItems", "nodes"] else 0
+            text += f"[{step + shift}]"
+        else:
+            text += f".{step}" if text else step
+    return text or "(the order)"
+
+
+class _StandIn(dict[str, Any]):
+    """An object put where the node holds no usable one; nothing under it
+    is reported, its parent already was."""
+
+
+class _SchemaFit:
+    """Executes the every-field query over one node, holding each value
+    against its declared type.  A value that does not fit is noted and
+    replaced by one that does, so the walk goes on: left to itself the
+    executor would blank the whole order at the first missing non-null
+    field and report nothing more."""
+
+    def __init__(self) -> None:
+        self.problems: list[tuple[list[str | int], str]] = []
+
+    def run(self, node: Mapping[str, Any]) -> list[tuple[list[str | int], str]]:
+        """The (execution path, message) of every problem in *node*."""
+        result = execute_sync(
+            _schema(),
+            _every_field_query(),
+            context_value=_ShopView([dict(node)]),
+            field_resolver=self.resolve,
+        )
+        left = [(list(e.path or ()), e.message) for e in result.errors or ()]
+        return self.problems + left
+
+    def resolve(self, source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
+        if isinstance(source, _StandIn):
+            return _stand_in(info.return_type)
+        value = default_field_resolver(source, info, **args)
+        return self.fit(value, info.return_type, info.path.as_list())
+
+    def fit(self, value: Any, kind: GraphQLOutputType, path: list[str | int]) -> Any:
+        """*value* when it fits *kind*; else the problem is noted and a
+        fitting stand-in (None where *kind* allows it) is returned."""
+        if isinstance(kind, GraphQLNonNull):
+            if value is None:
+                self.note(path, _missing(path, kind.of_type))
+            fitted = None if value is None else self.fit(value, kind.of_type, path)
+            return _stand_in(kind) if fitted is None else fitted
+        if value is None:
+            return None
+        if isinstance(kind, GraphQLList):
+            return self.fit_list(value, kind.of_type, path)
+        if isinstance(kind, GraphQLEnumType | GraphQLScalarType):
+            return self.fit_leaf(value, kind, path)
+        if isinstance(value, Mapping):
+            return value
+        self.note(path, f"{_show(value)} is not a {get_named_type(kind).name} object")
+        return None
+
+    def fit_list(
+        self, value: Any, item: GraphQLOutputType, path: list[str | int]
+    ) -> list[Any] | None:
+        if isinstance(value, list | tuple):
+            return [self.fit(v, item, [*path, i]) for i, v in enumerate(value)]
+        self.note(path, f"{_show(value)} is not a list of {get_named_type(item).name}")
+        return None
+
+    def fit_leaf(
+        self,
+        value: Any,
+        kind: GraphQLEnumType | GraphQLScalarType,
+        path: list[str | int],
+    ) -> Any:
+        problem = _leaf_problem(value, kind)
+        if problem is None:
+            return value
+        self.note(path, problem)
+        return None
+
+    def note(self, path: list[str | int], problem: str) -> None:
+        self.problems.append((path, problem))
+
+
+def _missing(path: list[str | int], kind: GraphQLOutputType) -> str:
+    if isinstance(path[-1], str):
+        return "missing"
+    return f"null is not a valid {get_named_type(kind).name}"  # a list item
+
+
+def _leaf_problem(value: Any, kind: GraphQLEnumType | GraphQLScalarType) -> str | None:
+    """Why *value* cannot be served as *kind*; None when it can.  The
+    sandbox's own scalars pass anything through, so they are checked here."""
+    check = _SCALAR_CHECKS.get(kind.name)
+    if check is not None:
+        return check(value)
+    try:
+        kind.serialize(value)
+    except (GraphQLError, TypeError, ValueError):
+        bits = " (a GraphQL Int has 32 bits)" if isinstance(value, int) else ""
+        return f"{_show(value)} is not a valid {kind.name}{bits}"
+    return None
+
+
+def _time_problem(value: Any) -> str | None:
+    try:
+        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        return f"{_show(value)} is not an ISO 8601 time"
+    if parsed.tzinfo is None:
+        return f"{_show(value)} has no time zone (end it with Z for UTC)"
+    return None
+
+
+def _decimal_problem(value: Any) -> str | None:
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        try:
+            if Decimal(str(value)).is_finite():
+                return None
+        except ArithmeticError:
+            pass
+    return f"{_show(value)} is not a decimal amount"
+
+
+def _uint64_problem(value: Any) -> str | None:
+    text = str(value) if isinstance(value, str | int) else ""
+    if not isinstance(value, bool) and text.isdigit() and int(text) < 2**64:
+        return None
+    return f"{_show(value)} is not an unsigned 64-bit integer"
+
+
+_SCALAR_CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "DateTime": _time_problem,
+    "Decimal": _decimal_problem,
+    "UnsignedInt64": _uint64_problem,
+}
+
+
+def _stand_in(kind: GraphQLOutputType) -> Any:
+    """A value that fits *kind*, for a part of the node that does not.
+    Only non-null fields need one; a nullable one gets None."""
+    if not isinstance(kind, GraphQLNonNull):
+        return None
+    inner = kind.of_type
+    if isinstance(inner, GraphQLList):
+        return []
+    if isinstance(inner, GraphQLEnumType):
+        return next(iter(inner.values))
+    if isinstance(inner, GraphQLScalarType):
+        return {"Int": 0, "Float": 0.0, "Boolean": False}.get(inner.name, "0")
+    return _StandIn()
+
+
+@functools.cache
+def _every_field_query() -> DocumentNode:
+    """One order with every field the schema declares; a connection is read
+    through its ``nodes``, a page of 250."""
+    order = _schema().type_map["Order"]
+    assert isinstance(order, GraphQLObjectType)
+    return parse(f"{{ orders(first: 1) {{ nodes {{ {_selection(order, set())} }} }} }}")
+
+
+def _selection(kind: GraphQLObjectType, outer: set[str]) -> str:
+    seen = outer | {kind.name}
+    return " ".join(
+        _field_selection(name, field, seen)
+        for name, field in kind.fields.items()
+        if get_named_type(field.type).name not in seen
+    )
+
+
+def _field_selection(name: str, field: GraphQLField, seen: set[str]) -> str:
+    inner = get_named_type(field.type)
+    if not isinstance(inner, GraphQLObjectType):
+        return name
+    if "first" not in field.args:
+        return f"{name} {{ {_selection(inner, seen)} }}"
+    node = get_named_type(inner.fields["nodes"].type)
+    assert isinstance(node, GraphQLObjectType)
+    return f"{name}(first: {MAX_PAGE_SIZE}) {{ nodes {{ {_selection(node, seen)} }} }}"
+
+
+def _show(value: Any) -> str:
+    """*value* as JSON, cut short when long."""
+    text = json.dumps(value, ensure_ascii=False, default=repr)
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())

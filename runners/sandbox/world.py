@@ -11,6 +11,7 @@ written for it stays valid.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import signal
@@ -24,6 +25,7 @@ from fulfilment.core.errors import ConfigurationError
 from fulfilment.core.ports import Clock
 
 from ..plugins import Registry
+from ..usage import UsageError
 from .server import SimServer, Simulator
 
 __all__ = [
@@ -57,7 +59,13 @@ class SandboxWorld:
         ports: Mapping[str, int] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise UsageError(
+                f"{self.data_dir}: cannot use as a data folder ({error.strerror})"
+            ) from error
+        self._lock = _FolderLock(self.data_dir / ".lock")
         self.clock = clock or SystemClock()
         registry = registry or Registry.discover()
         classes = registry.simulators()
@@ -83,6 +91,7 @@ class SandboxWorld:
         return {name: server.url for name, server in self.servers.items()}
 
     def start(self) -> SandboxWorld:
+        self._lock.take()
         ports = self._remembered_ports() | self.ports
         for name, simulator in self.simulators.items():
             self.servers[name] = _serve(simulator, ports.get(name, 0))
@@ -98,6 +107,7 @@ class SandboxWorld:
         for server in self.servers.values():
             server.stop()
         self.servers.clear()
+        self._lock.release()
 
     def __enter__(self) -> SandboxWorld:
         return self.start()
@@ -145,7 +155,38 @@ class SandboxWorld:
         path = self.data_dir / "ports.json"
         if not path.exists():
             return {}
-        return {k: int(v) for k, v in json.loads(path.read_text()).items()}
+        try:
+            return {k: int(v) for k, v in json.loads(path.read_text()).items()}
+        except (ValueError, AttributeError, TypeError):
+            log.warning("sandbox.ports_unreadable path=%s", path)
+            return {}
+
+
+class _FolderLock:
+    """One world per data folder: a second process serving the same folder
+    would share its state files and overwrite them."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: Any = None
+
+    def take(self) -> None:
+        handle = self.path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise UsageError(
+                f"{self.path.parent} is already being served by another process; "
+                "stop it first or use another --data-dir"
+            ) from None
+        self._file = handle
+
+    def release(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
 
 
 def _serve(simulator: Simulator, port: int) -> SimServer:

@@ -371,3 +371,66 @@ def test_rejection_messages_carry_every_partner_problem(world: World) -> None:
 
     codes = [p.code for p in world.order("19").problems]
     assert codes == ["aramex_err52", "aramex_err11"]
+
+
+def test_one_order_that_breaks_an_adapter_does_not_stop_the_batch(
+    world: World,
+) -> None:
+    class Fussy(MemoryDeliveryPartner):
+        def book(self, request: BookingRequest) -> object:
+            if request.order.key.external_id == "poison":
+                raise ArithmeticError("amount out of range")
+            return super().book(request)
+
+    world.partners["flextock"] = Fussy("flextock", Capabilities(frozenset({"EGP"})))
+    world.add(
+        make_order("poison", store="shemsi-egypt"),
+        make_order("fine", store="shemsi-egypt"),
+    )
+
+    report = world.book()
+
+    assert report.counts == {"crashed": 1, "booked": 1}
+    poisoned = world.order("poison", "shemsi-egypt")
+    assert poisoned.state is S.NEEDS_ATTENTION
+    assert poisoned.problems[0].code == "booking_crashed"
+    assert "ArithmeticError" in poisoned.problems[0].message
+    effect = world.storage.ledger.get(f"book:{poisoned.key}")
+    assert effect is not None
+    assert effect.status is EffectStatus.UNCERTAIN
+
+
+@pytest.mark.parametrize(
+    ("amount", "code"),
+    [
+        ("1000000000000000000000000000000", "implausible_cod_amount"),
+        ("0", "invalid_cod_amount"),
+        ("-20", "invalid_total"),
+    ],
+)
+def test_an_implausible_amount_goes_to_a_person_before_any_call(
+    world: World, amount: str, code: str
+) -> None:
+    world.add(make_order("20", amount=amount, quantity=1))
+
+    world.book()
+
+    order = world.order("20")
+    assert order.state is S.NEEDS_ATTENTION
+    assert code in [p.code for p in order.problems]
+    assert world.partners["aramex"].book_calls == 0
+
+
+def test_a_partner_failing_order_after_order_is_paused_for_the_run(
+    world: World,
+) -> None:
+    world.add(*(make_order(str(n)) for n in range(6)))
+    world.partners["aramex"].fail_next(
+        *(TransientPartnerError("refused", partner="aramex") for _ in range(6))
+    )
+
+    report = world.book()
+
+    assert world.partners["aramex"].book_calls == 3
+    assert report.counts == {"retry_scheduled": 3, "skipped": 3}
+    assert {world.order(str(n)).state for n in range(6)} == {S.NEW}

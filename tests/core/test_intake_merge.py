@@ -128,3 +128,24 @@ def test_a_fix_at_the_source_gives_a_rejected_order_a_fresh_start() -> None:
     assert result.order.state is S.NEW
     assert result.order.problems == ()
     assert result.order.attempts == 0
+
+
+def test_a_new_address_after_booking_is_flagged() -> None:
+    booked = attrs.evolve(make_order("10"), state=S.BOOKED, partner="aramex")
+    moved = attrs.evolve(booked.shipping_address, line1="New street 99")
+
+    result = merge(booked, newer(booked, shipping_address=moved), NOW)
+
+    assert result.attention is not None
+    assert result.attention[0] == "edited_after_booking"
+    assert "shipping address" in result.attention[1]
+
+
+def test_a_note_changed_after_booking_is_not_a_delivery_change() -> None:
+    booked = attrs.evolve(make_order("11"), state=S.BOOKED, partner="aramex")
+
+    result = merge(booked, newer(booked, note="gift wrap"), NOW)
+
+    assert result.attention is None
+    assert result.order is not None
+    assert result.order.note == "gift wrap"

@@ -11,7 +11,7 @@ from fulfilment.adapters.storage.memory import MemoryStorage
 from fulfilment.core.clock import ManualClock
 from fulfilment.core.domain import OrderState
 from fulfilment.core.errors import OutcomeUnknown
-from fulfilment.core.operations import NotRetryable, retry_order
+from fulfilment.core.operations import NotRetryable, record_booking, retry_order
 from fulfilment.core.ports import Capabilities, EffectStatus
 from fulfilment.core.routing import RoutingPolicy
 from fulfilment.core.workers.create_fulfilment_requests import (
@@ -79,3 +79,39 @@ def test_a_booked_order_cannot_be_retried() -> None:
             attention=storage.attention,
             now=T0,
         )
+
+
+def test_an_operator_records_a_parcel_found_at_the_partner() -> None:
+    clock, storage = ManualClock(T0), MemoryStorage()
+    aramex = MemoryDeliveryPartner(
+        "aramex", Capabilities(frozenset({"MAD"}), lookup_by_reference=False)
+    )
+    order = make_order("3")
+    storage.orders.save(order)
+    aramex.fail_next("lost_reply")
+    book(storage, aramex, clock)
+    clock.advance(timedelta(minutes=5))
+    book(storage, aramex, clock)
+    awb = aramex.parcels["shemsiworld-3"].reference
+
+    recorded = record_booking(
+        key=order.key,
+        partner="aramex",
+        reference=awb,
+        orders=storage.orders,
+        ledger=storage.ledger,
+        attention=storage.attention,
+        now=clock.now(),
+    )
+    clock.advance(timedelta(hours=2))
+    later = book(storage, aramex, clock)
+
+    assert recorded.state is OrderState.BOOKED
+    assert recorded.shipment is not None
+    assert recorded.shipment.reference == awb
+    assert later.outcomes == ()
+    assert aramex.book_calls == 1
+    assert storage.attention.open_items() == []
+    effect = storage.ledger.get(f"book:{order.key}")
+    assert effect is not None
+    assert effect.status is EffectStatus.DONE

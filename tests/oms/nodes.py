@@ -30,14 +30,22 @@ def line_node(
     current: int | None = None,
     price: str = "390.0",
     currency: str = "MAD",
+    weight: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """A line item; *weight* (``{"unit", "value"}``) adds the variant's
+    ``inventoryItem.measurement.weight``."""
+    variant: dict[str, Any] = {
+        "id": f"gid://shopify/ProductVariant/{4400000000000 + number}"
+    }
+    if weight is not None:
+        variant["inventoryItem"] = {"measurement": {"weight": weight}}
     return {
         "id": f"gid://shopify/LineItem/{15000000000000 + number}",
         "sku": sku,
         "title": title,
         "quantity": quantity,
         "currentQuantity": quantity if current is None else current,
-        "variant": {"id": f"gid://shopify/ProductVariant/{4400000000000 + number}"},
+        "variant": variant,
         "product": {"id": f"gid://shopify/Product/{8800000000000 + number}"},
         "originalUnitPriceSet": money(price, currency),
     }

@@ -191,3 +191,23 @@ def test_every_shop_has_its_own_token() -> None:
     tokens = {store.access_token for store in STORES.values()}
 
     assert tokens == {f"shpat_sandbox_{h}" for h in STORES}
+
+
+def test_every_product_but_the_soap_weighs_something_per_unit(
+    orders: dict[str, list[Order]],
+) -> None:
+    grams = {
+        line.product.sku: line.grams
+        for order in everything(orders)
+        for line in order.lines
+    }
+
+    assert grams == {
+        "OUD-50": 350,
+        "MSK-100": 280,
+        "BKH-01": 1200,
+        "ARG-OIL": 180,
+        "KHL-01": 113,
+        "DKH-250": 318,
+        "ZTR-01": None,
+    }

@@ -31,12 +31,12 @@ SHOP = "https://sandbox-shop.example"
 ENDPOINT = f"{SHOP}/admin/api/2025-07/graphql.json"
 CREDENTIAL = "shpat_test_not_a_real_token"
 VARIABLES = {
-    "first": 12,
+    "first": 8,
     "after": None,
     "query": "updated_at:<'2025-03-20T00:00:00Z'",
     "lines": 10,
 }
-COST = requested_cost(parse_document(orders_query()), VARIABLES)  # 734
+COST = requested_cost(parse_document(orders_query()), VARIABLES)  # 730
 
 
 def answer(

@@ -84,21 +84,23 @@ def test_the_operation_must_be_named_when_there_are_several() -> None:
         requested_cost(document)
 
 
-def test_the_orders_document_costs_61_points_per_order_with_ten_lines() -> None:
-    # Per order: customer 1, three money bags 2 each, shippingAddress 1, and
-    # lineItems 2 + 10 * (1 + variant 1 + product 1 + price bag 2) = 52.
+def test_the_orders_document_costs_91_points_per_order_with_ten_lines() -> None:
+    # Per order: 1, customer 1, three money bags 2 each, shippingAddress 1, and
+    # lineItems 2 + 10 * (1 + variant 1 + its weight 3 + product 1 + price 2)
+    # = 82.  The weight (inventoryItem, measurement, weight) adds 30 a page.
     document = parse_document(orders_query())
 
-    assert requested_cost(document, {"first": 16, "lines": 10}) == 978
-    assert requested_cost(document, {"first": 17, "lines": 10}) == 1039
-    assert requested_cost(document, {"first": 1, "lines": 3}) == 28
+    assert requested_cost(document, {"first": 10, "lines": 10}) == 912
+    assert requested_cost(document, {"first": 11, "lines": 10}) == 1003
+    assert requested_cost(document, {"first": 1, "lines": 3}) == 37
 
 
 def test_the_line_items_follow_up_costs_one_for_the_order_plus_the_page() -> None:
     document = parse_document(order_line_items_query())
 
-    # order 1 + (2 + 199 * 5)
-    assert requested_cost(document, {"id": "x", "first": 199}) == 998
+    # order 1 + (2 + 124 * 8), a line costing 1 + variant 4 + product 1 + price 2
+    assert requested_cost(document, {"id": "x", "first": 124}) == 995
+    assert requested_cost(document, {"id": "x", "first": 125}) == 1003
 
 
 def test_actual_cost_counts_the_nodes_really_returned() -> None:

@@ -389,6 +389,77 @@ def test_unreadable_line_parts_are_located_by_index() -> None:
     assert len(order.lines) == 2
 
 
+# --- weights -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("unit", "value", "grams"),
+    [
+        ("GRAMS", 350.0, 350),
+        ("GRAMS", 350.5, 351),  # half up
+        ("KILOGRAMS", 1.2, 1200),
+        ("KILOGRAMS", 0.28, 280),
+        ("OUNCES", 4.0, 113),  # 113.398...
+        ("OUNCES", 1, 28),  # 28.3495...
+        ("POUNDS", 0.7, 318),  # 317.514...
+        ("POUNDS", 2.5, 1134),  # 1133.98...
+    ],
+)
+def test_a_line_weighs_its_unit_weight_in_whole_grams(
+    unit: str, value: float, grams: int
+) -> None:
+    line = line_node(1, weight={"unit": unit, "value": value})
+
+    order = mapped(order_node(lineItems={"nodes": [line]}))
+
+    assert order.lines[0].grams == grams
+    assert order.source_problems == ()
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        None,
+        {"id": "gid://shopify/ProductVariant/1"},
+        {"id": "gid://shopify/ProductVariant/1", "inventoryItem": None},
+        {
+            "id": "gid://shopify/ProductVariant/1",
+            "inventoryItem": {"measurement": None},
+        },
+        {"id": "v", "inventoryItem": {"measurement": {"weight": None}}},
+        {"id": "v", "inventoryItem": {"measurement": {"weight": {"unit": "GRAMS"}}}},
+    ],
+)
+def test_a_line_without_a_weight_has_unknown_grams_and_no_problem(
+    variant: Any,
+) -> None:
+    line = {**line_node(1), "variant": variant}
+
+    order = mapped(order_node(lineItems={"nodes": [line]}))
+
+    assert order.lines[0].grams is None
+    assert order.source_problems == ()
+
+
+@pytest.mark.parametrize(
+    "weight",
+    [
+        {"unit": "GRAMS", "value": 0.0},  # what Shopify stores when none is typed
+        {"unit": "GRAMS", "value": -5},
+        {"unit": "STONES", "value": 2},
+        {"unit": "KILOGRAMS", "value": "heavy"},
+        {"unit": "KILOGRAMS", "value": True},
+        {"unit": ["GRAMS"], "value": 3},
+    ],
+)
+def test_a_zero_or_unreadable_weight_is_unknown_never_zero(weight: Any) -> None:
+    line = line_node(1, weight=weight)
+
+    order = mapped(order_node(lineItems={"nodes": [line]}))
+
+    assert order.lines[0].grams is None
+
+
 def test_missing_line_items_and_times_are_problems_not_crashes() -> None:
     node = order_node(lineItems=None, currencyCode="??")
     del node["createdAt"]

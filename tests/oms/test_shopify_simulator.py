@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from fulfilment.adapters.oms.shopify.queries import orders_query
 from fulfilment.core.clock import ManualClock
 from fulfilment.runners.sandbox.seed import sandbox_token
 from fulfilment.runners.sandbox.shopify import ShopifySimulator
@@ -59,6 +60,33 @@ def test_serves_the_reference_nodes_back_exactly_as_loaded(
 
     assert response.status_code == 200
     assert response.json()["data"]["orders"]["nodes"] == expected
+
+
+def test_serves_each_line_weight_where_the_adapter_asks_for_it(
+    start_sandbox: Callable[..., Sandbox],
+) -> None:
+    sandbox = start_sandbox(seed=True)
+    variables = {"first": 10, "lines": 10, "after": None, "query": None}
+
+    with httpx.Client(base_url=sandbox.url) as http:
+        body = post(http, orders_query(), variables, store="shemsi-lebanon").json()
+
+    lines = [
+        line
+        for order in body["data"]["orders"]["nodes"]
+        for line in order["lineItems"]["nodes"]
+    ]
+    weights = {
+        line["sku"]: line["variant"]["inventoryItem"]["measurement"]["weight"]
+        for line in lines
+    }
+    assert "errors" not in body
+    assert weights == {
+        "OUD-50": {"unit": "GRAMS", "value": 350.0},
+        "MSK-100": {"unit": "KILOGRAMS", "value": 0.28},
+        "BKH-01": {"unit": "KILOGRAMS", "value": 1.2},
+        "ZTR-01": None,
+    }
 
 
 def test_echoes_the_api_version(sandbox: Sandbox, http: httpx.Client) -> None:

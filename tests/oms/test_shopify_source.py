@@ -67,7 +67,7 @@ def test_reads_every_order_over_several_cursor_pages_oldest_change_first(
 
     pages = read_all(sandbox.source())
 
-    assert [len(page) for page in pages] == [16, 16, 8]
+    assert [len(page) for page in pages] == [10, 10, 10, 10]
     read = [order for page in pages for order in page]
     assert [o.key.external_id for o in read] == [
         str(6200000000000 + n) for n in range(1, 41)
@@ -95,8 +95,8 @@ def test_chooses_the_largest_page_whose_cost_fits_and_the_shop_accepts_it(
 def test_fewer_lines_per_order_buys_more_orders_per_page(sandbox: Sandbox) -> None:
     source = sandbox.source(line_items_per_order=3)
 
-    # 2 + n * (11 + 5 * 3) <= 1000
-    assert source.page_size() == 38
+    # 2 + n * (11 + 8 * 3) <= 1000, against 10 orders with ten lines each
+    assert source.page_size() == 28
 
 
 def test_only_orders_changed_inside_the_window_are_read(sandbox: Sandbox) -> None:
@@ -135,7 +135,7 @@ def test_an_order_with_more_lines_than_the_first_page_gets_them_all(
     assert len({line.external_id for line in lines}) == 230
     assert by_id["6200000000007"].source_problems == ()
     assert len(by_id["6200000000007"].raw["lineItems"]["nodes"]) == 230
-    # one page of orders, then two follow-ups of 199 and 21 lines
+    # one page of orders, then two follow-ups of 124 and 96 lines
     assert len(sandbox.sim.requests) == 3
 
 
@@ -149,7 +149,7 @@ def test_a_tiny_bucket_makes_the_source_wait_and_still_read_everything(
     pages = read_all(source)
 
     assert sum(len(page) for page in pages) == 40
-    assert source.page_size() == 11  # 2 + 11 * 26 = 288 <= 300
+    assert source.page_size() == 8  # 2 + 8 * 35 = 282 <= 300
     assert sandbox.time.sleeps
     assert all(wait > 0 for wait in sandbox.time.sleeps)
 
@@ -163,8 +163,8 @@ def test_a_lower_single_query_limit_halves_the_page_once_and_keeps_it(
 
     pages = read_all(source)
 
-    assert [len(page) for page in pages] == [8, 8, 4]
-    assert len(sandbox.sim.requests) == 4  # the refused first query, then 3 pages
+    assert [len(page) for page in pages] == [5, 5, 5, 5]
+    assert len(sandbox.sim.requests) == 5  # the refused first query, then 4 pages
 
 
 def test_an_order_updated_mid_read_is_seen_again_on_a_later_page(
@@ -211,6 +211,17 @@ def test_reads_the_seeded_shops_with_their_problems(
         "shippingAddress.city",
         "shippingAddress.phone",
     }
+
+
+def test_reads_each_line_weight_in_grams_per_unit_from_the_seeded_shop(
+    start_sandbox: Callable[..., Sandbox],
+) -> None:
+    sandbox = start_sandbox(seed=True)
+
+    lebanon = [o for page in read_all(sandbox.source("shemsi-lebanon")) for o in page]
+
+    grams = {line.product.sku: line.grams for o in lebanon for line in o.lines}
+    assert grams == {"OUD-50": 350, "MSK-100": 280, "BKH-01": 1200, "ZTR-01": None}
 
 
 class _Resume:

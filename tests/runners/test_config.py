@@ -223,3 +223,184 @@ def test_fulfilment_env_picks_the_file() -> None:
     assert find_config_file(None, {"FULFILMENT_ENV": "staging"}) == Path(
         "config/staging.toml"
     )
+
+
+def problems_of(tmp_path: Path, adapters: Adapters, text: str) -> str:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigurationError) as error:
+        load_config(path, adapters, {"LB_TOKEN": "x"})
+    lines = str(error.value).splitlines()
+    assert all(line.startswith(f"{path}: ") for line in lines)
+    return "\n".join(line.removeprefix(f"{path}: ") for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (
+            "[intake]\noverlap_minutes = nan",
+            "intake.overlap_minutes: expected a finite number",
+        ),
+        (
+            "[intake]\nfirst_run_lookback_days = -1",
+            "first_run_lookback_days must be between",
+        ),
+        ("[booking]\nbatch_size = 0", "batch_size must be between 1 and 100000, not 0"),
+        (
+            "[booking]\nbatch_size = 1.9",
+            "booking.batch_size: expected a whole number, not a number",
+        ),
+        (
+            '[booking]\nretry_delays_minutes = "1,5"',
+            "retry_delays_minutes: expected a list, not a string",
+        ),
+        (
+            "[booking]\nclaim_ttl_minutes = 1e12",
+            "claim_ttl_minutes must be between 1 and 1440",
+        ),
+        (
+            '[logging]\nlevel = "debug"',
+            "'level' must be in ('DEBUG', 'INFO', 'WARNING', 'ERROR') (got 'debug')",
+        ),
+        (
+            "[retry]\nattempts = true",
+            "retry.attempts: expected a whole number, not true/false",
+        ),
+    ],
+)
+def test_a_value_out_of_shape_is_named_with_its_path(
+    tmp_path: Path, adapters: Adapters, extra: str, expected: str
+) -> None:
+    assert expected in problems_of(tmp_path, adapters, MINIMAL + extra)
+
+
+def test_a_routing_flag_must_be_a_real_boolean(
+    tmp_path: Path, adapters: Adapters
+) -> None:
+    text = MINIMAL.replace(
+        "[stores.shemsi-lebanon.source]",
+        '[[stores.shemsi-lebanon.routing]]\ncash_on_delivery = "no"\n'
+        "[stores.shemsi-lebanon.source]",
+    )
+
+    found = problems_of(tmp_path, adapters, text)
+
+    assert (
+        "stores.shemsi-lebanon.routing[0].cash_on_delivery: expected true or false"
+        in found
+    )
+
+
+def test_store_codes_and_time_zone_are_checked(
+    tmp_path: Path, adapters: Adapters
+) -> None:
+    bad_country = MINIMAL.replace('country = "LB"', 'country = "XX1"')
+    bad_zone = MINIMAL.replace('country = "LB"', 'country = "LB"\ntimezone = "Mars/X"')
+
+    country = problems_of(tmp_path, adapters, bad_country)
+    zone = problems_of(tmp_path, adapters, bad_zone)
+
+    assert "country 'XX1' is not an ISO country code" in country
+    assert "timezone 'Mars/X' is not a time zone" in zone
+
+
+def test_a_store_handle_with_a_colon_is_refused(
+    tmp_path: Path, adapters: Adapters
+) -> None:
+    text = MINIMAL.replace("stores.shemsi-lebanon", 'stores."shemsi:lebanon"')
+
+    assert "a store handle is lower-case letters" in problems_of(
+        tmp_path, adapters, text
+    )
+
+
+def test_a_source_store_other_than_the_handle_is_refused(
+    tmp_path: Path, adapters: Adapters
+) -> None:
+    text = MINIMAL.replace(
+        'access_token = "${LB_TOKEN}"',
+        'access_token = "${LB_TOKEN}"\nstore = "shemsiworld"',
+    )
+
+    found = problems_of(tmp_path, adapters, text)
+
+    assert "stores.shemsi-lebanon.source.store: 'shemsiworld' differs" in found
+
+
+def test_a_file_with_no_store_is_refused(tmp_path: Path, adapters: Adapters) -> None:
+    found = problems_of(
+        tmp_path, adapters, 'environment = "staging"\n[storage]\npath = "x.db"\n'
+    )
+
+    assert found == "stores: no store is configured; add a [stores.<handle>]"
+
+
+@pytest.mark.parametrize("value", ["482913", '["hunter2"]', "true"])
+def test_a_secret_that_is_not_a_reference_is_refused_whatever_its_type(
+    tmp_path: Path, adapters: Adapters, value: str
+) -> None:
+    text = MINIMAL.replace('"${LB_TOKEN}"', value)
+
+    found = problems_of(tmp_path, adapters, text)
+
+    assert found.startswith("stores.shemsi-lebanon.source.access_token: a secret")
+
+
+def test_a_uri_with_a_password_must_come_from_the_environment(
+    tmp_path: Path, adapters: Adapters
+) -> None:
+    text = MINIMAL.replace(
+        'backend = "sqlite"\npath = "db.sqlite3"',
+        'backend = "mongodb"\nuri = "mongodb://admin:Sup3r@127.0.0.1:1/x"',
+    )
+
+    assert "storage.uri: the URI holds a password" in problems_of(
+        tmp_path, adapters, text
+    )
+
+
+def test_an_unknown_environment_is_reported_before_anything_else(
+    tmp_path: Path, adapters: Adapters
+) -> None:
+    text = MINIMAL.replace('"staging"', '"prod"').replace('"${LB_TOKEN}"', '"literal"')
+
+    found = problems_of(tmp_path, adapters, text)
+
+    assert found == (
+        "environment: 'prod' is not one of 'ci', 'staging', 'production', 'sandbox'"
+    )
+
+
+def test_a_broken_partner_table_is_not_also_called_missing(
+    tmp_path: Path, adapters: Adapters
+) -> None:
+    text = MINIMAL.replace('currency = "USD"', 'currency = "USD"\npartner = "aramex"')
+    text += '[partners.aramex]\nbase_url = "http://127.0.0.1:9"\n'
+
+    found = problems_of(tmp_path, adapters, text)
+
+    assert "partners.aramex.username: required key is missing" in found
+    assert "is not configured under [partners]" not in found
+
+
+def test_a_file_that_is_not_utf8_is_one_readable_message(
+    tmp_path: Path, adapters: Adapters
+) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('environment = "staging" # é'.encode("latin-1"))
+
+    with pytest.raises(ConfigurationError, match="not UTF-8 text"):
+        load_config(path, adapters, {})
+
+
+def test_a_table_given_as_a_string_says_a_table_is_expected(
+    tmp_path: Path, adapters: Adapters
+) -> None:
+    text = MINIMAL.replace(
+        "[stores.shemsi-lebanon.source]",
+        'routing = ["aramex"]\n[stores.shemsi-lebanon.source]',
+    )
+
+    found = problems_of(tmp_path, adapters, text)
+
+    assert "stores.shemsi-lebanon.routing[0]: expected a table, not a string" in found

@@ -12,6 +12,8 @@ import pytest
 
 from fulfilment.runners.cli import main
 from fulfilment.runners.sandbox.seed import seed_orders
+from fulfilment.runners.sandbox.world import SandboxWorld
+from fulfilment.runners.usage import UsageError
 from tests.builders import T0
 
 
@@ -214,7 +216,7 @@ def test_schedule_runs_rounds_until_told_to_stop(
             "schedule",
             "create-fulfilment-requests",
             "--every",
-            "0",
+            "0.01",
             "--times",
             "2",
         ]
@@ -223,3 +225,56 @@ def test_schedule_runs_rounds_until_told_to_stop(
     lines = capsys.readouterr().out.splitlines()
     assert code == 0
     assert lines == ["create-fulfilment-requests | nothing due"] * 2
+
+
+def test_schedule_refuses_a_zero_interval(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["schedule", "--every", "0"])
+
+    assert exit_.value.code == 2
+    assert "must be a number above 0" in capsys.readouterr().err
+
+
+def test_a_bad_order_key_is_a_usage_error(
+    first_run: tuple[Path, dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, _ = first_run
+
+    code = main(["--config", str(folder / "fulfilment.toml"), "orders", "show", "foo"])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: order key 'foo' is not of the form")
+
+
+def test_a_data_folder_that_is_a_file_is_one_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+
+    code = main(["demo", "--data-dir", str(not_a_folder)])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"{not_a_folder}/sandbox: cannot use as a data folder" in err
+
+
+def test_corrupt_simulator_state_is_one_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    demo(capsys, "--data-dir", str(tmp_path))
+    (tmp_path / "sandbox" / "aramex.json").write_text("{not json")
+
+    code = main(["demo", "--data-dir", str(tmp_path)])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "aramex.json: simulator state cannot be read" in err
+
+
+def test_one_world_is_served_by_one_process_at_a_time(tmp_path: Path) -> None:
+    first = SandboxWorld(tmp_path)
+
+    with first, pytest.raises(UsageError, match="already being served"):
+        SandboxWorld(tmp_path).start()

@@ -3,6 +3,7 @@ DEBUG, across a whole demo run."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from pathlib import Path
@@ -65,4 +66,45 @@ def test_json_lines_carry_the_event_and_its_fields() -> None:
 
     assert '"event": "orders.fetched"' in line
     assert '"store": "shemsiworld"' in line
-    assert '"n": "3"' in line
+    assert '"n": 3' in line
+
+
+def record(message: str, *args: object) -> logging.LogRecord:
+    return logging.LogRecord("x", logging.ERROR, __file__, 1, message, args, None)
+
+
+def test_a_field_value_with_spaces_is_kept_whole_in_json() -> None:
+    line = JsonFormatter().format(
+        record("orders.fetch_failed store=%s error=%s", "x", "shopify HTTP 401: no")
+    )
+
+    assert json.loads(line)["error"] == "shopify HTTP 401: no"
+
+
+def test_a_library_sentence_is_kept_as_the_message() -> None:
+    line = json.loads(JsonFormatter().format(record('{"message": "heartbeat"}')))
+
+    assert "event" not in line
+    assert line["message"] == '{"message": "heartbeat"}'
+
+
+def test_personal_data_inside_an_upstream_error_is_masked() -> None:
+    text = "error=String cannot represent value: ['layla@example.com'] +971500000101"
+    entry = record("orders.fetch_failed %s", text)
+
+    Redactor([]).filter(entry)
+
+    assert entry.getMessage() == (
+        "orders.fetch_failed error=String cannot represent value: "
+        "['l***@example.com'] +971******101"
+    )
+
+
+def test_order_ids_and_waybills_stay_readable() -> None:
+    entry = record(
+        "aramex.booked reference=%s awb=%s", "shemsiworld-6200000000001", "50300000001"
+    )
+
+    Redactor([]).filter(entry)
+
+    assert entry.getMessage().endswith("shemsiworld-6200000000001 awb=50300000001")

@@ -29,7 +29,12 @@ Business rules encoded here:
   ``PAID``, ``PARTIALLY_REFUNDED`` or ``AUTHORIZED``;
 - phones are read with the shipping country (else the store's country).
   A cancelled order needs no delivery, so it is not checked for an address,
-  a phone or items.
+  a phone or items;
+- a line's ``grams`` is the weight of one unit, read from
+  ``variant.inventoryItem.measurement.weight`` and converted to whole grams
+  (half up).  Shopify stores 0 when the merchant entered no weight, so a
+  weight that is absent, 0 or unreadable leaves ``grams`` None; a missing
+  weight does not stop a delivery, so it is no problem either.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 import attrs
@@ -58,7 +63,14 @@ from fulfilment.core.domain import (
 )
 from fulfilment.core.masking import mask_phone
 
-__all__ = ["CHANNEL", "Rejected", "is_cod_gateway", "legacy_id", "map_order"]
+__all__ = [
+    "CHANNEL",
+    "Rejected",
+    "is_cod_gateway",
+    "legacy_id",
+    "map_order",
+    "unit_grams",
+]
 
 CHANNEL = "shopify"
 PAID_STATUSES = frozenset({"PAID", "PARTIALLY_REFUNDED", "AUTHORIZED"})
@@ -68,6 +80,14 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _COD_GATEWAY = re.compile(r"cash[\s_-]*on[\s_-]*delivery|\bcod\b", re.IGNORECASE)
 _ORDER_GID = re.compile(r"^gid://shopify/Order/(\d+)(?:\?.*)?$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+# Shopify's WeightUnit values, in grams (the ounce and pound are the
+# international avoirdupois units, defined exactly).
+GRAMS_PER_UNIT = {
+    "GRAMS": Decimal(1),
+    "KILOGRAMS": Decimal(1000),
+    "OUNCES": Decimal("28.349523125"),
+    "POUNDS": Decimal("453.59237"),
+}
 
 
 @attrs.frozen
@@ -328,6 +348,7 @@ class _Mapper:
             quantity=current,
             ordered_quantity=ordered if _is_count(ordered) else current,
             unit_price=price or Money.zero(currency),
+            grams=unit_grams(_dig(item, "variant", "inventoryItem", "measurement")),
         )
 
     # --- checks --------------------------------------------------------------
@@ -388,6 +409,18 @@ class _Mapper:
         )
 
 
+def unit_grams(measurement: Any) -> int | None:
+    """Whole grams (rounded half up) of an ``InventoryItemMeasurement``'s
+    ``weight: {unit, value}``; None when there is no weight, its value is
+    not above 0 or its unit is not a ``WeightUnit``."""
+    unit = _dig(measurement, "weight", "unit")
+    factor = GRAMS_PER_UNIT.get(unit) if isinstance(unit, str) else None
+    value = _number(_dig(measurement, "weight", "value"))
+    if factor is None or value is None or value <= 0:
+        return None
+    return int((value * factor).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
 def _product(item: Mapping[str, Any]) -> Product:
     sku = _text(item.get("sku"))
     return Product(
@@ -438,6 +471,14 @@ def _decimal(value: Any) -> Decimal | None:
     except InvalidOperation:
         return None
     return amount if amount.is_finite() else None
+
+
+def _number(value: Any) -> Decimal | None:
+    """A JSON number (a GraphQL ``Float``) or decimal text as a Decimal; a
+    float goes through its shortest text, so 0.28 stays 0.28."""
+    if isinstance(value, float):
+        return _decimal(repr(value))
+    return _decimal(value)
 
 
 def _parse_time(value: Any) -> datetime | None:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import attrs
 
+from fulfilment.adapters.validators import http_url, positive_seconds
+
 __all__ = ["AramexSettings", "ShipperSettings"]
 
 
@@ -59,7 +61,7 @@ class AramexSettings:
     call asks about (Aramex publishes no limit; 50 keeps answers small).
     """
 
-    base_url: str
+    base_url: str = attrs.field(validator=http_url)
     username: str
     password: str = attrs.field(repr=False)
     account_number: str
@@ -74,5 +76,7 @@ class AramexSettings:
     cod_currencies: tuple[str, ...] = ("MAD",)
     label_report_id: int = 9729
     tracking_url_template: str | None = None
-    max_tracking_batch: int = attrs.field(default=50, validator=attrs.validators.ge(1))
-    timeout: float = 30.0
+    max_tracking_batch: int = attrs.field(
+        default=50, validator=[attrs.validators.ge(1), attrs.validators.le(500)]
+    )
+    timeout: float = attrs.field(default=30.0, validator=positive_seconds)

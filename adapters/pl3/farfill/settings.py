@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import attrs
 
+from fulfilment.adapters.validators import http_url, positive_seconds
+
 __all__ = ["FarfillSettings"]
 
 
@@ -27,11 +29,11 @@ class FarfillSettings:
     public); ``cod_currencies`` are the currencies its couriers collect.
     """
 
-    base_url: str = attrs.field(validator=_not_blank)
+    base_url: str = attrs.field(validator=http_url)
     client_id: str = attrs.field(validator=_not_blank)
     client_secret: str = attrs.field(repr=False, validator=_not_blank)
     service_kind: str = "partner_next_day"
     cod_currencies: frozenset[str] = attrs.field(
         default=frozenset({"AED"}), converter=frozenset
     )
-    timeout: float = 30.0
+    timeout: float = attrs.field(default=30.0, validator=positive_seconds)

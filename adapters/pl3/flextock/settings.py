@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
+from fulfilment.adapters.validators import http_url, positive_seconds
+
 __all__ = ["FlextockSettings"]
 
 
@@ -40,7 +42,7 @@ class FlextockSettings:
     order-status call asks about (Flextock publishes no limit).
     """
 
-    base_url: str = attrs.field(validator=_not_blank)
+    base_url: str = attrs.field(validator=http_url)
     username: str = attrs.field(validator=_not_blank)
     password: str = attrs.field(repr=False, validator=_not_blank)
     vendor_name: str = attrs.field(validator=_not_blank)
@@ -50,5 +52,7 @@ class FlextockSettings:
         default=frozenset({"EGP"}), converter=frozenset
     )
     time_zone: str = attrs.field(default="Africa/Cairo", validator=_known_zone)
-    max_tracking_batch: int = attrs.field(default=50, validator=attrs.validators.ge(1))
-    timeout: float = 30.0
+    max_tracking_batch: int = attrs.field(
+        default=50, validator=[attrs.validators.ge(1), attrs.validators.le(500)]
+    )
+    timeout: float = attrs.field(default=30.0, validator=positive_seconds)

@@ -11,6 +11,7 @@ import httpx
 
 from fulfilment.adapters.http import send
 from fulfilment.adapters.retry import RetryPolicy
+from fulfilment.adapters.validators import http_url
 from fulfilment.core.domain import Booking
 from fulfilment.core.errors import PartnerRejected
 from fulfilment.core.ports import BookingRequest, Capabilities
@@ -18,8 +19,8 @@ from fulfilment.core.ports import BookingRequest, Capabilities
 
 @attrs.frozen
 class AcmeSettings:
-    base_url: str
-    api_key: str
+    base_url: str = attrs.field(validator=http_url)
+    api_key: str = attrs.field(repr=False)
     countries: tuple[str, ...] = ("MA", "EG", "AE", "LB")
     timeout: float = 10.0
 
