@@ -35,6 +35,7 @@ from fulfilment.adapters.retry import RetryPolicy
 from fulfilment.core.errors import ConfigurationError
 from fulfilment.core.routing import RoutingPolicy, RoutingRule
 from fulfilment.core.workers.create_fulfilment_requests import BookingSettings
+from fulfilment.core.workers.fetch_fulfilment_status import TrackingSettings
 from fulfilment.core.workers.fetch_new_orders import IntakeSettings
 
 from .strict import describe, kind, strict_converter
@@ -119,6 +120,18 @@ class BookingConfig:
             retry_delays=tuple(timedelta(minutes=m) for m in self.retry_delays_minutes),
             hold_recheck=timedelta(minutes=self.hold_recheck_minutes),
             batch_size=self.batch_size,
+        )
+
+
+@attrs.frozen
+class TrackingConfig:
+    poll_interval_minutes: float = attrs.field(default=30, validator=_between(1, 1440))
+    stale_after_days: float = attrs.field(default=5, validator=_between(1, 60))
+
+    def settings(self) -> TrackingSettings:
+        return TrackingSettings(
+            poll_interval=timedelta(minutes=self.poll_interval_minutes),
+            stale_after=timedelta(days=self.stale_after_days),
         )
 
 
@@ -218,6 +231,7 @@ class Config:
     logging: LoggingConfig = LoggingConfig()
     retry: RetryConfig = RetryConfig()
     runner: RunnerConfig = RunnerConfig()
+    tracking: TrackingConfig = TrackingConfig()
     sandbox: Mapping[str, Any] = attrs.field(factory=dict)
 
     def routing_policy(self) -> RoutingPolicy:
@@ -354,6 +368,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "logging": LoggingConfig,
     "retry": RetryConfig,
     "runner": RunnerConfig,
+    "tracking": TrackingConfig,
 }
 
 

@@ -27,6 +27,7 @@ from fulfilment.core.ports import Clock, DeliveryPartner, OrderSource, Storage
 from fulfilment.core.workers.create_fulfilment_requests import (
     create_fulfilment_requests,
 )
+from fulfilment.core.workers.fetch_fulfilment_status import fetch_fulfilment_status
 from fulfilment.core.workers.fetch_new_orders import fetch_new_orders
 
 from .config import Config
@@ -36,7 +37,7 @@ __all__ = ["WORKERS", "App", "build_app", "default_http_client"]
 
 log = logging.getLogger(__name__)
 
-WORKERS = ("fetch-new-orders", "create-fulfilment-requests")
+WORKERS = ("fetch-new-orders", "create-fulfilment-requests", "fetch-fulfilment-status")
 
 
 def default_http_client(base_url: str, timeout: float) -> httpx.Client:
@@ -134,9 +135,30 @@ def _create_fulfilment_requests(app: App) -> dict[str, Any]:
     }
 
 
+def _fetch_fulfilment_status(app: App) -> dict[str, Any]:
+    report = fetch_fulfilment_status(
+        orders=app.storage.orders,
+        partners=app.partners,
+        attention=app.storage.attention,
+        clock=app.clock,
+        ledger=app.storage.ledger,
+        settings=app.config.tracking.settings(),
+    )
+    return {
+        "worker": "fetch-fulfilment-status",
+        "polled": report.polled,
+        "new_events": report.new_events,
+        "moved": dict(report.moved),
+        "unknown_codes": list(report.unknown_codes),
+        "stale": list(report.stale),
+        "failed_partners": dict(report.failed_partners),
+    }
+
+
 _RUNNERS: dict[str, Callable[[App], dict[str, Any]]] = {
     "fetch-new-orders": _fetch_new_orders,
     "create-fulfilment-requests": _create_fulfilment_requests,
+    "fetch-fulfilment-status": _fetch_fulfilment_status,
 }
 
 

@@ -191,7 +191,7 @@ def test_an_unreachable_shop_fails_loudly_without_holding_up_the_rest(
 
     results = json.loads(capsys.readouterr().out)
     assert code == 1
-    intake, booking = results
+    intake, booking, tracking = results
     assert intake["failed_stores"] == [
         "shemsi-egypt",
         "shemsi-lebanon",
@@ -201,6 +201,8 @@ def test_an_unreachable_shop_fails_loudly_without_holding_up_the_rest(
     assert "could not connect" in intake["stores"]["shemsiworld"]["error"]
     assert booking["worker"] == "create-fulfilment-requests"
     assert "error" not in booking
+    assert tracking["worker"] == "fetch-fulfilment-status"
+    assert "could not connect" in tracking["failed_partners"]["aramex"]
 
 
 def test_schedule_runs_rounds_until_told_to_stop(
