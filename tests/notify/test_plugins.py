@@ -117,6 +117,7 @@ def test_a_sandbox_table_survives_toml_and_structures_into_the_settings(
 
 def test_per_country_senders_structure_from_a_toml_table() -> None:
     table = {
+        "base_url": "http://127.0.0.1:9",
         "account_sid": "AC" + "1" * 32,
         "auth_token": "t",
         "senders": {"AE": "SHEMSI", "EG": "SHEMSI EG"},

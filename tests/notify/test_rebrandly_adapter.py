@@ -237,4 +237,7 @@ def test_a_lost_answer_with_a_slashtag_is_safe_to_repeat(
 
 
 def test_the_api_key_stays_out_of_repr() -> None:
-    assert "rb-key" not in repr(RebrandlySettings(api_key="rb-key"))
+    settings = RebrandlySettings(
+        base_url="https://api.rebrandly.test", api_key="rb-key"
+    )
+    assert "rb-key" not in repr(settings)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import attrs
 
+from fulfilment.adapters.validators import http_url, positive_seconds
+
 from .._settings import not_blank, optional_not_blank
 
 __all__ = ["RebrandlySettings"]
@@ -22,10 +24,11 @@ class RebrandlySettings:
     Rebrandly's own ``rebrand.ly`` when absent.
     """
 
+    # No default address: a configuration names the API host it means (the
+    # loopback simulator in the sandbox), so nothing reaches Rebrandly by
+    # accident.
+    base_url: str = attrs.field(validator=http_url)
     api_key: str = attrs.field(repr=False, validator=not_blank)
-    base_url: str = attrs.field(
-        default="https://api.rebrandly.com", validator=not_blank
-    )
     workspace: str | None = attrs.field(default=None, validator=optional_not_blank)
     domain: str | None = attrs.field(default=None, validator=optional_not_blank)
-    timeout: float = 30.0
+    timeout: float = attrs.field(default=30.0, validator=positive_seconds)

@@ -12,7 +12,9 @@ from collections.abc import Mapping
 
 import attrs
 
-from .._settings import country_senders, not_blank, optional_not_blank
+from fulfilment.adapters.validators import http_url, positive_seconds
+
+from .._settings import country_senders, optional_not_blank
 
 __all__ = ["TwilioSettings"]
 
@@ -33,6 +35,10 @@ class TwilioSettings:
     pick the sender when neither names one.  At least one of them is needed.
     """
 
+    # No default address: a configuration names the API host it means (the
+    # loopback simulator in the sandbox), so nothing reaches Twilio by
+    # accident.
+    base_url: str = attrs.field(validator=http_url)
     account_sid: str = attrs.field(validator=_account_sid)
     auth_token: str | None = attrs.field(
         default=None, repr=False, validator=optional_not_blank
@@ -46,8 +52,7 @@ class TwilioSettings:
         factory=dict, converter=dict, validator=country_senders
     )
     messaging_service_sid: str | None = None
-    base_url: str = attrs.field(default="https://api.twilio.com", validator=not_blank)
-    timeout: float = 30.0
+    timeout: float = attrs.field(default=30.0, validator=positive_seconds)
 
     def __attrs_post_init__(self) -> None:
         if not (self.auth_token or (self.api_key_sid and self.api_key_secret)):
