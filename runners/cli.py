@@ -427,44 +427,49 @@ def _attention_list(args: argparse.Namespace) -> int:
 
 
 def _attention_retry(args: argparse.Namespace) -> int:
-    def body(app: App) -> int:
-        try:
-            order = retry_order(
-                key=_key(args.key),
-                orders=app.storage.orders,
-                ledger=app.storage.ledger,
-                attention=app.storage.attention,
-                now=app.clock.now(),
-            )
-        except (LookupError, NotRetryable) as error:
-            print(str(error).strip("'\""), file=sys.stderr)
-            return 1
-        print(f"{order.key}: back to {order.state}; the next booking run takes it")
-        return 0
+    def act(app: App) -> str:
+        order = retry_order(
+            key=_key(args.key),
+            orders=app.storage.orders,
+            ledger=app.storage.ledger,
+            attention=app.storage.attention,
+            now=app.clock.now(),
+        )
+        return f"{order.key}: back to {order.state}; the next booking run takes it"
 
-    return _with_app(args, body)
+    return _operator_action(args, act)
 
 
 def _attention_record(args: argparse.Namespace) -> int:
-    def body(app: App) -> int:
+    def act(app: App) -> str:
         if args.partner not in app.partners:
             known = ", ".join(sorted(app.partners))
             raise UsageError(f"no partner {args.partner!r} is configured ({known})")
+        order = record_booking(
+            key=_key(args.key),
+            partner=args.partner,
+            reference=args.reference,
+            label_url=args.label_url,
+            orders=app.storage.orders,
+            ledger=app.storage.ledger,
+            attention=app.storage.attention,
+            now=app.clock.now(),
+        )
+        return f"{order.key}: booked with {args.partner} as {args.reference}"
+
+    return _operator_action(args, act)
+
+
+def _operator_action(args: argparse.Namespace, act: Callable[[App], str]) -> int:
+    """Run an operator's change to one order; an order that is missing or in
+    the wrong state is a plain message and exit status 1."""
+
+    def body(app: App) -> int:
         try:
-            order = record_booking(
-                key=_key(args.key),
-                partner=args.partner,
-                reference=args.reference,
-                label_url=args.label_url,
-                orders=app.storage.orders,
-                ledger=app.storage.ledger,
-                attention=app.storage.attention,
-                now=app.clock.now(),
-            )
+            print(act(app))
         except (LookupError, NotRetryable) as error:
             print(str(error).strip("'\""), file=sys.stderr)
             return 1
-        print(f"{order.key}: booked with {args.partner} as {args.reference}")
         return 0
 
     return _with_app(args, body)

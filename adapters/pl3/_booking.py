@@ -73,3 +73,21 @@ def rejected(
     return PartnerRejected(
         message, partner=partner, problems=tuple(problems), status=status
     )
+
+
+def existing_booking(
+    partner: str,
+    find: Callable[[str], Booking | None],
+    reference: str,
+    problems: Sequence[tuple[str, str]],
+    status: int | None,
+) -> Booking:
+    """The parcel already booked under *reference*, after the partner
+    refused a second one as a duplicate.  If the partner says the reference
+    is taken but cannot show it, a person must look: ``PartnerRejected``
+    with the partner's words, never a second booking."""
+    existing = find(reference)
+    if existing is None:
+        raise rejected(partner, problems, status)
+    log.info("booking.already_booked partner=%s reference=%s", partner, reference)
+    return existing

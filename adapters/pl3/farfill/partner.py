@@ -24,7 +24,12 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from fulfilment.adapters.pl3._bearer import AccessToken, BearerSession
-from fulfilment.adapters.pl3._booking import authorised, rejected, settle_unknown
+from fulfilment.adapters.pl3._booking import (
+    authorised,
+    existing_booking,
+    rejected,
+    settle_unknown,
+)
 from fulfilment.adapters.pl3._reply import Reply
 from fulfilment.adapters.pl3._tracking import distinct, merge
 from fulfilment.adapters.retry import RetryPolicy
@@ -165,13 +170,9 @@ class FarfillDeliveryPartner:
         problems = wire.problems_of(reply.body)
         if not wire.is_duplicate_order(reply.status, problems):
             raise _refusal(reply, "create-order")
-        existing = self.find_booking(reference)
-        if existing is None:
-            # Farfill says the id is taken but cannot show it: a person must
-            # look rather than the worker booking again.
-            raise rejected(self.name, problems, reply.status)
-        log.info("farfill.already_booked reference=%s", reference)
-        return existing
+        return existing_booking(
+            self.name, self.find_booking, reference, problems, reply.status
+        )
 
     # --- plumbing --------------------------------------------------------
 

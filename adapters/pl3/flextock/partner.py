@@ -32,7 +32,12 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from fulfilment.adapters.pl3._bearer import AccessToken, BearerSession
-from fulfilment.adapters.pl3._booking import authorised, rejected, settle_unknown
+from fulfilment.adapters.pl3._booking import (
+    authorised,
+    existing_booking,
+    rejected,
+    settle_unknown,
+)
 from fulfilment.adapters.pl3._reply import Reply
 from fulfilment.adapters.pl3._tracking import chunked, distinct, merge
 from fulfilment.adapters.retry import RetryPolicy
@@ -190,13 +195,9 @@ class FlextockDeliveryPartner:
         problems = wire.problems_of(reply.body)
         if reply.status not in _VALIDATION or not wire.is_duplicate_order(problems):
             raise _refusal(reply, "create-order")
-        existing = self.find_booking(reference)
-        if existing is None:
-            # Flextock says the code is taken but cannot show it: a person
-            # must look rather than the worker booking again.
-            raise rejected(wire.PARTNER, problems, reply.status)
-        log.info("flextock.already_booked reference=%s", reference)
-        return existing
+        return existing_booking(
+            self.name, self.find_booking, reference, problems, reply.status
+        )
 
     # --- plumbing --------------------------------------------------------
 
