@@ -10,6 +10,7 @@ read again after an overlap changes nothing.
 from __future__ import annotations
 
 import enum
+import hashlib
 from collections.abc import Callable
 from datetime import datetime
 
@@ -43,6 +44,8 @@ SOURCE_FIELDS = (
 CANCELLED_AFTER_BOOKING = "cancelled_after_booking"
 EDITED_AFTER_BOOKING = "edited_after_booking"
 MALFORMED_ORDER = "malformed_order"
+# Problems that mean a parcel may exist at the partner.
+UNSETTLED_BOOKING = frozenset({"booking_outcome_unknown", "booking_crashed"})
 AFTER_BOOKING_PROBLEMS = frozenset({CANCELLED_AFTER_BOOKING, EDITED_AFTER_BOOKING})
 
 
@@ -105,6 +108,15 @@ def _apply_change(stored: Order, refreshed: Order, now: datetime) -> Merge:
     newly_cancelled = refreshed.is_cancelled and not stored.is_cancelled
 
     if stored.state in PRE_BOOKING:
+        unsettled = {p.code for p in stored.problems} & UNSETTLED_BOOKING
+        if refreshed.is_cancelled and unsettled:
+            problem = Problem(
+                CANCELLED_AFTER_BOOKING,
+                "cancelled in the store while a booking of it was unsettled; "
+                "check the partner and cancel the parcel there if it exists",
+            )
+            order = attrs.evolve(refreshed, problems=_with(stored.problems, problem))
+            return Merge(key, updated, order, (problem.code, problem.message))
         if refreshed.is_cancelled:
             return Merge(key, updated, attrs.evolve(refreshed, state=S.CANCELLED))
         if refreshed.source_problems:
@@ -147,30 +159,46 @@ def _apply_change(stored: Order, refreshed: Order, now: datetime) -> Merge:
     return Merge(key, updated, refreshed)
 
 
+def delivery_fingerprint(order: Order) -> str:
+    """A short digest of what a partner is told about an order (items,
+    address, phone, cash to collect), to notice later edits."""
+    views = [view(order) for view in _DELIVERY_VIEWS.values()]
+    return "fp:" + hashlib.sha256(repr(views).encode()).hexdigest()[:16]
+
+
 def _delivery_changes(stored: Order, refreshed: Order) -> list[str]:
     """What a partner was told that no longer holds: items, where to go,
     whom to call, how much cash to collect."""
+    return [
+        name
+        for name, view in _DELIVERY_VIEWS.items()
+        if view(stored) != view(refreshed)
+    ]
 
-    def lines(order: Order) -> object:
-        return sorted((line.external_id, line.quantity) for line in order.lines)
 
-    def address(order: Order) -> object:
-        found = order.shipping_address
-        return attrs.evolve(found, phone=None) if found else None
+def _lines(order: Order) -> object:
+    return sorted((line.external_id, line.quantity) for line in order.lines)
 
-    def phone(order: Order) -> object:
-        return order.phone.e164 if order.phone else None
 
-    def cash(order: Order) -> object:
-        return order.payment.collect
+def _address(order: Order) -> object:
+    found = order.shipping_address
+    return attrs.evolve(found, phone=None) if found else None
 
-    checks: dict[str, Callable[[Order], object]] = {
-        "items": lines,
-        "shipping address": address,
-        "phone": phone,
-        "amount to collect": cash,
-    }
-    return [name for name, view in checks.items() if view(stored) != view(refreshed)]
+
+def _phone(order: Order) -> object:
+    return order.phone.e164 if order.phone else None
+
+
+def _cash(order: Order) -> object:
+    return order.payment.collect
+
+
+_DELIVERY_VIEWS: dict[str, Callable[[Order], object]] = {
+    "items": _lines,
+    "shipping address": _address,
+    "phone": _phone,
+    "amount to collect": _cash,
+}
 
 
 def _with(problems: tuple[Problem, ...], problem: Problem) -> tuple[Problem, ...]:

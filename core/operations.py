@@ -49,10 +49,10 @@ def retry_order(
         )
 
     effect = ledger.get(f"book:{key}")
-    if effect is not None and effect.status in (
-        EffectStatus.UNCERTAIN,
-        EffectStatus.PENDING,
-    ):
+    # Only a booking a person was asked to check is settled by a retry.  A
+    # pending one (a lost reply not yet looked into) stays pending, so the
+    # next run asks the partner first, or asks a person, never books blind.
+    if effect is not None and effect.status is EffectStatus.UNCERTAIN:
         ledger.mark(effect.key, EffectStatus.FAILED, "operator retried", now)
 
     fresh = attrs.evolve(

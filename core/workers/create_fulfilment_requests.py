@@ -28,7 +28,12 @@ from ..errors import (
     StorageError,
     TransientPartnerError,
 )
-from ..intake import AFTER_BOOKING_PROBLEMS
+from ..intake import (
+    AFTER_BOOKING_PROBLEMS,
+    CANCELLED_AFTER_BOOKING,
+    EDITED_AFTER_BOOKING,
+    delivery_fingerprint,
+)
 from ..ports import (
     AttentionItem,
     AttentionQueue,
@@ -126,12 +131,18 @@ def create_fulfilment_requests(
     now = clock.now()
     run = _Run(orders, partners, ledger, attention, owner, now, settings)
     capabilities = {name: p.capabilities for name, p in partners.items()}
-    due = orders.due((S.NEW, S.ON_HOLD), now, settings.batch_size)
+    # New orders are looked at before held ones are re-checked, so a pile
+    # of held orders can never crowd new ones out of a batch.
+    due = orders.due((S.NEW,), now, settings.batch_size)
+    due += orders.due((S.ON_HOLD,), now, settings.batch_size)
     due += orders.expired_claims(now, settings.batch_size)
 
     outcomes = []
     for order in due:
         try:
+            if order.is_cancelled:
+                outcomes.append(_cancelled(run, order))
+                continue
             decision = decide(order, routing.route(order), capabilities)
             outcomes.append(_act(run, order, decision))
         except ConflictError:
@@ -201,6 +212,11 @@ def _book(run: _Run, order: Order, partner: DeliveryPartner) -> BookingOutcome:
         earlier = _recover(run, order, partner, reference, effect)
         if earlier is not None:
             return earlier
+    # Remember what the partner is about to be told, to notice an edit made
+    # before an unanswered booking is recovered.
+    run.ledger.mark(
+        effect.key, EffectStatus.PENDING, delivery_fingerprint(order), run.now
+    )
 
     try:
         booking = partner.book(BookingRequest(reference, order))
@@ -223,7 +239,7 @@ def _book(run: _Run, order: Order, partner: DeliveryPartner) -> BookingOutcome:
         return _transient(run, order, partner, transient)
 
     run.failing_in_a_row[partner.name] = 0
-    return _booked(run, order, reference, booking, "booked")
+    return _booked(run, order, reference, _as(partner, booking), "booked")
 
 
 def _transient(
@@ -257,7 +273,14 @@ def _recover(
             label_url=effect.result.get("label_url"),
             tracking_url=effect.result.get("tracking_url"),
         )
-        return _booked(run, order, reference, booking, "recovered")
+        return _booked(
+            run,
+            order,
+            reference,
+            _as(partner, booking),
+            "recovered",
+            sent_fingerprint=_sent(effect),
+        )
     if effect.status is EffectStatus.FAILED:
         run.ledger.reopen(effect.key, run.now)
         return None
@@ -281,11 +304,43 @@ def _recover(
         return _partner_broken(run, order, partner, broken)
     if found is None:
         return None
-    return _booked(run, order, reference, found, "recovered")
+    return _booked(
+        run,
+        order,
+        reference,
+        _as(partner, found),
+        "recovered",
+        sent_fingerprint=_sent(effect),
+    )
+
+
+def _edited_meanwhile(booking: Booking) -> Problem:
+    return Problem(
+        EDITED_AFTER_BOOKING,
+        f"the order changed in the store while its booking with {booking.partner} "
+        f"({booking.reference}) was unanswered; the parcel has the old details",
+    )
+
+
+def _sent(effect: Effect) -> str | None:
+    detail = effect.detail or ""
+    return detail if detail.startswith("fp:") else None
+
+
+def _as(partner: DeliveryPartner, booking: Booking) -> Booking:
+    """The booking under the partner's configured name, which is what
+    tracking and operators look partners up by."""
+    return attrs.evolve(booking, partner=partner.name)
 
 
 def _booked(
-    run: _Run, order: Order, reference: str, booking: Booking, outcome: str
+    run: _Run,
+    order: Order,
+    reference: str,
+    booking: Booking,
+    outcome: str,
+    *,
+    sent_fingerprint: str | None = None,
 ) -> BookingOutcome:
     key = str(order.key)
     run.ledger.complete(
@@ -307,22 +362,49 @@ def _booked(
         booked_at=run.now,
     )
 
+    sent = sent_fingerprint or delivery_fingerprint(order)
+
     def mark_booked(current: Order) -> Order:
+        kept = tuple(p for p in current.problems if p.code in AFTER_BOOKING_PROBLEMS)
+        if delivery_fingerprint(current) != sent:
+            kept = (*kept, _edited_meanwhile(booking))
         return attrs.evolve(
             current,
             state=S.BOOKED,
             shipment=shipment,
             partner=booking.partner,
             claim=None,
-            problems=tuple(
-                p for p in current.problems if p.code in AFTER_BOOKING_PROBLEMS
-            ),
+            problems=kept,
             hold_reason=None,
             next_attempt_at=None,
         )
 
-    _update(run.orders, order.key, mark_booked)
+    saved = _update(run.orders, order.key, mark_booked)
+    edited = [p for p in saved.problems if p.code == EDITED_AFTER_BOOKING]
+    if edited:
+        run.attention.raise_item(
+            AttentionItem(key, EDITED_AFTER_BOOKING, edited[-1].message, run.now)
+        )
+    _settle_attention(run, key, booking.partner)
     return BookingOutcome(key, outcome, booking.partner, booking.reference)
+
+
+def _settle_attention(run: _Run, key: str, partner: str) -> None:
+    """A booked order no longer needs the items about why it could not be
+    booked, and a partner that books again is no longer unavailable."""
+    stale = {
+        "rejected_by_partner",
+        "order_not_bookable",
+        "booking_outcome_unknown",
+        "booking_failed_repeatedly",
+        "booking_crashed",
+    }
+    for item in run.attention.open_items():
+        if (item.subject == key and item.reason in stale) or (
+            item.subject == f"partner:{partner}"
+            and item.reason == "partner_unavailable"
+        ):
+            run.attention.resolve(item.subject, item.reason, run.now)
 
 
 def _retry_later(
@@ -389,6 +471,37 @@ def _uncertain(
     )
     _needs_attention(run, order, (problem,), problem.code)
     return BookingOutcome(str(order.key), "uncertain", partner.name, why)
+
+
+def _cancelled(run: _Run, order: Order) -> BookingOutcome:
+    """An order cancelled in the store is never booked.  If a booking of it
+    was under way (a runner died, a reply was lost), a parcel may exist:
+    a person checks the partner and cancels it there."""
+    key = str(order.key)
+    effect = run.ledger.get(f"book:{key}")
+    unsettled = effect is not None and effect.status is not EffectStatus.FAILED
+    if not unsettled:
+        _update(
+            run.orders,
+            order.key,
+            lambda o: attrs.evolve(
+                o, state=S.CANCELLED, claim=None, next_attempt_at=None
+            ),
+        )
+        return BookingOutcome(key, "cancelled")
+    assert effect is not None
+    if effect.status is EffectStatus.PENDING:
+        run.ledger.mark(
+            effect.key, EffectStatus.UNCERTAIN, "cancelled meanwhile", run.now
+        )
+    problem = Problem(
+        CANCELLED_AFTER_BOOKING,
+        f"cancelled in the store while a booking with {order.partner} was "
+        f"unsettled; check {order.partner} for reference {booking_reference(order)} "
+        "and cancel the parcel there if it exists",
+    )
+    _needs_attention(run, order, (problem,), problem.code)
+    return BookingOutcome(key, "needs_attention", order.partner, problem.code)
 
 
 def _crashed(run: _Run, order: Order, error: Exception) -> BookingOutcome:

@@ -434,3 +434,126 @@ def test_a_partner_failing_order_after_order_is_paused_for_the_run(
     assert world.partners["aramex"].book_calls == 3
     assert report.counts == {"retry_scheduled": 3, "skipped": 3}
     assert {world.order(str(n)).state for n in range(6)} == {S.NEW}
+
+
+def test_an_order_cancelled_while_its_claim_lapsed_is_never_booked(
+    world: World,
+) -> None:
+    world.add(make_order("30", store="shemsi-uae"))
+    order = world.order("30", "shemsi-uae")
+    world.storage.orders.save(
+        attrs.evolve(
+            order,
+            state=S.BOOKING,
+            claim=Claim("dead-runner", world.clock.now()),
+            cancelled_at=world.clock.now(),
+        )
+    )
+
+    report = world.book()
+
+    assert report.counts == {"cancelled": 1}
+    assert world.order("30", "shemsi-uae").state is S.CANCELLED
+    assert world.parcels() == 0
+
+
+def test_a_cancellation_during_an_unsettled_booking_goes_to_a_person(
+    world: World,
+) -> None:
+    world.add(make_order("31", store="shemsi-egypt"))
+    world.partners["flextock"].fail_next("lost_reply")
+    world.book()
+    order = world.order("31", "shemsi-egypt")
+    world.storage.orders.save(attrs.evolve(order, cancelled_at=world.clock.now()))
+    world.clock.advance(timedelta(minutes=2))
+
+    world.book()
+
+    after = world.order("31", "shemsi-egypt")
+    assert after.state is S.NEEDS_ATTENTION
+    assert after.problems[0].code == "cancelled_after_booking"
+    assert world.partners["flextock"].book_calls == 1
+
+
+def test_an_edit_made_while_a_booking_was_unanswered_is_flagged(
+    world: World,
+) -> None:
+    world.add(make_order("32", store="shemsi-egypt"))
+    world.partners["flextock"].fail_next("lost_reply")
+    world.book()
+    order = world.order("32", "shemsi-egypt")
+    moved = attrs.evolve(order.shipping_address, line1="99 New Street")
+    world.storage.orders.save(attrs.evolve(order, shipping_address=moved))
+    world.clock.advance(timedelta(minutes=2))
+
+    report = world.book()
+
+    assert report.counts == {"recovered": 1}
+    booked = world.order("32", "shemsi-egypt")
+    assert booked.state is S.BOOKED
+    assert [p.code for p in booked.problems] == ["edited_after_booking"]
+    reasons = [i.reason for i in world.storage.attention.open_items()]
+    assert reasons == ["edited_after_booking"]
+
+
+def test_a_partner_configured_under_another_name_is_recorded_by_that_name(
+    world: World,
+) -> None:
+    world.partners["flextock"].name = "flextock-eg"
+    routes = RoutingPolicy.one_partner_per_store({"shemsi-egypt": "flextock-eg"})
+    world.partners = {"flextock-eg": world.partners["flextock"]}
+    world.add(make_order("33", store="shemsi-egypt"))
+
+    create_fulfilment_requests(
+        orders=world.storage.orders,
+        partners=world.partners,
+        routing=routes,
+        ledger=world.storage.ledger,
+        attention=world.storage.attention,
+        clock=world.clock,
+        owner="runner",
+    )
+
+    shipment = world.order("33", "shemsi-egypt").shipment
+    assert shipment is not None
+    assert shipment.partner == "flextock-eg"
+
+
+def test_new_orders_are_never_crowded_out_by_held_ones(world: World) -> None:
+    world.add(*(make_order(str(n), store="shemsi-lebanon") for n in range(40, 45)))
+    world.book()
+    world.add(make_order("50", store="shemsi-egypt"))
+    world.clock.advance(timedelta(hours=2))
+
+    report = create_fulfilment_requests(
+        orders=world.storage.orders,
+        partners=world.partners,
+        routing=ROUTES,
+        ledger=world.storage.ledger,
+        attention=world.storage.attention,
+        clock=world.clock,
+        owner="runner",
+        settings=BookingSettings(batch_size=2),
+    )
+
+    assert report.outcomes[0].outcome == "booked"
+
+
+def test_booking_an_order_closes_the_items_about_why_it_could_not_be(
+    world: World,
+) -> None:
+    world.add(make_order("34", city="Casablanka"))
+    world.book()
+    rejected = world.order("34")
+    fixed = attrs.evolve(
+        rejected,
+        shipping_address=attrs.evolve(rejected.shipping_address, city="Casablanca"),
+        source_updated_at=rejected.source_updated_at + timedelta(hours=1),
+    )
+    merged = merge(rejected, fixed, world.clock.now())
+    assert merged.order is not None
+    world.storage.orders.save(merged.order)
+
+    world.book()
+
+    assert world.storage.attention.open_items() == []

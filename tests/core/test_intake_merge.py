@@ -149,3 +149,18 @@ def test_a_note_changed_after_booking_is_not_a_delivery_change() -> None:
     assert result.attention is None
     assert result.order is not None
     assert result.order.note == "gift wrap"
+
+
+def test_a_cancellation_while_a_booking_is_unsettled_keeps_it_with_a_person() -> None:
+    waiting = attrs.evolve(
+        make_order("12"),
+        state=S.NEEDS_ATTENTION,
+        problems=(Problem("booking_outcome_unknown", "no answer from aramex"),),
+    )
+
+    result = merge(waiting, newer(waiting, cancelled_at=T0 + timedelta(hours=3)), NOW)
+
+    assert result.order is not None
+    assert result.order.state is S.NEEDS_ATTENTION
+    assert result.attention is not None
+    assert result.attention[0] == "cancelled_after_booking"

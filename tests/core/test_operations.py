@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import attrs
 import pytest
 
 from fulfilment.adapters.pl3.memory import MemoryDeliveryPartner
@@ -115,3 +116,34 @@ def test_an_operator_records_a_parcel_found_at_the_partner() -> None:
     effect = storage.ledger.get(f"book:{order.key}")
     assert effect is not None
     assert effect.status is EffectStatus.DONE
+
+
+def test_retrying_after_a_fix_never_books_a_partner_that_cannot_be_asked_blind() -> (
+    None
+):
+    clock, storage = ManualClock(T0), MemoryStorage()
+    aramex = MemoryDeliveryPartner(
+        "aramex", Capabilities(frozenset({"MAD"}), lookup_by_reference=False)
+    )
+    order = make_order("4")
+    storage.orders.save(order)
+    aramex.fail_next("lost_reply")
+    book(storage, aramex, clock)  # the parcel exists; the reply was lost
+    stored = storage.orders.get(order.key)
+    assert stored is not None
+    storage.orders.save(attrs.evolve(stored, state=OrderState.NEEDS_ATTENTION))
+
+    retry_order(
+        key=order.key,
+        orders=storage.orders,
+        ledger=storage.ledger,
+        attention=storage.attention,
+        now=clock.now(),
+    )
+    clock.advance(timedelta(hours=1))
+    book(storage, aramex, clock)
+
+    assert aramex.book_calls == 1
+    final = storage.orders.get(order.key)
+    assert final is not None
+    assert final.problems[0].code == "booking_outcome_unknown"
