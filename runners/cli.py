@@ -294,7 +294,7 @@ def _schedule(args: argparse.Namespace) -> int:
     """A simple loop for one machine; cron or a CronJob calling ``run`` does
     the same.  A failed round is logged and the loop goes on; SIGTERM ends
     it after the current round."""
-    workers = args.workers or list(WORKERS)
+    workers = list(WORKERS) if args.workers in ([], ["all"]) else args.workers
     unknown = [w for w in workers if w not in WORKERS]
     if unknown:
         print(f"unknown worker {', '.join(unknown)}", file=sys.stderr)
@@ -442,9 +442,23 @@ def _attention_retry(args: argparse.Namespace) -> int:
 
 def _attention_record(args: argparse.Namespace) -> int:
     def act(app: App) -> str:
-        if args.partner not in app.partners:
+        partner = app.partners.get(args.partner)
+        if partner is None:
             known = ", ".join(sorted(app.partners))
             raise UsageError(f"no partner {args.partner!r} is configured ({known})")
+        order = app.storage.orders.get(_key(args.key))
+        country = (
+            order.shipping_address.country_code
+            if order and order.shipping_address
+            else None
+        )
+        served = partner.capabilities.countries
+        if served and country not in served:
+            raise UsageError(
+                f"{args.partner} does not deliver to "
+                f"{country or 'an unknown country'}; record the parcel with the "
+                "partner that has it"
+            )
         order = record_booking(
             key=_key(args.key),
             partner=args.partner,

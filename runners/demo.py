@@ -38,6 +38,7 @@ def run_demo(
     folder = Path(data_dir or tempfile.mkdtemp(prefix="fulfilment-demo-")).resolve()
     registry = Registry.discover()
     world = SandboxWorld(folder / "sandbox", registry=registry)
+    world.lock()
     fresh = not world.shopify.has_orders()
     if orders_file is not None:
         orders = _read_orders(orders_file)

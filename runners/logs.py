@@ -26,7 +26,15 @@ __all__ = ["Redactor", "configure_logging"]
 # four markets (a trunk 0 and 8 to 10 digits).  Order ids and AWBs do not
 # start with + or 0, so they stay readable.
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
-_PHONE = re.compile(r"(?<![\w+])(\+\d[\d ]{6,16}\d|0\d{8,10})(?!\d)")
+_PHONE = re.compile(r"(?<![\w+])(?:\+|00|0|[٠-٩])[0-9٠-٩][0-9٠-٩ .-]{5,18}[0-9٠-٩]")
+
+
+def _mask_number(match: re.Match[str]) -> str:
+    text = match.group(0)
+    digits = re.sub(r"[ .-]", "", text)
+    if sum(c.isdigit() for c in digits) < 8:
+        return text  # too short to be a phone number: a time, a count
+    return mask_phone(digits)
 
 
 class Redactor(logging.Filter):
@@ -42,7 +50,7 @@ class Redactor(logging.Filter):
         for secret in self.secrets:
             message = message.replace(secret, "***")
         message = _EMAIL.sub(lambda m: mask_email(m.group(0)), message)
-        message = _PHONE.sub(lambda m: mask_phone(m.group(0).replace(" ", "")), message)
+        message = _PHONE.sub(_mask_number, message)
         record.msg, record.args = message, ()
         return True
 

@@ -7,6 +7,7 @@ installed package's entry points in the ``fulfilment`` group.
 
 from __future__ import annotations
 
+import importlib.metadata
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -29,8 +30,24 @@ def make_plugin_manager(*, entry_points: bool = True) -> pluggy.PluginManager:
     for plugin in (*builtin.PLUGINS, sandbox_plugin):
         manager.register(plugin)
     if entry_points:
-        manager.load_setuptools_entrypoints(hookspecs.PROJECT)
+        _load_entry_points(manager)
     return manager
+
+
+def _load_entry_points(manager: pluggy.PluginManager) -> None:
+    """Register every installed ``fulfilment`` plugin; one that cannot be
+    imported is a configuration error naming it, not a traceback."""
+    for entry in importlib.metadata.entry_points(group=hookspecs.PROJECT):
+        if manager.get_plugin(entry.name) is not None:
+            continue
+        try:
+            plugin = entry.load()
+        except Exception as error:  # any import failure of a third party
+            raise ConfigurationError(
+                f"plugin {entry.name!r} ({entry.value}) cannot be loaded: "
+                f"{type(error).__name__}: {error}"
+            ) from error
+        manager.register(plugin, name=entry.name)
 
 
 @attrs.frozen

@@ -452,7 +452,8 @@ def _partner_broken(
         AttentionItem(
             f"partner:{partner.name}",
             "partner_unavailable",
-            f"{error}; bookings with {partner.name} are paused until it is fixed",
+            f"{error}; bookings with {partner.name} were paused for the rest of "
+            "the run; they resume by themselves once this is fixed",
             run.now,
         )
     )

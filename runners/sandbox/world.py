@@ -90,6 +90,11 @@ class SandboxWorld:
     def urls(self) -> dict[str, str]:
         return {name: server.url for name, server in self.servers.items()}
 
+    def lock(self) -> None:
+        """Claim the data folder for this process (done by ``start`` too);
+        call it before changing the world's state."""
+        self._lock.take()
+
     def start(self) -> SandboxWorld:
         self._lock.take()
         ports = self._remembered_ports() | self.ports
@@ -171,6 +176,8 @@ class _FolderLock:
         self._file: Any = None
 
     def take(self) -> None:
+        if self._file is not None:
+            return
         handle = self.path.open("a+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

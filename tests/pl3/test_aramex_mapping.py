@@ -27,6 +27,7 @@ from fulfilment.core.errors import (
     PermanentPartnerError,
 )
 from fulfilment.core.ports import BookingRequest
+from fulfilment.runners.sandbox.aramex import DEFAULT_ACCOUNT, adapter_settings
 from tests.builders import make_order
 
 SHIPPED_AT = datetime(2024, 6, 3, 9, 0, tzinfo=UTC)
@@ -504,3 +505,10 @@ def test_an_answer_with_neither_awb_nor_error_is_an_unknown_outcome() -> None:
 
     with pytest.raises(OutcomeUnknown):
         booking_from_response(answer)
+
+
+def test_a_tracking_link_template_with_an_unknown_placeholder_is_refused() -> None:
+    settings = adapter_settings("http://127.0.0.1:9", DEFAULT_ACCOUNT)
+
+    with pytest.raises(ValueError, match="may only use the placeholder"):
+        attrs.evolve(settings, tracking_url_template="https://t.example/{waybill}")

@@ -108,3 +108,23 @@ def test_order_ids_and_waybills_stay_readable() -> None:
     Redactor([]).filter(entry)
 
     assert entry.getMessage().endswith("shemsiworld-6200000000001 awb=50300000001")
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "050 123 4567",
+        "06-61-23-45-67",
+        "03 123 456",
+        "00212661234567",
+        "+212 661-234-567",
+        "٠٦٦١٢٣٤٥٦٧",
+    ],
+)
+def test_phone_numbers_in_local_formats_are_masked(number: str) -> None:
+    entry = record("http.retry_scheduled error=%s", f"busy, call {number}")
+
+    Redactor([]).filter(entry)
+
+    assert number not in entry.getMessage()
+    assert "*" in entry.getMessage()

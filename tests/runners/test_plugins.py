@@ -113,3 +113,22 @@ def test_a_plugin_partner_books_orders_like_a_built_in_one(tmp_path: Path) -> No
     assert {o.shipment.reference for o in booked if o.shipment} == {
         p["parcel_id"] for p in parcels.values()
     }
+
+
+def test_a_plugin_that_cannot_be_imported_is_named_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dist = tmp_path / "brokenplug-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: brokenplug\nVersion: 0.1\n"
+    )
+    (dist / "entry_points.txt").write_text(
+        "[fulfilment]\nbroken = brokenplug_missing\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    with pytest.raises(
+        ConfigurationError, match=r"plugin 'broken' .* cannot be loaded"
+    ):
+        Registry.discover()

@@ -15,6 +15,8 @@ password and PIN are left out of ``repr`` so they cannot reach a log line.
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 
 from fulfilment.adapters.validators import http_url, positive_seconds
@@ -46,6 +48,16 @@ class ShipperSettings:
     department: str = ""
 
 
+def _awb_template(_: object, attribute: attrs.Attribute[Any], value: str) -> None:
+    try:
+        value.format(awb="50300000001")
+    except (KeyError, IndexError, ValueError) as error:
+        raise ValueError(
+            f"{attribute.name} {value!r} may only use the placeholder {{awb}} "
+            f"({type(error).__name__}: {error})"
+        ) from None
+
+
 @attrs.frozen
 class AramexSettings:
     """One Aramex account (ClientInfo) and how parcels are booked on it.
@@ -75,7 +87,9 @@ class AramexSettings:
     product_type: str = "ONP"
     cod_currencies: tuple[str, ...] = ("MAD",)
     label_report_id: int = 9729
-    tracking_url_template: str | None = None
+    tracking_url_template: str | None = attrs.field(
+        default=None, validator=attrs.validators.optional(_awb_template)
+    )
     max_tracking_batch: int = attrs.field(
         default=50, validator=[attrs.validators.ge(1), attrs.validators.le(500)]
     )
