@@ -119,7 +119,25 @@ def _implausible_amounts(order: Order) -> tuple[Problem, ...]:
                     "payment.collect",
                 )
             )
+        elif _too_fine(collect.amount, collect.currency):
+            problems.append(
+                Problem(
+                    "invalid_cod_amount",
+                    f"cash on delivery of {collect} is finer than "
+                    f"{collect.currency} coins allow",
+                    "payment.collect",
+                )
+            )
     return tuple(problems)
+
+
+# Currencies whose smallest unit is not the hundredth (ISO 4217 minor units).
+_MINOR_UNITS = {"BHD": 3, "JOD": 3, "KWD": 3, "OMR": 3, "TND": 3, "JPY": 0}
+
+
+def _too_fine(amount: Decimal, currency: str) -> bool:
+    places = _MINOR_UNITS.get(currency, 2)
+    return amount != amount.quantize(Decimal(1).scaleb(-places))
 
 
 def _check_capabilities(order: Order, partner: str, caps: Capabilities) -> Decision:

@@ -329,6 +329,12 @@ def _one_line(result: dict[str, Any]) -> str:
         return f"{result['worker']}: FAILED: {result['error']}"
     for handle, counts in result.get("stores", {}).items():
         parts.append(f"{handle}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+    if "polled" in result:
+        moved = ", ".join(f"{k}={v}" for k, v in sorted(result["moved"].items()))
+        parts.append(
+            f"polled={result['polled']}, new_events={result['new_events']}"
+            + (f", now {moved}" if moved else "")
+        )
     if "outcomes" in result:
         parts.append(
             ", ".join(f"{k}={v}" for k, v in sorted(result["outcomes"].items()))
@@ -557,7 +563,10 @@ def _sandbox_serve(args: argparse.Namespace) -> int:
             raise ConfigurationError(f"{path}: not valid TOML: {error}") from error
         if not isinstance(table, dict):
             raise ConfigurationError(f"{path}: sandbox: must be a table")
-    data_dir = args.data_dir or Path(table.get("data_dir") or "sandbox-data")
+    configured = table.get("data_dir")
+    if configured is not None and not isinstance(configured, str):
+        raise ConfigurationError(f"{path}: sandbox.data_dir: expected a string")
+    data_dir = args.data_dir or Path(configured or "sandbox-data")
     if not data_dir.is_absolute() and path.exists() and "data_dir" in table:
         data_dir = path.parent / data_dir
     configure_logging(args.log_level or "WARNING", args.log_format or "text")

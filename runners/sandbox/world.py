@@ -19,6 +19,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fulfilment.core.clock import SystemClock
 from fulfilment.core.errors import ConfigurationError
@@ -97,9 +98,13 @@ class SandboxWorld:
 
     def start(self) -> SandboxWorld:
         self._lock.take()
-        ports = self._remembered_ports() | self.ports
+        remembered = self._remembered_ports()
         for name, simulator in self.simulators.items():
-            self.servers[name] = _serve(simulator, ports.get(name, 0))
+            if name in self.ports:
+                # Ports a configuration names must be the ones served.
+                self.servers[name] = _serve_exactly(simulator, self.ports[name])
+            else:
+                self.servers[name] = _serve(simulator, remembered.get(name, 0))
         (self.data_dir / "ports.json").write_text(
             json.dumps({n: int(u.rsplit(":", 1)[1]) for n, u in self.urls.items()})
         )
@@ -205,12 +210,32 @@ def _serve(simulator: Simulator, port: int) -> SimServer:
         return SimServer(simulator, 0).start()
 
 
+def _serve_exactly(simulator: Simulator, port: int) -> SimServer:
+    try:
+        return SimServer(simulator, port).start()
+    except OSError as error:
+        raise UsageError(
+            f"cannot serve {simulator.name} on 127.0.0.1:{port} as the "
+            f"configuration says ({error.strerror}); stop what uses it"
+        ) from error
+
+
 def ports_of(urls: Mapping[str, Any]) -> dict[str, int]:
     """Ports named by a configuration's ``[sandbox]`` table of URLs."""
     ports = {}
     for name, url in urls.items():
-        if isinstance(url, str) and url.startswith("http://127.0.0.1:"):
-            ports[name] = int(url.rsplit(":", 1)[1].split("/")[0])
+        if name == "data_dir":
+            continue
+        parts = urlsplit(url) if isinstance(url, str) else None
+        try:
+            port = parts.port if parts and parts.hostname == "127.0.0.1" else None
+        except ValueError:
+            port = None
+        if not port:
+            raise UsageError(
+                f"sandbox.{name}: {url!r} is not an http://127.0.0.1:PORT address"
+            )
+        ports[name] = port
     return ports
 
 

@@ -405,6 +405,7 @@ def test_one_order_that_breaks_an_adapter_does_not_stop_the_batch(
     [
         ("1000000000000000000000000000000", "implausible_cod_amount"),
         ("0", "invalid_cod_amount"),
+        ("570.123", "invalid_cod_amount"),
         ("-20", "invalid_total"),
     ],
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 
 from fulfilment.runners.cli import main
 from fulfilment.runners.sandbox.seed import seed_orders
-from fulfilment.runners.sandbox.world import SandboxWorld
+from fulfilment.runners.sandbox.world import SandboxWorld, ports_of
 from fulfilment.runners.usage import UsageError
 from tests.builders import T0
 
@@ -280,3 +281,24 @@ def test_one_world_is_served_by_one_process_at_a_time(tmp_path: Path) -> None:
 
     with first, pytest.raises(UsageError, match="already being served"):
         SandboxWorld(tmp_path).start()
+
+
+def test_serving_on_ports_a_configuration_names_refuses_busy_ones(
+    tmp_path: Path,
+) -> None:
+    with SandboxWorld(tmp_path / "one") as first:
+        taken = int(first.urls["aramex"].rsplit(":", 1)[1])
+        second = SandboxWorld(tmp_path / "two", ports={"aramex": taken})
+
+        with pytest.raises(
+            UsageError, match=re.escape(f"cannot serve aramex on 127.0.0.1:{taken}")
+        ):
+            second.start()
+        second.stop()
+
+
+def test_a_sandbox_table_with_a_bad_address_is_named() -> None:
+    with pytest.raises(
+        UsageError, match=re.escape("sandbox.shopify: 'http://127.0.0.1:abc'")
+    ):
+        ports_of({"shopify": "http://127.0.0.1:abc"})

@@ -74,18 +74,25 @@ class AramexSettings:
     """
 
     base_url: str = attrs.field(validator=http_url)
-    username: str
-    password: str = attrs.field(repr=False)
-    account_number: str
-    account_pin: str = attrs.field(repr=False)
-    account_entity: str
-    account_country_code: str
+    username: str = attrs.field(validator=attrs.validators.min_len(1))
+    password: str = attrs.field(repr=False, validator=attrs.validators.min_len(1))
+    account_number: str = attrs.field(validator=attrs.validators.min_len(1))
+    account_pin: str = attrs.field(repr=False, validator=attrs.validators.min_len(1))
+    account_entity: str = attrs.field(validator=attrs.validators.min_len(1))
+    account_country_code: str = attrs.field(
+        validator=attrs.validators.matches_re(r"^[A-Z]{2}$")
+    )
     shipper: ShipperSettings
     version: str = "v1.0"
     source: int = 24
     product_group: str = "DOM"
     product_type: str = "ONP"
-    cod_currencies: tuple[str, ...] = ("MAD",)
+    cod_currencies: tuple[str, ...] = attrs.field(
+        default=("MAD",),
+        validator=attrs.validators.deep_iterable(
+            attrs.validators.matches_re(r"^[A-Z]{3}$")
+        ),
+    )
     label_report_id: int = 9729
     tracking_url_template: str | None = attrs.field(
         default=None, validator=attrs.validators.optional(_awb_template)
