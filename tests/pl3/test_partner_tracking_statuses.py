@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from fulfilment.adapters.pl3._cities import canonical_city
 from fulfilment.adapters.pl3._statuses import (
     StatusTable,
     load_status_tables,
@@ -153,3 +154,18 @@ def test_a_row_that_names_no_status_is_refused_naming_it(
 
     with pytest.raises(ValueError, match=r"\[codes\] X2 = 'lost'"):
         load_status_tables("fake_partner")
+
+
+@pytest.mark.parametrize(
+    ("typed", "listed"),
+    [
+        ("القاهرة", "Cairo"),
+        ("Le Caire", "Cairo"),
+        ("Dubaï", "Dubai"),
+        ("\u200fالرباط\u200f", "Rabat"),
+        ("  Fès ", "Fes"),
+        ("Atlantis", "Atlantis"),
+    ],
+)
+def test_cities_are_spelled_as_the_partners_list_them(typed: str, listed: str) -> None:
+    assert canonical_city(typed) == listed

@@ -17,12 +17,12 @@ does not know.  Update codes map to statuses through ``statuses.toml``.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from fulfilment.adapters.pl3._cities import CITY_ALIASES, canonical_city
 from fulfilment.adapters.pl3._statuses import StatusTable, load_status_tables
 from fulfilment.adapters.pl3._tracking import oldest_first
 from fulfilment.core.domain import (
@@ -71,38 +71,6 @@ DUE_AFTER = timedelta(days=2)
 # Envelope codes that mean the account setup is wrong, not the parcel.
 SETUP_ERROR_CODES = frozenset({"ERR01"})
 
-# Spellings customers type (French, Arabic, English variants) for the names
-# on Aramex's city list.  Keys are compared casefolded, NFC-normalised.
-CITY_ALIASES: Mapping[str, str] = {
-    "casa": "Casablanca",
-    "dar el beida": "Casablanca",
-    "الدار البيضاء": "Casablanca",
-    "الرباط": "Rabat",
-    "marrakesh": "Marrakech",
-    "مراكش": "Marrakech",
-    "fès": "Fes",
-    "fez": "Fes",
-    "فاس": "Fes",
-    "tanger": "Tangier",
-    "طنجة": "Tangier",
-    "أكادير": "Agadir",
-    "meknès": "Meknes",
-    "مكناس": "Meknes",
-    "وجدة": "Oujda",
-    "kénitra": "Kenitra",
-    "القنيطرة": "Kenitra",
-    "tétouan": "Tetouan",
-    "تطوان": "Tetouan",
-    "القاهرة": "Cairo",
-    "الجيزة": "Giza",
-    "الإسكندرية": "Alexandria",
-    "alexandrie": "Alexandria",
-    "دبي": "Dubai",
-    "أبوظبي": "Abu Dhabi",
-    "الشارقة": "Sharjah",
-    "بيروت": "Beirut",
-}
-
 _WCF_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -129,15 +97,6 @@ def format_wcf_date(moment: datetime) -> str:
 
 
 # --- request ------------------------------------------------------------------
-
-
-def canonical_city(name: str | None) -> str:
-    """The spelling on Aramex's city list for *name*; an unknown name is
-    returned with its spacing tidied, for Aramex to judge."""
-    if not name:
-        return ""
-    cleaned = unicodedata.normalize("NFC", " ".join(name.split()))
-    return CITY_ALIASES.get(cleaned.casefold(), cleaned)
 
 
 def shipment_request(

@@ -45,6 +45,7 @@ from decimal import Decimal
 from typing import Any
 
 from fulfilment.adapters.pl3._bearer import AccessToken
+from fulfilment.adapters.pl3._cities import canonical_city
 from fulfilment.adapters.pl3._statuses import StatusTable, load_status_tables
 from fulfilment.adapters.pl3._tracking import oldest_first
 from fulfilment.core.domain import (
@@ -132,7 +133,7 @@ def _recipient(order: Order) -> dict[str, Any]:
         "address": {
             "address1": address.line1 or "",
             "address2": address.line2 or "",
-            "city": address.city or "",
+            "city": canonical_city(address.city),
             "country": address.country_code or "",
         },
     }

@@ -55,6 +55,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 
 from fulfilment.adapters.pl3._bearer import AccessToken
+from fulfilment.adapters.pl3._cities import canonical_city
 from fulfilment.adapters.pl3._statuses import StatusTable, load_status_tables
 from fulfilment.core.domain import (
     Address,
@@ -179,10 +180,10 @@ def _customer_address(order: Order) -> dict[str, Any]:
     customer = order.customer
     body: dict[str, Any] = {
         "country": COUNTRY,
-        "city": address.city or "",
+        "city": canonical_city(address.city),
         # Egyptian checkouts put the district in the second address line;
         # the city stands in when it is empty, as area is always expected.
-        "area": address.line2 or address.city or "",
+        "area": address.line2 or canonical_city(address.city),
         "address_line1": address.line1 or "",
         "first_name": address.first_name or (customer and customer.first_name) or "",
         "last_name": address.last_name or (customer and customer.last_name) or "",
