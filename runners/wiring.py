@@ -194,11 +194,20 @@ def build_app(
     }
     partner_factories = registry.delivery_partners()
     partners = {
-        name: partner_factories[p.adapter].build(p.settings, context)
+        name: _named(partner_factories[p.adapter].build(p.settings, context), name)
         for name, p in config.partners.items()
     }
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     return App(config, storage, sources, partners, context.clock, owner, clients)
+
+
+def _named(partner: DeliveryPartner, name: str) -> DeliveryPartner:
+    """The partner under the name its configuration table gives it
+    (``[partners.aramex-ma]`` with ``adapter = "aramex"``), which is how
+    orders, tracking and operators refer to it."""
+    if partner.name != name:
+        partner.name = name
+    return partner
 
 
 def _fields(result: dict[str, Any]) -> str:

@@ -132,3 +132,33 @@ def test_a_plugin_that_cannot_be_imported_is_named_not_a_traceback(
         ConfigurationError, match=r"plugin 'broken' .* cannot be loaded"
     ):
         Registry.discover()
+
+
+def test_a_partner_table_named_apart_from_its_adapter_books_and_tracks(
+    tmp_path: Path,
+) -> None:
+    registry = Registry.discover()
+    world = SandboxWorld(tmp_path / "sandbox", registry=registry, partners=("aramex",))
+    seeded = seed_orders(world.clock.now())["shemsiworld"]
+    world.shopify.load_orders({"shemsiworld": seeded})
+
+    with world:
+        data = world.config()
+        data["partners"] = {
+            "aramex-ma": data["partners"]["aramex"] | {"adapter": "aramex"}
+        }
+        for store in data["stores"].values():
+            store["partner"] = "aramex-ma" if store["partner"] == "aramex" else ""
+        path = tmp_path / "fulfilment.toml"
+        path.write_text(dumps(data))
+        app = build_app(load_config(path, registry.adapters()), registry)
+        try:
+            app.run("fetch-new-orders")
+            booking = app.run("create-fulfilment-requests")
+            tracking = app.run("fetch-fulfilment-status")
+        finally:
+            app.close()
+
+    assert set(booking["booked_by_partner"]) == {"aramex-ma"}
+    assert tracking["failed_partners"] == {}
+    assert tracking["polled"] == booking["booked_by_partner"]["aramex-ma"]
