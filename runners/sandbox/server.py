@@ -174,6 +174,14 @@ class Simulator:
     def initial_state(self) -> dict[str, Any]:
         return {}
 
+    def reset(self) -> None:
+        """An empty world: initial state, no recorded requests, no faults
+        (tests share one server per module and reset it per test)."""
+        with self.lock:
+            self.state = self.initial_state()
+            self.requests.clear()
+            self.faults.clear()
+
     def save(self) -> None:
         """Persist state atomically when there is a data directory."""
         if self.data_dir is None:

@@ -36,9 +36,6 @@ def build(factory: Factory[Any], table: dict[str, Any], clock: Any = None) -> An
 
 def reset(sim: Simulator) -> Simulator:
     """*sim* with an empty world, no pending faults, its clock at T0."""
-    with sim.lock:
-        sim.state = sim.initial_state()
-        sim.requests.clear()
-        sim.faults.clear()
-        sim.clock.set(T0)  # type: ignore[attr-defined]
+    sim.reset()
+    sim.clock.set(T0)  # type: ignore[attr-defined]
     return sim

@@ -95,11 +95,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 def simulator(served: Served) -> FlextockSimulator:
     """The module's simulator with an empty world and no pending faults."""
     sim = served[0]
-    with sim.lock:
-        sim.state = sim.initial_state()
-        sim.requests.clear()
-        sim.faults.clear()
-        sim.clock.set(T0)  # type: ignore[attr-defined]
+    sim.reset()
+    sim.clock.set(T0)  # type: ignore[attr-defined]
     return sim
 
 
