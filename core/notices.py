@@ -9,21 +9,28 @@ none; a channel is used only when the order gives us somewhere to send it.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 import attrs
 
 from .domain import Order, OrderState
 from .messages import NotifyEvent
+from .ports import EffectLedger
 
 __all__ = [
     "NOTICE",
     "NO_DIRECT_CONTACT",
+    "OPT_OUT",
     "Notice",
     "events_for",
     "notices_for",
+    "opt_out_key",
+    "record_opt_out",
 ]
 
 NOTICE = "notice"
+# Ledger entries remembering a customer who unsubscribed from a channel.
+OPT_OUT = "opt-out"
 # Channels whose rules forbid the seller to message buyers directly.
 NO_DIRECT_CONTACT = frozenset({"amazon"})
 
@@ -81,3 +88,27 @@ def notices_for(order: Order, events: Iterable[NotifyEvent]) -> list[Notice]:
         if email:
             notices.append(Notice(str(order.key), event, "email", email))
     return notices
+
+
+def opt_out_key(channel: str, address: str) -> str:
+    """The ledger key under which an opt-out of *address* on *channel* is
+    kept (addresses compared without case, phones as E.164)."""
+    return f"{OPT_OUT}:{channel}:{address.strip().casefold()}"
+
+
+def record_opt_out(
+    ledger: EffectLedger,
+    *,
+    channel: str,
+    address: str,
+    subject: str,
+    reason: str,
+    now: datetime,
+) -> bool:
+    """Remember that *address* wants no more messages on *channel*; True
+    when it is new.  *subject* is the order (or operator) that learnt it."""
+    key = opt_out_key(channel, address)
+    _, fresh = ledger.begin(key, OPT_OUT, subject, now)
+    if fresh:
+        ledger.complete(key, {"channel": channel, "reason": reason}, now)
+    return fresh

@@ -18,6 +18,7 @@ import attrs
 from .domain import Booking, Order, OrderKey, OrderState, Problem, TrackingEvent
 
 __all__ = [
+    "OPTED_OUT",
     "AttentionItem",
     "AttentionQueue",
     "BookingRequest",
@@ -160,6 +161,11 @@ class TrackingBatch:
 
 
 # --- notifications -----------------------------------------------------------
+
+OPTED_OUT = "opted_out"
+"""The ``code`` of a ``PartnerRejected`` raised by a sender whose recipient
+unsubscribed (replied STOP, is on a do-not-disturb list): the connector
+never writes to that address on that channel again."""
 
 
 @attrs.frozen

@@ -24,7 +24,7 @@ import re
 import tomllib
 import zoneinfo
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +33,12 @@ import attrs
 from fulfilment.adapters.hookspecs import Factory
 from fulfilment.adapters.retry import RetryPolicy
 from fulfilment.core.errors import ConfigurationError
+from fulfilment.core.messages import QuietHours
 from fulfilment.core.routing import RoutingPolicy, RoutingRule
 from fulfilment.core.workers.create_fulfilment_requests import BookingSettings
 from fulfilment.core.workers.fetch_fulfilment_status import TrackingSettings
 from fulfilment.core.workers.fetch_new_orders import IntakeSettings
+from fulfilment.core.workers.notify_customers import NotifySettings
 
 from .strict import describe, kind, strict_converter
 
@@ -136,6 +138,42 @@ class TrackingConfig:
 
 
 @attrs.frozen
+class NotificationsConfig:
+    """How customer notices go out, for every store.
+
+    ``quiet_hours`` (``"21:00-09:00"``, local time of each store) is the
+    default a store's own ``quiet_hours`` overrides; ``pending_grace_minutes``
+    is how long a notice may stay in the hands of a runner before its outcome
+    counts as unknown (the runner died mid-send)."""
+
+    quiet_hours: str = attrs.field(
+        default="21:00-09:00", validator=lambda _, a, v: _quiet_hours(v, a.name)
+    )
+    batch_size: int = attrs.field(default=500, validator=_between(1, 100_000))
+    pending_grace_minutes: float = attrs.field(default=15, validator=_between(1, 1440))
+
+    def settings(self) -> NotifySettings:
+        return NotifySettings(
+            batch_size=self.batch_size,
+            pending_grace=timedelta(minutes=self.pending_grace_minutes),
+        )
+
+
+def _quiet_hours(value: str, where: str) -> QuietHours:
+    """``"21:00-09:00"`` -> QuietHours; a clear error otherwise."""
+    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", value)
+    hours = [int(g) for g in match.groups()] if match else []
+    if not match or hours[0] > 23 or hours[2] > 23 or hours[1] > 59 or hours[3] > 59:
+        raise ValueError(
+            f"{where} {value!r} is not a range of local times like '21:00-09:00'"
+        )
+    start, end = time(hours[0], hours[1]), time(hours[2], hours[3])
+    if start == end:
+        raise ValueError(f"{where} {value!r} starts and ends at the same time")
+    return QuietHours(start, end)
+
+
+@attrs.frozen
 class RunnerConfig:
     """``lease_minutes``: how long a worker's run is reserved for the runner
     that started it; a crashed runner's lease lapses after this."""
@@ -204,11 +242,31 @@ class StoreConfig:
     )
     partner: str = ""
     routing: tuple[RuleConfig, ...] = ()
+    # How the store speaks to its customers: its name in messages, the
+    # [sms.*], [mail.*] and [links.*] tables it uses (none: no such
+    # messages), its own quiet hours and sender address.
+    name: str = ""
+    sms: str = ""
+    mail: str = ""
+    links: str = ""
+    quiet_hours: str | None = attrs.field(
+        default=None,
+        validator=attrs.validators.optional(lambda _, a, v: _quiet_hours(v, a.name)),
+    )
+    mail_from: str | None = None
     source: Any = None
 
 
 @attrs.frozen
 class PartnerConfig:
+    adapter: str
+    settings: Any
+
+
+@attrs.frozen
+class NotifierConfig:
+    """One ``[sms.NAME]``, ``[mail.NAME]`` or ``[links.NAME]`` table."""
+
     adapter: str
     settings: Any
 
@@ -232,7 +290,16 @@ class Config:
     retry: RetryConfig = RetryConfig()
     runner: RunnerConfig = RunnerConfig()
     tracking: TrackingConfig = TrackingConfig()
+    notifications: NotificationsConfig = NotificationsConfig()
+    sms: Mapping[str, NotifierConfig] = attrs.field(factory=dict)
+    mail: Mapping[str, NotifierConfig] = attrs.field(factory=dict)
+    links: Mapping[str, NotifierConfig] = attrs.field(factory=dict)
     sandbox: Mapping[str, Any] = attrs.field(factory=dict)
+
+    def quiet_hours(self, handle: str) -> QuietHours:
+        store = self.stores[handle]
+        text = store.quiet_hours or self.notifications.quiet_hours
+        return _quiet_hours(text, f"stores.{handle}.quiet_hours")
 
     def routing_policy(self) -> RoutingPolicy:
         rules = {}
@@ -253,6 +320,16 @@ class Adapters:
     order_sources: Mapping[str, Factory[Any]]
     delivery_partners: Mapping[str, Factory[Any]]
     storages: Mapping[str, Factory[Any]]
+    sms_senders: Mapping[str, Factory[Any]] = attrs.field(factory=dict)
+    mail_senders: Mapping[str, Factory[Any]] = attrs.field(factory=dict)
+    link_shorteners: Mapping[str, Factory[Any]] = attrs.field(factory=dict)
+
+    def notifiers(self, section: str) -> Mapping[str, Factory[Any]]:
+        return {
+            "sms": self.sms_senders,
+            "mail": self.mail_senders,
+            "links": self.link_shorteners,
+        }[section]
 
 
 def find_config_file(explicit: str | None, environ: Mapping[str, str]) -> Path:
@@ -369,13 +446,23 @@ _SECTIONS: dict[str, type[Any]] = {
     "retry": RetryConfig,
     "runner": RunnerConfig,
     "tracking": TrackingConfig,
+    "notifications": NotificationsConfig,
 }
+_NOTIFIERS = ("sms", "mail", "links")
 
 
 def _structure(
     path: Path, data: dict[str, Any], adapters: Adapters, problems: list[str]
 ) -> Config | None:
-    known = {"environment", "storage", "stores", "partners", "sandbox", *_SECTIONS}
+    known = {
+        "environment",
+        "storage",
+        "stores",
+        "partners",
+        "sandbox",
+        *_SECTIONS,
+        *_NOTIFIERS,
+    }
     for key in data:
         if key not in known:
             problems.append(
@@ -393,6 +480,14 @@ def _structure(
         for name, table in partner_tables.items()
         if (p := _partner(name, table, adapters, problems)) is not None
     }
+    notifiers = {
+        section: {
+            name: n
+            for name, table in _table(data, section, problems).items()
+            if (n := _notifier(section, name, table, adapters, problems)) is not None
+        }
+        for section in _NOTIFIERS
+    }
     store_tables = _table(data, "stores", problems)
     if not store_tables:
         problems.append("stores: no store is configured; add a [stores.<handle>]")
@@ -401,6 +496,14 @@ def _structure(
         for handle, table in store_tables.items()
         if (s := _store(handle, table, adapters, partner_tables, problems)) is not None
     }
+    for handle, store in stores.items():
+        for table in _NOTIFIERS:
+            name = getattr(store, table)
+            if name and name not in _table(data, table, []):
+                problems.append(
+                    f"stores.{handle}.{table}: {name!r} is not configured under "
+                    f"[{table}] (add a [{table}.{name}] table)"
+                )
     sections = {
         name: _plain(data.get(name, {}), cls, name, problems)
         for name, cls in _SECTIONS.items()
@@ -414,6 +517,7 @@ def _structure(
         stores=stores,
         partners=partners,
         sandbox=data.get("sandbox", {}),
+        **notifiers,
         **sections,
     )
 
@@ -463,6 +567,24 @@ def _partner(
         return None
     settings = _plain(options, factory.settings_type, f"partners.{name}", problems)
     return None if settings is None else PartnerConfig(adapter, settings)
+
+
+def _notifier(
+    section: str, name: str, table: Any, adapters: Adapters, problems: list[str]
+) -> NotifierConfig | None:
+    where = f"{section}.{name}"
+    if not isinstance(table, dict):
+        problems.append(f"{where}: must be a table")
+        return None
+    options = dict(table)
+    adapter = options.pop("adapter", name)
+    factory = _factory(
+        adapters.notifiers(section), adapter, f"{where}.adapter", problems
+    )
+    if factory is None:
+        return None
+    settings = _plain(options, factory.settings_type, where, problems)
+    return None if settings is None else NotifierConfig(adapter, settings)
 
 
 def _store(

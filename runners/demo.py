@@ -3,9 +3,20 @@
 Starts the sandbox world in the data folder, seeds the four Shopify stores
 (or loads ``--orders FILE``), writes a ready configuration to
 ``<data dir>/fulfilment.toml``, and runs the workers through the same
-loader, plugin registry and composition root an operator uses.  Running it
-again over the same folder continues the same world: the SQLite store, the
-ledger and the simulators' state are all there, so nothing is booked twice.
+loader, plugin registry and composition root an operator uses.
+
+The world and the connector share one :class:`ManualClock`.  After the
+first intake and booking, the demo moves it forward in steps over
+simulated days (:data:`TIMELINE`) and runs every worker at each step, the
+way a scheduler would: parcels move through their partners' tracking
+codes, the store hears when they are picked up, customers get their SMS
+and e-mails (held back during the night in each store's time zone), and one
+order cancelled in the store after booking is cancelled with its partner.
+
+Running it again over the same folder continues the same world from the
+simulated time where the last run stopped: the SQLite store, the ledger,
+the simulators' state and the clock are all there, so nothing is booked or
+sent twice.
 """
 
 from __future__ import annotations
@@ -13,8 +24,15 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from collections import Counter
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from fulfilment.core.clock import ManualClock, SystemClock
+from fulfilment.core.domain import Order, OrderState, TrackingStatus
+from fulfilment.core.notices import NOTICE
+from fulfilment.core.ports import EffectStatus
 
 from . import views
 from .config import load_config
@@ -24,11 +42,16 @@ from .sandbox.server import Fault
 from .sandbox.world import SandboxWorld
 from .toml_writer import dumps
 from .usage import UsageError
-from .wiring import build_app
+from .wiring import WORKERS, App, build_app
 
-__all__ = ["print_summary", "run_demo"]
+__all__ = ["TICK", "TIMELINE", "print_summary", "run_demo"]
 
 STORE_HANDLES = ("shemsiworld", "shemsi-egypt", "shemsi-uae", "shemsi-lebanon")
+TIMELINE = timedelta(days=8)
+TICK = timedelta(hours=3)
+# The first run cancels one booked order in its store shortly after booking,
+# while the parcel still waits at the partner's warehouse.
+CANCEL_AFTER = timedelta(hours=1)
 
 
 def run_demo(
@@ -37,8 +60,10 @@ def run_demo(
     created = data_dir is None
     folder = Path(data_dir or tempfile.mkdtemp(prefix="fulfilment-demo-")).resolve()
     registry = Registry.discover()
-    world = SandboxWorld(folder / "sandbox", registry=registry)
+    clock = _load_clock(folder / "sandbox")
+    world = SandboxWorld(folder / "sandbox", registry=registry, clock=clock)
     world.lock()
+    started = clock.now()
     fresh = not world.shopify.has_orders()
     if orders_file is not None:
         orders = _read_orders(orders_file)
@@ -49,7 +74,7 @@ def run_demo(
                 f"{orders_file}: orders Shopify could not serve:\n{error}"
             ) from error
     elif fresh:
-        world.shopify.load_orders(seed_orders(world.clock.now()))
+        world.shopify.load_orders(seed_orders(clock.now()))
 
     with world:
         if fresh:
@@ -57,12 +82,17 @@ def run_demo(
         config_path = folder / "fulfilment.toml"
         config_path.write_text(_config_text(world), encoding="utf-8")
         config = load_config(config_path, registry.adapters())
-        app = build_app(config, registry)
+        app = build_app(config, registry, clock=clock)
         try:
             intake = app.run("fetch-new-orders")
             booking = app.run("create-fulfilment-requests")
+            cancelled = _cancel_one_booked_order(app, world) if fresh else None
+            runs = _timeline(app, clock)
+            _save_clock(folder / "sandbox", clock)
             orders = app.storage.orders.list()
             attention = app.storage.attention.open_items()
+            notices = _notices(app)
+            delivered = _delivered_to_sandbox(world)
         finally:
             app.close()
 
@@ -73,7 +103,95 @@ def run_demo(
         reports=(intake, booking),
         orders=orders,
         attention=attention,
+        timeline={
+            "from": _iso(started),
+            "to": _iso(clock.now()),
+            "steps": runs,
+            "cancelled_in_store": cancelled,
+        },
+        notices=notices,
+        delivered=delivered,
+        mail_folder=str(folder / "sandbox" / "mail"),
     )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _load_clock(folder: Path) -> ManualClock:
+    """The simulated time where the last run over *folder* stopped, or now."""
+    path = folder / "clock.json"
+    now = SystemClock().now()
+    if not path.is_file():
+        return ManualClock(now)
+    try:
+        saved = datetime.fromisoformat(json.loads(path.read_text())["now"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise UsageError(
+            f"{path}: the simulated clock cannot be read ({error}); "
+            "delete the file to start the clock from now"
+        ) from error
+    return ManualClock(max(saved, now))
+
+
+def _save_clock(folder: Path, clock: ManualClock) -> None:
+    (folder / "clock.json").write_text(json.dumps({"now": clock.now().isoformat()}))
+
+
+def _cancel_one_booked_order(app: App, world: SandboxWorld) -> str | None:
+    """A customer changes their mind an hour after ordering: the first
+    booked order of a partner that takes cancellations is cancelled in its
+    Shopify store, for the workers to notice."""
+    for order in app.storage.orders.list(state=OrderState.BOOKED):
+        partner = app.partners.get(order.partner or "")
+        if order.key.channel == "shopify" and partner and partner.capabilities.cancel:
+            app.clock.advance(CANCEL_AFTER)  # type: ignore[attr-defined]
+            world.shopify.cancel_order(order.key.store, order.key.external_id)
+            return str(order.key)
+    return None
+
+
+def _timeline(app: App, clock: ManualClock) -> int:
+    """Every worker at every step of the simulated days, in the order a
+    scheduler would run them."""
+    steps = 0
+    end = clock.now() + TIMELINE
+    while clock.now() < end:
+        clock.advance(TICK)
+        for worker in WORKERS:
+            app.run(worker)
+        steps += 1
+    return steps
+
+
+def _notices(app: App) -> dict[str, Any]:
+    by_channel: Counter[str] = Counter()
+    by_status: Counter[str] = Counter()
+    by_event: Counter[str] = Counter()
+    for status in EffectStatus:
+        for effect in app.storage.ledger.with_status(status, 100_000):
+            if effect.kind != NOTICE:
+                continue
+            by_status[status.value] += 1
+            if status is EffectStatus.DONE:
+                by_channel[str(effect.result.get("channel"))] += 1
+                by_event[str(effect.result.get("event"))] += 1
+    return {
+        "by_channel": dict(sorted(by_channel.items())),
+        "by_event": dict(sorted(by_event.items())),
+        "by_status": dict(sorted(by_status.items())),
+    }
+
+
+def _delivered_to_sandbox(world: SandboxWorld) -> dict[str, int]:
+    """What the simulated providers received, counted on their side."""
+    sms = 0
+    for name in ("twilio", "infobip"):
+        messages = world.simulators[name].state["messages"]
+        sms += sum(len(by_number) for by_number in messages.values())
+    mail = len(world.mail.messages) if world.mail else 0
+    return {"sms": sms, "email": mail}
 
 
 def _read_orders(path: Path) -> dict[str, list[dict[str, Any]]]:
@@ -125,8 +243,12 @@ def _summary(
     created: bool,
     config_path: Path,
     reports: tuple[dict[str, Any], dict[str, Any]],
-    orders: list[Any],
+    orders: list[Order],
     attention: list[Any],
+    timeline: dict[str, Any],
+    notices: dict[str, Any],
+    delivered: dict[str, int],
+    mail_folder: str,
 ) -> dict[str, Any]:
     intake, booking = reports
     overview = views.orders_summary(orders)
@@ -156,7 +278,34 @@ def _summary(
             for o in orders
             if o.hold_reason
         ],
+        "timeline": timeline,
+        "tracking": _tracking(orders),
+        "notifications": {
+            **notices,
+            "received_by_sandbox": delivered,
+            "mail_folder": mail_folder,
+        },
         "attention": [views.attention_json(item) for item in attention],
+    }
+
+
+def _tracking(orders: list[Order]) -> dict[str, Any]:
+    shipments = [o.shipment for o in orders if o.shipment is not None]
+    by_partner: dict[str, Counter[str]] = {}
+    for shipment in shipments:
+        by_partner.setdefault(shipment.partner, Counter())[shipment.status.value] += 1
+    failed_attempts = sum(
+        1
+        for s in shipments
+        if any(e.status is TrackingStatus.DELIVERY_FAILED for e in s.events)
+    )
+    return {
+        "by_status": dict(sorted(Counter(s.status.value for s in shipments).items())),
+        "by_partner": {
+            p: dict(sorted(c.items())) for p, c in sorted(by_partner.items())
+        },
+        "with_failed_attempt": failed_attempts,
+        "events": sum(len(s.events) for s in shipments),
     }
 
 
@@ -172,6 +321,22 @@ def print_summary(summary: dict[str, Any]) -> None:
     print(f"  by state:  {_pairs(orders['by_state'])}")
     print(f"bookings:    {_pairs(bookings['by_partner']) or 'none'}")
     print(f"  this run:  {_pairs(bookings['this_run']) or 'nothing due'}")
+    timeline, tracking = summary["timeline"], summary["tracking"]
+    notices = summary["notifications"]
+    print(
+        f"timeline:    {timeline['from'][:16]} -> {timeline['to'][:16]} "
+        f"(simulated, {timeline['steps']} steps)"
+    )
+    if timeline["cancelled_in_store"]:
+        print(f"  cancelled: {timeline['cancelled_in_store']} (in its store)")
+    print(f"tracking:    {_pairs(tracking['by_status']) or 'nothing booked'}")
+    for partner, counts in tracking["by_partner"].items():
+        print(f"  {partner + ':':10} {_pairs(counts)}")
+    print(f"  with a failed attempt: {tracking['with_failed_attempt']}")
+    print(f"notices:     sent {_pairs(notices['by_channel']) or 'none'}")
+    print(f"  by event:  {_pairs(notices['by_event']) or 'none'}")
+    print(f"  received:  {_pairs(notices['received_by_sandbox'])} (by the sandbox)")
+    print(f"  e-mails:   {notices['mail_folder']}/*.eml")
     for handle, error in orders.get("failed_stores", {}).items():
         print(f"FAILED:      {handle}: {error}")
     for held in summary["held"]:

@@ -80,7 +80,29 @@ class Registry:
         )
 
     def adapters(self) -> Adapters:
-        return Adapters(self.order_sources(), self.delivery_partners(), self.storages())
+        return Adapters(
+            self.order_sources(),
+            self.delivery_partners(),
+            self.storages(),
+            sms_senders=self.sms_senders(),
+            mail_senders=self.mail_senders(),
+            link_shorteners=self.link_shorteners(),
+        )
+
+    def sms_senders(self) -> dict[str, Factory[Any]]:
+        return self._merge(
+            "SMS sender", self.manager.hook.fulfilment_register_sms_senders()
+        )
+
+    def mail_senders(self) -> dict[str, Factory[Any]]:
+        return self._merge(
+            "mail sender", self.manager.hook.fulfilment_register_mail_senders()
+        )
+
+    def link_shorteners(self) -> dict[str, Factory[Any]]:
+        return self._merge(
+            "link shortener", self.manager.hook.fulfilment_register_link_shorteners()
+        )
 
     def plugin_names(self) -> list[str]:
         return sorted(

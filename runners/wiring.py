@@ -29,6 +29,7 @@ from fulfilment.core.workers.create_fulfilment_requests import (
 )
 from fulfilment.core.workers.fetch_fulfilment_status import fetch_fulfilment_status
 from fulfilment.core.workers.fetch_new_orders import fetch_new_orders
+from fulfilment.core.workers.notify_customers import StoreVoice, notify_customers
 
 from .config import Config
 from .plugins import Registry
@@ -37,7 +38,12 @@ __all__ = ["WORKERS", "App", "build_app", "default_http_client"]
 
 log = logging.getLogger(__name__)
 
-WORKERS = ("fetch-new-orders", "create-fulfilment-requests", "fetch-fulfilment-status")
+WORKERS = (
+    "fetch-new-orders",
+    "create-fulfilment-requests",
+    "fetch-fulfilment-status",
+    "notify-customers",
+)
 
 
 def default_http_client(base_url: str, timeout: float) -> httpx.Client:
@@ -57,6 +63,7 @@ class App:
     clock: Clock
     owner: str
     clients: list[httpx.Client] = attrs.Factory(list)
+    voices: dict[str, StoreVoice] = attrs.Factory(dict)
 
     def run(self, worker: str) -> dict[str, Any]:
         """Run one worker under its lease; return its report as plain data."""
@@ -155,10 +162,27 @@ def _fetch_fulfilment_status(app: App) -> dict[str, Any]:
     }
 
 
+def _notify_customers(app: App) -> dict[str, Any]:
+    report = notify_customers(
+        orders=app.storage.orders,
+        ledger=app.storage.ledger,
+        attention=app.storage.attention,
+        voices=app.voices,
+        clock=app.clock,
+        settings=app.config.notifications.settings(),
+    )
+    return {
+        "worker": "notify-customers",
+        "outcomes": dict(report.outcomes),
+        "sent_by_channel": dict(report.by_channel),
+    }
+
+
 _RUNNERS: dict[str, Callable[[App], dict[str, Any]]] = {
     "fetch-new-orders": _fetch_new_orders,
     "create-fulfilment-requests": _create_fulfilment_requests,
     "fetch-fulfilment-status": _fetch_fulfilment_status,
+    "notify-customers": _notify_customers,
 }
 
 
@@ -198,7 +222,48 @@ def build_app(
         for name, p in config.partners.items()
     }
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-    return App(config, storage, sources, partners, context.clock, owner, clients)
+    voices = _voices(config, registry, context)
+    return App(
+        config, storage, sources, partners, context.clock, owner, clients, voices
+    )
+
+
+def _voices(
+    config: Config, registry: Registry, context: AdapterContext
+) -> dict[str, StoreVoice]:
+    """Each store's way of speaking to customers.  A sender configured once
+    (``[sms.twilio]``) is built once and shared by the stores naming it."""
+    factories = {
+        "sms": registry.sms_senders(),
+        "mail": registry.mail_senders(),
+        "links": registry.link_shorteners(),
+    }
+    tables = {"sms": config.sms, "mail": config.mail, "links": config.links}
+    built: dict[tuple[str, str], Any] = {}
+
+    def adapter(kind: str, name: str) -> Any:
+        if not name:
+            return None
+        if (kind, name) not in built:
+            table = tables[kind][name]
+            built[kind, name] = factories[kind][table.adapter].build(
+                table.settings, context
+            )
+        return built[kind, name]
+
+    return {
+        handle: StoreVoice(
+            name=store.name or handle.replace("-", " ").title(),
+            locale=store.locale,
+            time_zone=store.timezone,
+            quiet=config.quiet_hours(handle),
+            sms=adapter("sms", store.sms),
+            mail=adapter("mail", store.mail),
+            mail_from=store.mail_from,
+            links=adapter("links", store.links),
+        )
+        for handle, store in config.stores.items()
+    }
 
 
 def _named(partner: DeliveryPartner, name: str) -> DeliveryPartner:

@@ -23,7 +23,7 @@ import attrs
 import phonenumbers
 
 from fulfilment.core.masking import mask_email, mask_phone
-from fulfilment.core.ports import Receipt
+from fulfilment.core.ports import OPTED_OUT, Receipt
 
 __all__ = [
     "BODY_REFUSED",
@@ -39,9 +39,6 @@ __all__ = [
     "sender_for",
 ]
 
-OPTED_OUT = "opted_out"
-"""The recipient unsubscribed (replied STOP, is on a do-not-disturb list):
-never send to this number again until they opt back in."""
 INVALID_RECIPIENT = "invalid_recipient"
 """The number or address cannot receive messages: fix the customer record."""
 BODY_REFUSED = "body_refused"

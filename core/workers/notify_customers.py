@@ -9,7 +9,8 @@ receipt.  Outcomes:
 
 - sent: DONE with the receipt;
 - refused by the provider (invalid number, opted out): FAILED with its
-  words; an opted-out customer is remembered on the entry, not retried;
+  words; an opted-out customer is remembered in the ledger
+  (``opt-out:<channel>:<address>``) and no later notice is even tried;
 - nothing sent (connection refused, 429): back to QUEUED for the next run;
 - may have been sent (timeout, broken reply): UNCERTAIN and surfaced, never
   resent blindly;
@@ -35,8 +36,9 @@ from ..errors import (
     TransientPartnerError,
 )
 from ..messages import NotifyEvent, QuietHours, render, send_time
-from ..notices import NOTICE
+from ..notices import NOTICE, opt_out_key, record_opt_out
 from ..ports import (
+    OPTED_OUT,
     AttentionItem,
     AttentionQueue,
     Clock,
@@ -64,7 +66,9 @@ log = logging.getLogger(__name__)
 
 @attrs.frozen
 class StoreVoice:
-    """How a store speaks to its customers."""
+    """How a store speaks to its customers: its name and language, its
+    quiet hours, and the senders it uses (none: no messages on that
+    channel); ``links`` shortens tracking links (none: the long link)."""
 
     name: str
     locale: str = "en"
@@ -72,7 +76,9 @@ class StoreVoice:
     quiet: QuietHours = attrs.field(factory=QuietHours)
     sms: SmsSender | None = None
     sender_id: str | None = None
+    mail: MailSender | None = None
     mail_from: str | None = None
+    links: LinkShortener | None = None
 
 
 @attrs.frozen
@@ -95,8 +101,6 @@ class _Run:
     ledger: EffectLedger
     attention: AttentionQueue
     voices: Mapping[str, StoreVoice]
-    mail: MailSender | None
-    links: LinkShortener | None
     clock: Clock
 
 
@@ -106,13 +110,11 @@ def notify_customers(
     ledger: EffectLedger,
     attention: AttentionQueue,
     voices: Mapping[str, StoreVoice],
-    mail: MailSender | None,
-    links: LinkShortener | None,
     clock: Clock,
     settings: NotifySettings | None = None,
 ) -> NotifyReport:
     settings = settings or NotifySettings()
-    run = _Run(orders, ledger, attention, voices, mail, links, clock)
+    run = _Run(orders, ledger, attention, voices, clock)
     now = clock.now()
     outcomes: Counter[str] = Counter()
     channels: Counter[str] = Counter()
@@ -141,6 +143,12 @@ def _one(run: _Run, entry: Effect) -> str:
         )
         return "dropped"
     now = run.clock.now()
+    channel, to = str(payload["channel"]), str(payload["to"])
+    if run.ledger.get(opt_out_key(channel, to)) is not None:
+        run.ledger.mark(
+            entry.key, EffectStatus.FAILED, f"the customer opted out of {channel}", now
+        )
+        return "opted_out"
     if send_time(now, voice.time_zone, voice.quiet) > now:
         return "waiting_for_morning"
     taken = run.ledger.take(entry.key, now)
@@ -151,6 +159,16 @@ def _one(run: _Run, entry: Effect) -> str:
         receipt = _send(run, order, voice, taken)
     except PartnerRejected as refused:
         run.ledger.mark(entry.key, EffectStatus.FAILED, str(refused), now)
+        if refused.code == OPTED_OUT:
+            record_opt_out(
+                run.ledger,
+                channel=channel,
+                address=to,
+                subject=str(order.key),
+                reason=f"{refused.partner}: {refused}",
+                now=now,
+            )
+            return "opted_out"
         return "refused"
     except OutcomeUnknown as unknown:
         _uncertain(run, taken, f"the provider may have sent it: {unknown}")
@@ -194,9 +212,9 @@ def _send(run: _Run, order: Order, voice: StoreVoice, entry: Effect) -> Receipt:
         return voice.sms.send_sms(
             SmsMessage(str(payload["to"]), message.sms, entry.key, voice.sender_id)
         )
-    if run.mail is None:
-        raise PartnerRejected("no mail server configured", partner="mail")
-    return run.mail.send_mail(
+    if voice.mail is None:
+        raise PartnerRejected("no mail sender for this store", partner="mail")
+    return voice.mail.send_mail(
         MailMessage(
             to=str(payload["to"]),
             subject=message.subject,
@@ -212,8 +230,8 @@ def _send(run: _Run, order: Order, voice: StoreVoice, entry: Effect) -> Receipt:
 def _values(run: _Run, order: Order, voice: StoreVoice) -> dict[str, str]:
     shipment = order.shipment
     link = shipment.tracking_url if shipment and shipment.tracking_url else ""
-    if link and run.links is not None:
-        link = _short(run, order, link)
+    if link and voice.links is not None:
+        link = _short(run, voice.links, order, link)
     collect = order.payment.collect
     return {
         "first_name": (order.customer.first_name if order.customer else None) or "",
@@ -225,18 +243,17 @@ def _values(run: _Run, order: Order, voice: StoreVoice) -> dict[str, str]:
     }
 
 
-def _short(run: _Run, order: Order, link: str) -> str:
+def _short(run: _Run, links: LinkShortener, order: Order, link: str) -> str:
     """A short link, or the long one when the shortener cannot help (quota
     used up, credentials): the customer still gets a working link."""
-    assert run.links is not None
     # A slashtag per order: asking again returns the same short link.
     tag = f"{order.key.store}-{order.key.external_id}"
     try:
-        return run.links.shorten(link, tag)
+        return links.shorten(link, tag)
     except PartnerError as error:
         run.attention.raise_item(
             AttentionItem(
-                f"shortener:{run.links.name}",
+                f"shortener:{links.name}",
                 "short_links_unavailable",
                 f"{error}; notices carry the long tracking link meanwhile",
                 run.clock.now(),

@@ -1,11 +1,13 @@
 """The sandbox world: every partner simulator on loopback, one data folder.
 
-A :class:`SandboxWorld` serves the Shopify simulator (four stores) and one
+A :class:`SandboxWorld` serves the Shopify simulator (four stores), one
 simulator per delivery partner (the built-in ones and any a plugin
-registers) on ``127.0.0.1``.  Their state lives in ``<data_dir>/`` and the
-ports they used in ``<data_dir>/ports.json``, so a second start over the same
-folder continues the same world at the same addresses, and a configuration
-written for it stays valid.
+registers), the two SMS providers, the link shortener and an SMTP mail sink,
+all on ``127.0.0.1``.  Their state lives in ``<data_dir>/`` (mail as
+``.eml`` files under ``<data_dir>/mail/``) and the ports they used in
+``<data_dir>/ports.json``, so a second start over the same folder continues
+the same world at the same addresses, and a configuration written for it
+stays valid.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from fulfilment.core.ports import Clock
 
 from ..plugins import Registry
 from ..usage import UsageError
+from .mail import MailSink
 from .server import SimServer, Simulator
 
 __all__ = [
@@ -46,7 +49,17 @@ STORES: Mapping[str, tuple[str, str, str, str, str]] = {
     "shemsi-uae": ("AE", "AED", "Asia/Dubai", "en", "farfill"),
     "shemsi-lebanon": ("LB", "USD", "Asia/Beirut", "ar", ""),
 }
+# Store handle -> its SMS provider: Infobip where its local routes are the
+# usual choice, Twilio elsewhere.
+SMS_PROVIDERS: Mapping[str, str] = {
+    "shemsiworld": "twilio",
+    "shemsi-egypt": "infobip",
+    "shemsi-uae": "twilio",
+    "shemsi-lebanon": "infobip",
+}
 SANDBOX_PARTNERS = ("aramex", "flextock", "farfill")
+NOTIFIERS = ("twilio", "infobip", "rebrandly")
+MAIL = "mail"
 
 
 class SandboxWorld:
@@ -70,7 +83,7 @@ class SandboxWorld:
         self.clock = clock or SystemClock()
         registry = registry or Registry.discover()
         classes = registry.simulators()
-        wanted = ["shopify", *partners]
+        wanted = ["shopify", *partners, *NOTIFIERS]
         missing = [name for name in wanted if name not in classes]
         if missing:
             raise ConfigurationError(
@@ -82,6 +95,7 @@ class SandboxWorld:
         }
         self.servers: dict[str, SimServer] = {}
         self.ports = dict(ports or {})
+        self.mail: MailSink | None = None
 
     @property
     def shopify(self) -> Any:
@@ -89,7 +103,10 @@ class SandboxWorld:
 
     @property
     def urls(self) -> dict[str, str]:
-        return {name: server.url for name, server in self.servers.items()}
+        urls = {name: server.url for name, server in self.servers.items()}
+        if self.mail is not None:
+            urls[MAIL] = f"smtp://{self.mail.host}:{self.mail.port}"
+        return urls
 
     def lock(self) -> None:
         """Claim the data folder for this process (done by ``start`` too);
@@ -105,6 +122,9 @@ class SandboxWorld:
                 self.servers[name] = _serve_exactly(simulator, self.ports[name])
             else:
                 self.servers[name] = _serve(simulator, remembered.get(name, 0))
+        self.mail = _mail_sink(
+            self.data_dir, self.ports.get(MAIL), remembered.get(MAIL, 0)
+        )
         (self.data_dir / "ports.json").write_text(
             json.dumps({n: int(u.rsplit(":", 1)[1]) for n, u in self.urls.items()})
         )
@@ -117,6 +137,9 @@ class SandboxWorld:
         for server in self.servers.values():
             server.stop()
         self.servers.clear()
+        if self.mail is not None:
+            self.mail.stop()
+            self.mail = None
         self._lock.release()
 
     def __enter__(self) -> SandboxWorld:
@@ -137,13 +160,21 @@ class SandboxWorld:
                 "timezone": zone,
                 "locale": locale,
                 "partner": partner if partner in self.simulators else "",
+                "sms": SMS_PROVIDERS[handle],
+                "mail": "smtp",
+                "links": "rebrandly",
                 "source": self.shopify.sandbox_settings(shopify_url, handle),
             }
         partners = {
             name: self.simulators[name].sandbox_settings(self.urls[name])
             for name in self.simulators
-            if name != "shopify"
+            if name not in ("shopify", *NOTIFIERS)
         }
+        notifiers = {
+            name: self.simulators[name].sandbox_settings(self.urls[name])
+            for name in NOTIFIERS
+        }
+        assert self.mail is not None, "start the world before asking its config"
         return {
             "environment": "sandbox",
             "storage": {"backend": "sqlite", "path": database},
@@ -158,6 +189,11 @@ class SandboxWorld:
             },
             "stores": stores,
             "partners": partners,
+            "sms": {"twilio": notifiers["twilio"], "infobip": notifiers["infobip"]},
+            "mail": {
+                "smtp": self.mail.sandbox_settings(self.mail.host, self.mail.port)
+            },
+            "links": {"rebrandly": notifiers["rebrandly"]},
             "sandbox": {"data_dir": str(self.data_dir), **self.urls},
         }
 
@@ -208,6 +244,22 @@ def _serve(simulator: Simulator, port: int) -> SimServer:
     except OSError:
         log.warning("sandbox.port_taken sim=%s port=%d", simulator.name, port)
         return SimServer(simulator, 0).start()
+
+
+def _mail_sink(data_dir: Path, exact: int | None, remembered: int) -> MailSink:
+    """The SMTP sink on the configured port, else the remembered one when it
+    is free, else a new one."""
+    for port in [exact] if exact else [remembered, 0]:
+        try:
+            return MailSink(data_dir=data_dir, port=port).start()
+        except OSError as error:
+            if exact:
+                raise UsageError(
+                    f"cannot serve mail on 127.0.0.1:{port} as the configuration "
+                    f"says ({error.strerror}); stop what uses it"
+                ) from error
+            log.warning("sandbox.port_taken sim=mail port=%d", port)
+    raise AssertionError("unreachable: port 0 is always free")
 
 
 def _serve_exactly(simulator: Simulator, port: int) -> SimServer:

@@ -20,6 +20,7 @@ from fulfilment.adapters.storage.memory import MemoryStorage
 from fulfilment.core.clock import ManualClock
 from fulfilment.core.domain import Order, TrackingEvent, TrackingStatus
 from fulfilment.core.errors import TransientPartnerError
+from fulfilment.core.notices import opt_out_key, record_opt_out
 from fulfilment.core.ports import EffectStatus
 from fulfilment.core.routing import RoutingPolicy
 from fulfilment.core.workers.create_fulfilment_requests import (
@@ -56,7 +57,9 @@ class World:
             "ar",
             "Africa/Cairo",
             sms=self.sms,
+            mail=self.mail,
             mail_from="shop@shemsi.example",
+            links=self.links,
         )
 
     def book(self, *orders: Order) -> None:
@@ -98,8 +101,6 @@ class World:
             ledger=self.storage.ledger,
             attention=self.storage.attention,
             voices={"shemsi-egypt": self.voice},
-            mail=self.mail,
-            links=self.links,
             clock=self.clock,
         )
 
@@ -181,10 +182,33 @@ def test_an_opted_out_customer_gets_no_sms_but_still_gets_mail() -> None:
     world.day(rounds=20)
 
     assert world.sms.bodies_to("+201001234567") == []
-    assert len(world.mail.sent["fatima@example.com"]) >= 3
+    assert len(world.mail.sent["fatima@example.com"]) == 3
     failed = world.storage.ledger.with_status(EffectStatus.FAILED, 10)
-    assert failed
+    assert len(failed) == 3
     assert all(":sms" in e.key for e in failed)
+    # The first refusal is remembered: the provider is not asked again.
+    assert world.sms.send_calls == 1
+    remembered = world.storage.ledger.get(opt_out_key("sms", "+201001234567"))
+    assert remembered is not None
+    assert "unsubscribed" in remembered.result["reason"]
+
+
+def test_an_opt_out_recorded_by_an_operator_stops_that_channel_only() -> None:
+    world = World()
+    record_opt_out(
+        world.storage.ledger,
+        channel="email",
+        address="Fatima@Example.com",
+        subject="operator",
+        reason="asked by phone",
+        now=world.clock.now(),
+    )
+    world.book(egyptian("5b"))
+
+    world.day(rounds=20)
+
+    assert world.mail.send_calls == 0
+    assert len(world.sms.bodies_to("+201001234567")) == 3
 
 
 def test_amazon_orders_get_no_direct_messages() -> None:
