@@ -15,7 +15,7 @@ import attrs
 
 from .domain import Order, OrderState
 from .messages import NotifyEvent
-from .ports import EffectLedger
+from .ports import EffectLedger, EffectStatus
 
 __all__ = [
     "NOTICE",
@@ -24,8 +24,10 @@ __all__ = [
     "Notice",
     "events_for",
     "notices_for",
+    "has_opted_out",
     "opt_out_key",
     "record_opt_out",
+    "withdraw_opt_out",
 ]
 
 NOTICE = "notice"
@@ -96,6 +98,11 @@ def opt_out_key(channel: str, address: str) -> str:
     return f"{OPT_OUT}:{channel}:{address.strip().casefold()}"
 
 
+def has_opted_out(ledger: EffectLedger, channel: str, address: str) -> bool:
+    effect = ledger.get(opt_out_key(channel, address))
+    return effect is not None and effect.status is EffectStatus.DONE
+
+
 def record_opt_out(
     ledger: EffectLedger,
     *,
@@ -108,7 +115,23 @@ def record_opt_out(
     """Remember that *address* wants no more messages on *channel*; True
     when it is new.  *subject* is the order (or operator) that learnt it."""
     key = opt_out_key(channel, address)
-    _, fresh = ledger.begin(key, OPT_OUT, subject, now)
-    if fresh:
-        ledger.complete(key, {"channel": channel, "reason": reason}, now)
-    return fresh
+    effect, fresh = ledger.begin(key, OPT_OUT, subject, now)
+    if not fresh and effect.status is EffectStatus.DONE:
+        return False
+    if not fresh:  # withdrawn earlier: the customer opted out again
+        ledger.reopen(key, now)
+    ledger.complete(key, {"channel": channel, "reason": reason}, now)
+    return True
+
+
+def withdraw_opt_out(
+    ledger: EffectLedger, *, channel: str, address: str, reason: str, now: datetime
+) -> bool:
+    """The customer opted back in; True when there was an opt-out to lift.
+    The entry stays in the ledger (marked failed, with *reason*) as the
+    record of both decisions."""
+    key = opt_out_key(channel, address)
+    if not has_opted_out(ledger, channel, address):
+        return False
+    ledger.mark(key, EffectStatus.FAILED, f"opted back in: {reason}", now)
+    return True

@@ -11,6 +11,7 @@
     orders show KEY [--json]
     explain-route KEY [--json]
     attention list [--json] | attention retry KEY | attention resolve SUBJECT REASON
+    customers opt-out ADDRESS [--reason TEXT] | customers opt-in ADDRESS
     status [--json]
     check-config
     sandbox serve [--data-dir DIR]
@@ -33,8 +34,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import phonenumbers
+
 from fulfilment.core.domain import OrderKey, OrderState
 from fulfilment.core.errors import ConfigurationError, FulfilmentError
+from fulfilment.core.masking import mask_email, mask_phone
+from fulfilment.core.notices import record_opt_out, withdraw_opt_out
 from fulfilment.core.operations import NotRetryable, record_booking, retry_order
 from fulfilment.core.ports import EffectStatus
 
@@ -168,6 +173,20 @@ def _inspection_commands(commands: Any) -> None:
     resolve.add_argument("subject")
     resolve.add_argument("reason")
     resolve.set_defaults(handler=_attention_resolve)
+
+    customers = _group(commands, "customers", "customers' messaging choices")
+    opt_out = customers.add_parser(
+        "opt-out", help="send no more messages to a phone number or e-mail address"
+    )
+    opt_out.add_argument("address", help="+E.164 phone number or e-mail address")
+    opt_out.add_argument("--reason", default="asked the shop")
+    opt_out.set_defaults(handler=_customers_opt_out)
+    opt_in = customers.add_parser(
+        "opt-in", help="lift an opt-out (the customer asked for messages again)"
+    )
+    opt_in.add_argument("address")
+    opt_in.add_argument("--reason", default="asked the shop")
+    opt_in.set_defaults(handler=_customers_opt_in)
 
     status = commands.add_parser("status", help="cursors, queues and counts")
     status.add_argument("--json", action="store_true")
@@ -500,6 +519,67 @@ def _attention_resolve(args: argparse.Namespace) -> int:
         done = app.storage.attention.resolve(args.subject, args.reason, app.clock.now())
         print("resolved" if done else "no such open item")
         return 0 if done else 1
+
+    return _with_app(args, body)
+
+
+def _contact(address: str) -> tuple[str, str]:
+    """(channel, address as notices carry it) for what an operator typed."""
+    text = address.strip()
+    if "@" in text:
+        if text.count("@") != 1 or not all(text.split("@")):
+            raise UsageError(f"{address!r} is not an e-mail address")
+        return "email", text
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_possible_number(number):
+        raise UsageError(
+            f"{address!r} is neither an e-mail address nor a phone number in "
+            "international form (+212612345678)"
+        )
+    return "sms", phonenumbers.format_number(
+        number, phonenumbers.PhoneNumberFormat.E164
+    )
+
+
+def _customers_opt_out(args: argparse.Namespace) -> int:
+    channel, address = _contact(args.address)
+
+    def body(app: App) -> int:
+        new = record_opt_out(
+            app.storage.ledger,
+            channel=channel,
+            address=address,
+            subject="operator",
+            reason=f"operator: {args.reason}",
+            now=app.clock.now(),
+        )
+        shown = mask_email(address) if channel == "email" else mask_phone(address)
+        print(f"{shown}: no more {channel} messages" + ("" if new else " (already)"))
+        return 0
+
+    return _with_app(args, body)
+
+
+def _customers_opt_in(args: argparse.Namespace) -> int:
+    channel, address = _contact(args.address)
+
+    def body(app: App) -> int:
+        lifted = withdraw_opt_out(
+            app.storage.ledger,
+            channel=channel,
+            address=address,
+            reason=f"operator: {args.reason}",
+            now=app.clock.now(),
+        )
+        shown = mask_email(address) if channel == "email" else mask_phone(address)
+        print(
+            f"{shown}: {channel} messages "
+            + ("allowed again" if lifted else "were not stopped")
+        )
+        return 0 if lifted else 1
 
     return _with_app(args, body)
 

@@ -36,7 +36,7 @@ from ..errors import (
     TransientPartnerError,
 )
 from ..messages import NotifyEvent, QuietHours, render, send_time
-from ..notices import NOTICE, opt_out_key, record_opt_out
+from ..notices import NOTICE, has_opted_out, record_opt_out
 from ..ports import (
     OPTED_OUT,
     AttentionItem,
@@ -144,7 +144,7 @@ def _one(run: _Run, entry: Effect) -> str:
         return "dropped"
     now = run.clock.now()
     channel, to = str(payload["channel"]), str(payload["to"])
-    if run.ledger.get(opt_out_key(channel, to)) is not None:
+    if has_opted_out(run.ledger, channel, to):
         run.ledger.mark(
             entry.key, EffectStatus.FAILED, f"the customer opted out of {channel}", now
         )

@@ -285,7 +285,8 @@ def ports_of(urls: Mapping[str, Any]) -> dict[str, int]:
             port = None
         if not port:
             raise UsageError(
-                f"sandbox.{name}: {url!r} is not an http://127.0.0.1:PORT address"
+                f"sandbox.{name}: {url!r} is not an http://127.0.0.1:PORT address "
+                "(smtp://127.0.0.1:PORT for mail)"
             )
         ports[name] = port
     return ports

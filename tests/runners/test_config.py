@@ -27,6 +27,8 @@ def environment_for(path: Path) -> dict[str, str]:
     values |= {
         n: "http://127.0.0.1:9" for n in names if n.endswith(("_URL", "_BASE_URL"))
     }
+    values |= {n: "AC" + "0" * 32 for n in names if n.endswith("_ACCOUNT_SID")}
+    values |= {n: "Shemsi <orders@shemsi.example>" for n in names if "SENDER" in n}
     values["MONGODB_URI"] = "mongodb://127.0.0.1:9/?directConnection=true"
     values["FULFILMENT_SQLITE_PATH"] = "ci.sqlite3"
     return values
