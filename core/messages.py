@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import enum
 import html
+import re
 import string
 from collections.abc import Mapping
 from datetime import UTC, datetime, time, timedelta
@@ -56,16 +57,16 @@ class _Template:
 _EN = {
     NotifyEvent.SHIPPED: _Template(
         "Hello $first_name, your order $order from $store is on its way. "
-        "Track it: $link",
+        "[Track it: $link]",
         "Your order $order is on its way",
         "Hello $first_name,\n\nyour order $order from $store has left our "
-        "warehouse with $partner. You can follow it here: $link\n\nThank you!",
+        "warehouse with $partner.[ You can follow it here: $link]\n\nThank you!",
     ),
     NotifyEvent.OUT_FOR_DELIVERY: _Template(
         "Hello $first_name, your order $order is out for delivery today. $cod_sentence",
         "Your order $order arrives today",
         "Hello $first_name,\n\nyour order $order is out for delivery today. "
-        "$cod_sentence\n\nTrack it: $link",
+        "$cod_sentence[\n\nTrack it: $link]",
     ),
     NotifyEvent.DELIVERED: _Template(
         "Hello $first_name, your order $order has been delivered. Thank you "
@@ -76,27 +77,27 @@ _EN = {
     ),
     NotifyEvent.DELIVERY_FAILED: _Template(
         "Hello $first_name, we could not deliver your order $order today. "
-        "The courier will try again; details: $link",
+        "The courier will try again.[ Details: $link]",
         "We could not deliver your order $order",
         "Hello $first_name,\n\nthe courier could not deliver your order "
-        "$order today and will try again. Details: $link",
+        "$order today and will try again.[ Details: $link]",
     ),
 }
 
 _FR = {
     NotifyEvent.SHIPPED: _Template(
         "Bonjour $first_name, votre commande $order de $store est en route. "
-        "Suivi : $link",
+        "[Suivi : $link]",
         "Votre commande $order est en route",
         "Bonjour $first_name,\n\nvotre commande $order de $store a quitté "
-        "notre entrepôt avec $partner. Suivez-la ici : $link\n\nMerci !",
+        "notre entrepôt avec $partner.[ Suivez-la ici : $link]\n\nMerci !",
     ),
     NotifyEvent.OUT_FOR_DELIVERY: _Template(
         "Bonjour $first_name, votre commande $order sera livrée aujourd'hui. "
         "$cod_sentence",
         "Votre commande $order arrive aujourd'hui",
         "Bonjour $first_name,\n\nvotre commande $order est en cours de "
-        "livraison aujourd'hui. $cod_sentence\n\nSuivi : $link",
+        "livraison aujourd'hui. $cod_sentence[\n\nSuivi : $link]",
     ),
     NotifyEvent.DELIVERED: _Template(
         "Bonjour $first_name, votre commande $order a été livrée. Merci "
@@ -107,25 +108,25 @@ _FR = {
     ),
     NotifyEvent.DELIVERY_FAILED: _Template(
         "Bonjour $first_name, la livraison de votre commande $order n'a pas "
-        "pu avoir lieu. Le livreur repassera ; détails : $link",
+        "pu avoir lieu. Le livreur repassera.[ Détails : $link]",
         "La livraison de votre commande $order n'a pas pu avoir lieu",
         "Bonjour $first_name,\n\nle livreur n'a pas pu livrer votre commande "
-        "$order aujourd'hui et repassera. Détails : $link",
+        "$order aujourd'hui et repassera.[ Détails : $link]",
     ),
 }
 
 _AR = {
     NotifyEvent.SHIPPED: _Template(
-        "مرحبا $first_name، طلبك $order من $store في الطريق إليك. تتبع الشحنة: $link",
+        "مرحبا $first_name، طلبك $order من $store في الطريق إليك.[ تتبع الشحنة: $link]",
         "طلبك $order في الطريق إليك",
         "مرحبا $first_name،\n\nغادر طلبك $order من $store مستودعنا مع "
-        "$partner. يمكنك تتبعه هنا: $link\n\nشكرا لك!",
+        "$partner.[ يمكنك تتبعه هنا: $link]\n\nشكرا لك!",
     ),
     NotifyEvent.OUT_FOR_DELIVERY: _Template(
         "مرحبا $first_name، سيصلك طلبك $order اليوم. $cod_sentence",
         "طلبك $order يصل اليوم",
         "مرحبا $first_name،\n\nطلبك $order في طريقه إليك اليوم. "
-        "$cod_sentence\n\nتتبع الشحنة: $link",
+        "$cod_sentence[\n\nتتبع الشحنة: $link]",
     ),
     NotifyEvent.DELIVERED: _Template(
         "مرحبا $first_name، تم تسليم طلبك $order. شكرا لتسوقك من $store!",
@@ -134,10 +135,10 @@ _AR = {
     ),
     NotifyEvent.DELIVERY_FAILED: _Template(
         "مرحبا $first_name، تعذر تسليم طلبك $order اليوم. سيحاول المندوب "
-        "مرة أخرى، التفاصيل: $link",
+        "مرة أخرى.[ التفاصيل: $link]",
         "تعذر تسليم طلبك $order",
         "مرحبا $first_name،\n\nتعذر على المندوب تسليم طلبك $order اليوم "
-        "وسيحاول مرة أخرى. التفاصيل: $link",
+        "وسيحاول مرة أخرى.[ التفاصيل: $link]",
     ),
 }
 
@@ -183,15 +184,33 @@ def render(event: NotifyEvent, locale: str, values: Mapping[str, str]) -> Render
         string.Template(_COD[language]).safe_substitute(amount=amount) if amount else ""
     )
     direction = "rtl" if language in _RTL else "ltr"
-    text = _fill(template.body, filled)
+    body = _optional(template.body, filled)
     return Rendered(
         language=language,
         direction=direction,
-        sms=_tidy(_fill(template.sms, filled)),
-        subject=_tidy(_fill(template.subject, filled)),
-        text=text,
-        html=_html(template.body, filled, language, direction),
+        sms=_tidy(_fill(_optional(template.sms, filled), filled)),
+        subject=_tidy(_fill(_optional(template.subject, filled), filled)),
+        text=_fill(body, filled),
+        html=_html(body, filled, language, direction),
     )
+
+
+_OPTIONAL = re.compile(r"\[([^\[\]]*)\]")
+_PLACEHOLDER = re.compile(r"\$(\w+)")
+
+
+def _optional(template: str, values: Mapping[str, str]) -> str:
+    """Templates put a clause that needs a value in brackets
+    (``[ Track it: $link]``): it is kept, without the brackets, when every
+    value it names is there, and left out otherwise, so a parcel without a
+    tracking link gets no dangling "Track it:"."""
+
+    def keep(match: re.Match[str]) -> str:
+        inner = match.group(1)
+        names = _PLACEHOLDER.findall(inner)
+        return inner if all(values.get(name) for name in names) else ""
+
+    return _OPTIONAL.sub(keep, template)
 
 
 def _fill(template: str, values: Mapping[str, str]) -> str:

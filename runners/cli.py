@@ -257,6 +257,8 @@ def _secrets(config: Config) -> list[str]:
     found = []
     tables = [config.storage.settings] + [p.settings for p in config.partners.values()]
     tables += [s.source for s in config.stores.values()]
+    notifiers = (*config.sms.values(), *config.mail.values(), *config.links.values())
+    tables += [n.settings for n in notifiers]
     for settings in tables:
         for name in dir(settings):
             if any(w in name for w in ("token", "password", "secret", "pin", "key")):

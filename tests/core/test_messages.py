@@ -22,7 +22,7 @@ VALUES = {
     "order": "#1001",
     "store": "Shemsi",
     "partner": "Aramex",
-    "link": "https://rebrand.ly/abc",
+    "link": "https://go.shemsi.example/abc",
 }
 
 
@@ -35,7 +35,26 @@ def test_every_event_has_a_message_in_every_language(
 
     assert "#1001" in rendered.sms
     assert "$" not in rendered.sms + rendered.subject + rendered.text
+    assert "[" not in rendered.sms + rendered.text + rendered.html
     assert rendered.language == locale
+
+
+@pytest.mark.parametrize("locale", ["en", "fr", "ar"])
+@pytest.mark.parametrize("event", list(NotifyEvent))
+def test_without_a_tracking_link_no_sentence_points_at_one(
+    locale: str, event: NotifyEvent
+) -> None:
+    linked = render(event, locale, VALUES)
+    bare = render(event, locale, VALUES | {"link": ""})
+
+    for text in (bare.sms, bare.text, bare.html):
+        assert "[" not in text
+        assert not text.rstrip().endswith(":")
+        assert ": \n" not in text
+    assert "<a href" not in bare.html
+    if "go.shemsi.example" in linked.sms:
+        assert len(bare.sms) < len(linked.sms) - len(VALUES["link"])
+    assert bare.sms.rstrip()[-1] in ".!؟?"
 
 
 def test_arabic_is_right_to_left_with_the_link_isolated() -> None:
@@ -44,7 +63,7 @@ def test_arabic_is_right_to_left_with_the_link_isolated() -> None:
     assert rendered.direction == "rtl"
     assert 'dir="rtl"' in rendered.html
     assert "<bdi>#1001</bdi>" in rendered.html
-    assert '<a href="https://rebrand.ly/abc">' in rendered.html
+    assert '<a href="https://go.shemsi.example/abc">' in rendered.html
     assert rendered.sms.startswith("مرحبا Fatima، طلبك #1001")
 
 
