@@ -1,8 +1,19 @@
-"""Masking personal data before it reaches a log line."""
+"""Masking personal data before it reaches a log line or an operator's
+screen (``fulfilment orders show``, whose output ends up pasted into
+tickets)."""
 
 from __future__ import annotations
 
-__all__ = ["mask_email", "mask_phone"]
+import re
+
+__all__ = ["mask_email", "mask_phone", "mask_text"]
+
+# Personal data that may arrive inside free text (a provider's refusal, an
+# upstream error): e-mail addresses, international phone numbers, and local
+# mobile formats of the four markets (a trunk 0 and 8 to 10 digits).  Order
+# ids and AWBs do not start with + or 0, so they stay readable.
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+_PHONE = re.compile(r"(?<![\w+])(?:\+|00|0|[٠-٩])[0-9٠-٩][0-9٠-٩ .-]{5,18}[0-9٠-٩]")
 
 
 def mask_phone(phone: str | None) -> str:
@@ -25,3 +36,18 @@ def mask_email(email: str | None) -> str:
     if not domain:
         return "***"
     return f"{local[:1]}***@{domain}"
+
+
+def mask_text(text: str) -> str:
+    """*text* with every e-mail address and phone number in it masked, the
+    rest left as it was written."""
+    text = _EMAIL.sub(lambda m: mask_email(m.group(0)), text)
+    return _PHONE.sub(_mask_number, text)
+
+
+def _mask_number(match: re.Match[str]) -> str:
+    text = match.group(0)
+    digits = re.sub(r"[ .-]", "", text)
+    if sum(c.isdigit() for c in digits) < 8:
+        return text  # too short to be a phone number: a time, a count
+    return mask_phone(digits)

@@ -352,6 +352,12 @@ class EffectLedger(Protocol):
 
     def with_status(self, status: EffectStatus, limit: int) -> list[Effect]: ...
 
+    def for_subject(self, subject: str, limit: int = 1000) -> list[Effect]:
+        """Up to *limit* entries about *subject* (an order key: its booking,
+        its notices), of every kind and status, oldest first, then by key.
+        For the history an operator reads, not for workers."""
+        ...
+
 
 class LeaseStore(Protocol):
     """Named leases so two schedulers never do the same run at once."""

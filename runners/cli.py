@@ -383,25 +383,15 @@ def _orders_show(args: argparse.Namespace) -> int:
         if order is None:
             print(f"no order {args.key}", file=sys.stderr)
             return 1
-        view = views.order_json(order, detail=True)
-        effect = app.storage.ledger.get(f"book:{order.key}")
-        view["effects"] = (
-            [
-                {
-                    "key": effect.key,
-                    "status": effect.status.value,
-                    "attempts": effect.attempts,
-                    "detail": effect.detail,
-                }
-            ]
-            if effect
-            else []
+        view = views.order_show_json(
+            order,
+            app.storage.ledger.for_subject(str(order.key)),
+            app.storage.attention.open_items(),
         )
         if args.json:
             _print_json(view)
         else:
-            for name, value in view.items():
-                print(f"{name}: {json.dumps(value, ensure_ascii=False)}")
+            print(views.order_show_text(view))
         return 0
 
     return _with_app(args, body)

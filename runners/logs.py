@@ -16,25 +16,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from fulfilment.core.masking import mask_email, mask_phone
+from fulfilment.core.masking import mask_text
 
 __all__ = ["Redactor", "configure_logging"]
-
-
-# Personal data that may arrive inside an upstream error text: e-mail
-# addresses, international phone numbers, and local mobile formats of the
-# four markets (a trunk 0 and 8 to 10 digits).  Order ids and AWBs do not
-# start with + or 0, so they stay readable.
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
-_PHONE = re.compile(r"(?<![\w+])(?:\+|00|0|[٠-٩])[0-9٠-٩][0-9٠-٩ .-]{5,18}[0-9٠-٩]")
-
-
-def _mask_number(match: re.Match[str]) -> str:
-    text = match.group(0)
-    digits = re.sub(r"[ .-]", "", text)
-    if sum(c.isdigit() for c in digits) < 8:
-        return text  # too short to be a phone number: a time, a count
-    return mask_phone(digits)
 
 
 class Redactor(logging.Filter):
@@ -49,8 +33,7 @@ class Redactor(logging.Filter):
         message = record.getMessage()
         for secret in self.secrets:
             message = message.replace(secret, "***")
-        message = _EMAIL.sub(lambda m: mask_email(m.group(0)), message)
-        message = _PHONE.sub(_mask_number, message)
+        message = mask_text(message)
         record.msg, record.args = message, ()
         return True
 

@@ -1,20 +1,36 @@
 """How orders, reports and summaries look to a person or a script.
 
 Plain data for ``--json`` (stable keys, decimal strings, ISO times) and the
-text tables the CLI prints otherwise.
+text tables the CLI prints otherwise.  The text of ``orders show`` is drawn
+from its JSON view, so the two always say the same thing.
+
+Phone numbers and e-mail addresses are masked in every view of an order,
+in free text too (a provider's refusal, a problem, an attention message):
+operators paste these views into tickets and chats.  The masked forms
+(``+212******567``, ``f***@example.com``) still tell two customers apart.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from fulfilment.core.domain import Order, OrderState
-from fulfilment.core.ports import AttentionItem
+from fulfilment.core.domain import Order, OrderState, Shipment
+from fulfilment.core.masking import mask_email, mask_phone, mask_text
+from fulfilment.core.notices import NOTICE
+from fulfilment.core.ports import AttentionItem, Effect
+from fulfilment.core.states import ACTIVE_DELIVERY
 
-__all__ = ["attention_json", "order_json", "order_table", "orders_summary"]
+__all__ = [
+    "attention_json",
+    "order_json",
+    "order_show_json",
+    "order_show_text",
+    "order_table",
+    "orders_summary",
+]
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -37,12 +53,12 @@ def order_json(order: Order, *, detail: bool = False) -> dict[str, Any]:
         "cod_amount": str(collect.amount) if collect else None,
         "currency": order.currency,
         "total": str(order.total.amount),
-        "phone": phone.e164 if phone else None,
+        "phone": _phone(phone.e164 if phone else None),
         "partner": order.partner,
         "partner_reference": shipment.reference if shipment else None,
         "hold_reason": order.hold_reason,
         "problems": [
-            {"code": p.code, "message": p.message, "field": p.field}
+            {"code": p.code, "message": mask_text(p.message), "field": p.field}
             for p in order.all_problems
         ],
     }
@@ -59,7 +75,8 @@ def _detail(order: Order) -> dict[str, Any]:
         "cancelled_at": _iso(order.cancelled_at),
         "financial_status": order.financial_status,
         "customer": order.customer.full_name if order.customer else None,
-        "phone_original": order.phone.original if order.phone else None,
+        "phone_original": _phone(order.phone.original if order.phone else None),
+        "email": _email(order.customer.email if order.customer else None),
         "address": {
             "line1": address.line1,
             "line2": address.line2,
@@ -109,11 +126,17 @@ def order_table(orders: Iterable[Order]) -> str:
                 problem,
             )
         )
+    return "\n".join(_aligned(rows))
+
+
+def _aligned(rows: Sequence[Sequence[str]], indent: str = "") -> list[str]:
+    """*rows* as lines of left-aligned columns two spaces apart."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+    return [
+        indent
+        + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
         for row in rows
-    )
+    ]
 
 
 def orders_summary(orders: list[Order]) -> dict[str, Any]:
@@ -149,3 +172,273 @@ def attention_json(item: AttentionItem) -> dict[str, Any]:
         "raised_at": _iso(item.raised_at),
         "problems": [{"code": p.code, "message": p.message} for p in item.problems],
     }
+
+
+def _phone(number: str | None) -> str | None:
+    return mask_phone(number) if number else None
+
+
+def _email(address: str | None) -> str | None:
+    return mask_email(address) if address else None
+
+
+def _text(words: str | None) -> str | None:
+    return mask_text(words) if words else None
+
+
+# --- orders show -------------------------------------------------------------
+
+
+def order_show_json(
+    order: Order, effects: Iterable[Effect], attention: Iterable[AttentionItem]
+) -> dict[str, Any]:
+    """Everything known about one order: the order in detail, its tracking
+    history oldest first, its customer notices, every other side effect
+    recorded for it and the open attention items about it.  *effects* are
+    the ledger's entries for the order (``EffectLedger.for_subject``);
+    of *attention*, the items whose subject is the order are kept."""
+    recorded = list(effects)
+    about = [i for i in attention if i.subject == str(order.key)]
+    return order_json(order, detail=True) | {
+        "tracking": _tracking(order, order.shipment) if order.shipment else None,
+        "notifications": [_notice(e) for e in recorded if e.kind == NOTICE],
+        "effects": [_effect(e) for e in recorded if e.kind != NOTICE],
+        "attention": [_attention(i) for i in about],
+    }
+
+
+def _tracking(order: Order, shipment: Shipment) -> dict[str, Any]:
+    polling = order.state in ACTIVE_DELIVERY
+    events = sorted(shipment.events, key=lambda e: e.occurred_at)
+    return {
+        "partner": shipment.partner,
+        "reference": shipment.reference,
+        "status": shipment.status.value,
+        "incident": _text(shipment.incident),
+        "tracking_url": shipment.tracking_url,
+        "last_polled_at": _iso(shipment.last_polled_at),
+        # Null for a parcel still followed means due at the next run.
+        "next_poll_at": _iso(order.next_attempt_at) if polling else None,
+        "polling": polling,
+        "events": [
+            {
+                "at": _iso(e.occurred_at),
+                "status": e.status.value,
+                "code": e.code,
+                "description": mask_text(e.description),
+                "location": _text(e.location),
+            }
+            for e in events
+        ],
+    }
+
+
+def _attention(item: AttentionItem) -> dict[str, Any]:
+    view = attention_json(item)
+    view["message"] = mask_text(item.message)
+    for problem in view["problems"]:
+        problem["message"] = mask_text(problem["message"])
+    return view
+
+
+def _notice(effect: Effect) -> dict[str, Any]:
+    """A customer notice: the payload the tracking worker queued (order,
+    event, channel, to) and, once sent, the provider's receipt."""
+    payload = effect.result
+    channel = payload.get("channel")
+    to = str(payload.get("to") or "")
+    masked = {"sms": _phone, "email": _email}.get(str(channel), _text)(to)
+    return {
+        "key": effect.key,
+        "event": payload.get("event"),
+        "channel": channel,
+        "to": masked,
+        "status": effect.status.value,
+        "attempts": effect.attempts,
+        "provider": payload.get("provider"),
+        "message_id": payload.get("message_id"),
+        "provider_status": payload.get("status"),
+        "segments": payload.get("segments"),
+        "detail": _text(effect.detail),
+        "created_at": _iso(effect.created_at),
+        "updated_at": _iso(effect.updated_at),
+        "not_before": _iso(effect.not_before),
+    }
+
+
+def _effect(effect: Effect) -> dict[str, Any]:
+    # The result is left out: future kinds may carry what an operator's
+    # ticket must not (a discount code, a recipient).
+    return {
+        "key": effect.key,
+        "kind": effect.kind,
+        "status": effect.status.value,
+        "attempts": effect.attempts,
+        "detail": _text(effect.detail),
+        "created_at": _iso(effect.created_at),
+        "updated_at": _iso(effect.updated_at),
+        "not_before": _iso(effect.not_before),
+    }
+
+
+def order_show_text(view: Mapping[str, Any]) -> str:
+    """The view of :func:`order_show_json` as sections a person reads: the
+    order, then tracking, notifications, effects and attention."""
+    sections = [
+        _header(view),
+        _tracking_text(view["tracking"]),
+        _section("notifications", _notices_text(view["notifications"])),
+        _section("effects", _effects_text(view["effects"])),
+        _section("attention", _attention_text(view["attention"])),
+    ]
+    return "\n\n".join(sections)
+
+
+def _header(view: Mapping[str, Any]) -> str:
+    collect = view["cod_amount"]
+    total = f"{view['total']} {view['currency']}"
+    payment = (
+        f"cash on delivery, collect {collect} {view['currency']} of {total}"
+        if collect
+        else f"prepaid, {total}, {'paid' if view['paid'] else 'not paid'}"
+    )
+    reference = view["partner_reference"]
+    pairs = [
+        ("order", f"{view['key']}  {view['name']}"),
+        ("state", view["state"]),
+        ("partner", _joined(view["partner"], reference and f"reference {reference}")),
+        ("placed", view["placed_at"]),
+        ("changed", f"{view['source_updated_at']} (last change in the store)"),
+        (
+            "customer",
+            _joined(
+                view["customer"], view["phone"] or view["phone_original"], view["email"]
+            ),
+        ),
+        ("address", _address(view["address"])),
+        ("payment", payment),
+    ]
+    pairs += [("line", _line(line, view["currency"])) for line in view["lines"]]
+    if view["hold_reason"]:
+        pairs.append(("held", view["hold_reason"]))
+    if view["cancelled_at"]:
+        pairs.append(("cancelled", view["cancelled_at"]))
+    if view["attempts"]:
+        when = view["next_attempt_at"]
+        pairs.append(
+            ("attempts", _joined(str(view["attempts"]), when and f"next {when}"))
+        )
+    pairs += [("problem", f"{p['code']}: {p['message']}") for p in view["problems"]]
+    return "\n".join(_aligned([(label, value or "-") for label, value in pairs]))
+
+
+def _tracking_text(tracking: Mapping[str, Any] | None) -> str:
+    if tracking is None:
+        return _section("tracking", ["not booked"])
+    if tracking["polling"]:
+        next_poll = tracking["next_poll_at"] or "at the next run"
+    else:
+        next_poll = "no longer polled"
+    pairs = [
+        ("partner", tracking["partner"]),
+        ("reference", tracking["reference"]),
+        ("status", tracking["status"]),
+        ("link", tracking["tracking_url"] or "-"),
+        ("last poll", tracking["last_polled_at"] or "never"),
+        ("next poll", next_poll),
+    ]
+    if tracking["incident"]:
+        pairs.append(("incident", tracking["incident"]))
+    rows = [("TIME", "STATUS", "CODE", "DESCRIPTION", "LOCATION")]
+    rows += [
+        (e["at"], e["status"], e["code"], e["description"], e["location"] or "-")
+        for e in tracking["events"]
+    ]
+    events = _aligned(rows) if tracking["events"] else ["no events yet"]
+    return _section("tracking", [*_aligned(pairs), "", *events])
+
+
+def _notices_text(notices: Sequence[Mapping[str, Any]]) -> list[str]:
+    rows = [
+        ("EVENT", "CHANNEL", "TO", "STATUS", "TRIES", "PROVIDER", "MESSAGE", "UPDATED")
+    ]
+    rows += [
+        (
+            n["event"] or "-",
+            n["channel"] or "-",
+            n["to"] or "-",
+            n["status"],
+            str(n["attempts"]),
+            _joined(n["provider"], _segments(n["segments"])) or "-",
+            n["message_id"] or "-",
+            n["updated_at"],
+        )
+        for n in notices
+    ]
+    return _with_details(_aligned(rows), notices)
+
+
+def _effects_text(effects: Sequence[Mapping[str, Any]]) -> list[str]:
+    rows = [("KEY", "KIND", "STATUS", "TRIES", "CREATED", "UPDATED")]
+    rows += [
+        (
+            e["key"],
+            e["kind"],
+            e["status"],
+            str(e["attempts"]),
+            e["created_at"],
+            e["updated_at"],
+        )
+        for e in effects
+    ]
+    return _with_details(_aligned(rows), effects)
+
+
+def _attention_text(items: Sequence[Mapping[str, Any]]) -> list[str]:
+    lines = []
+    for item in items:
+        lines.append(f"{item['reason']}  raised {item['raised_at']}")
+        lines.append(f"    {item['message']}")
+    return lines
+
+
+def _with_details(lines: list[str], entries: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The table's lines, each entry's detail (a provider's refusal, an
+    error) on an indented line under it; no lines at all for no entries."""
+    if not entries:
+        return []
+    out = lines[:1]
+    for line, entry in zip(lines[1:], entries, strict=True):
+        out.append(line)
+        if entry["detail"]:
+            out.append(f"    {entry['detail']}")
+    return out
+
+
+def _section(title: str, lines: Sequence[str]) -> str:
+    body = lines or ["none"]
+    return "\n".join([title, *(f"  {line}".rstrip() for line in body)])
+
+
+def _joined(*parts: str | None) -> str:
+    return ", ".join(p for p in parts if p)
+
+
+def _segments(count: int | None) -> str | None:
+    if count is None:
+        return None
+    return f"{count} segment{'s' if count != 1 else ''}"
+
+
+def _address(address: Mapping[str, Any] | None) -> str:
+    if address is None:
+        return "-"
+    parts = (address["line1"], address["line2"], address["city"], address["country"])
+    return _joined(*parts) or "-"
+
+
+def _line(line: Mapping[str, Any], currency: str) -> str:
+    return (
+        f"{line['quantity']} x {line['sku'] or '-'} {line['title']} "
+        f"at {line['unit_price']} {currency}"
+    )

@@ -221,6 +221,11 @@ class MemoryEffectLedger:
             found = [e for e in self._effects.values() if e.status is status]
         return sorted(found, key=lambda e: (e.created_at, e.key))[:limit]
 
+    def for_subject(self, subject: str, limit: int = 1000) -> list[Effect]:
+        with self._lock:
+            found = [e for e in self._effects.values() if e.subject == subject]
+        return sorted(found, key=lambda e: (e.created_at, e.key))[: max(limit, 0)]
+
     def _require(self, key: str) -> Effect:
         effect = self._effects.get(key)
         if effect is None:

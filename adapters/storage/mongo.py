@@ -22,6 +22,7 @@ orders     ``(state, claim_expires_at)``         ``expired_claims``
 orders     ``(store, state)``                    ``list(store=…)``
 effects    ``(status, created_at, _id)``         ``with_status``
 effects    ``(status, kind, not_before_at)``     ``queued``
+effects    ``(subject, created_at, _id)``        ``for_subject``
 attention  ``(subject, reason)``, unique         one item per subject, reason
 attention  ``(resolved_at, raised_at)``          ``open_items``
 =========  ====================================  ============================
@@ -451,6 +452,16 @@ class MongoEffectLedger:
         ordered = found.sort(_CREATION).limit(limit)
         return [_effect_from(document) for document in ordered]
 
+    @_translated
+    def for_subject(self, subject: str, limit: int = 1000) -> list[Effect]:
+        """Up to *limit* entries about *subject*, oldest first (index
+        ``subject``)."""
+        if limit <= 0:
+            return []
+        found = self._effects.find({"subject": subject})
+        ordered = found.sort(_CREATION).limit(limit)
+        return [_effect_from(document) for document in ordered]
+
     def _update(self, key: str, changes: Document) -> Effect:
         updated = self._effects.find_one_and_update(
             {"_id": key}, {"$set": changes}, return_document=ReturnDocument.AFTER
@@ -616,6 +627,9 @@ class MongoStorage:
         )
         db["effects"].create_index(
             [("status", 1), ("kind", 1), ("not_before_at", 1)], name="queued"
+        )
+        db["effects"].create_index(
+            [("subject", 1), ("created_at", 1), ("_id", 1)], name="subject"
         )
         db["attention"].create_index(
             [("subject", 1), ("reason", 1)], name="subject_reason", unique=True

@@ -9,8 +9,8 @@ orders      key, channel, store, external_id, revision, state, placed_at,
             due_at (``next_attempt_at``, or the lowest value when unset),
             claim_expires_at (the claim's expiry, or the lowest value)
 cursors     name, value
-effects     key, status, kind, created_at, not_before_at (``not_before``, or
-            the lowest value when unset)
+effects     key, status, kind, subject, created_at, not_before_at
+            (``not_before``, or the lowest value when unset)
 leases      name, owner, expires_at
 attention   subject, reason, is_open, raised_at
 ==========  =============================================================
@@ -115,7 +115,15 @@ UPDATE effects SET kind = json_extract(document, '$.kind');
 CREATE INDEX effects_queued ON effects (status, kind, not_before_at);
 """
 
-_MIGRATIONS = (_V1_TABLES, _V2_OUTBOX)
+# Version 3: an order's history lists every entry about it.  Entries
+# written before get their subject from the document.
+_V3_SUBJECT = """
+ALTER TABLE effects ADD COLUMN subject TEXT NOT NULL DEFAULT '';
+UPDATE effects SET subject = json_extract(document, '$.subject');
+CREATE INDEX effects_subject ON effects (subject, created_at, key);
+"""
+
+_MIGRATIONS = (_V1_TABLES, _V2_OUTBOX, _V3_SUBJECT)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -462,14 +470,18 @@ class SQLiteCursorStore:
 # --- effect ledger -----------------------------------------------------------
 
 _INSERT_EFFECT = (
-    "INSERT INTO effects (key, status, kind, created_at, not_before_at, document) "
-    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING"
+    "INSERT INTO effects "
+    "(key, status, kind, subject, created_at, not_before_at, document) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING"
 )
 _UPDATE_EFFECT = "UPDATE effects SET status = ?, document = ? WHERE key = ?"
 _QUEUED_EFFECTS = (
     "SELECT document FROM effects "
     "WHERE status = ? AND kind = ? AND not_before_at <= ? "
     "ORDER BY created_at, key LIMIT ?"
+)
+_SUBJECT_EFFECTS = (
+    "SELECT document FROM effects WHERE subject = ? ORDER BY created_at, key LIMIT ?"
 )
 
 
@@ -592,6 +604,15 @@ class SQLiteEffectLedger:
             ).fetchall()
             return [_effect_from(document) for (document,) in rows]
 
+    def for_subject(self, subject: str, limit: int = 1000) -> list[Effect]:
+        """Up to *limit* entries about *subject*, oldest first (index
+        ``effects_subject``)."""
+        if limit <= 0:
+            return []
+        with self._db.read() as conn:
+            rows = conn.execute(_SUBJECT_EFFECTS, (subject, limit)).fetchall()
+            return [_effect_from(document) for (document,) in rows]
+
 
 def _effect_json(effect: Effect) -> str:
     return json.dumps(json_converter().unstructure(effect))
@@ -603,6 +624,7 @@ def _insert_effect(conn: sqlite3.Connection, effect: Effect) -> bool:
         effect.key,
         effect.status.value,
         effect.kind,
+        effect.subject,
         _micros(effect.created_at),
         _micros(effect.not_before),
         _effect_json(effect),
@@ -612,7 +634,7 @@ def _insert_effect(conn: sqlite3.Connection, effect: Effect) -> bool:
 
 def _put_effect(conn: sqlite3.Connection, effect: Effect) -> Effect:
     """Store a change of *effect*'s status or document (its key, kind,
-    creation and ``not_before`` never change)."""
+    subject, creation and ``not_before`` never change)."""
     row = (effect.status.value, _effect_json(effect), effect.key)
     conn.execute(_UPDATE_EFFECT, row)
     return effect

@@ -116,6 +116,8 @@ def test_an_operator_records_a_parcel_found_at_the_partner() -> None:
     effect = storage.ledger.get(f"book:{order.key}")
     assert effect is not None
     assert effect.status is EffectStatus.DONE
+    # The order's history finds the booking under the order's key.
+    assert storage.ledger.for_subject(str(order.key)) == [effect]
 
 
 def test_retrying_after_a_fix_never_books_a_partner_that_cannot_be_asked_blind() -> (

@@ -546,6 +546,57 @@ def test_queued_entries_carry_their_payload(storage: Storage) -> None:
     assert (entry.result, entry.not_before) == (PAYLOAD, T0)
 
 
+# --- effect ledger: one subject's history ------------------------------------
+
+ORDER_1001 = "shopify:shemsiworld:1001"
+ORDER_1002 = "shopify:shemsiworld:1002"
+
+
+def test_for_subject_lists_every_entry_about_one_subject_oldest_first(
+    storage: Storage,
+) -> None:
+    storage.ledger.queue(
+        "notice:b", "notice", ORDER_1001, T0 + 2 * MINUTE, payload=PAYLOAD
+    )
+    storage.ledger.queue(
+        "notice:a", "notice", ORDER_1001, T0 + 2 * MINUTE, payload=PAYLOAD
+    )
+    storage.ledger.begin("book:1001", "booking", ORDER_1001, T0)
+    storage.ledger.complete("book:1001", {"reference": "AWB1"}, T0 + MINUTE)
+    storage.ledger.begin("book:1002", "booking", ORDER_1002, T0 - MINUTE)
+    storage.ledger.take("notice:a", T0 + 3 * MINUTE)
+    storage.ledger.mark("notice:a", EffectStatus.FAILED, "opted out", T0 + 4 * MINUTE)
+
+    history = storage.ledger.for_subject(ORDER_1001)
+
+    assert [e.key for e in history] == ["book:1001", "notice:a", "notice:b"]
+    assert history == [storage.ledger.get(e.key) for e in history]
+    assert [e.status for e in history] == [
+        EffectStatus.DONE,
+        EffectStatus.FAILED,
+        EffectStatus.QUEUED,
+    ]
+    assert [e.key for e in storage.ledger.for_subject(ORDER_1002)] == ["book:1002"]
+
+
+def test_for_subject_of_an_unknown_subject_is_empty(storage: Storage) -> None:
+    storage.ledger.begin("book:1001", "booking", ORDER_1001, T0)
+
+    assert storage.ledger.for_subject("shopify:shemsiworld:404") == []
+    assert storage.ledger.for_subject("shopify:shemsiworld") == []
+
+
+def test_for_subject_returns_at_most_the_limit(storage: Storage) -> None:
+    for minute in range(5):
+        storage.ledger.begin(f"e{minute}", "notice", ORDER_1001, T0 + minute * MINUTE)
+
+    assert [e.key for e in storage.ledger.for_subject(ORDER_1001, limit=2)] == [
+        "e0",
+        "e1",
+    ]
+    assert storage.ledger.for_subject(ORDER_1001, limit=0) == []
+
+
 # --- leases ------------------------------------------------------------------
 
 LEASE = "create-fulfilment-requests:shemsiworld"

@@ -153,6 +153,29 @@ def test_queued_effects_are_found_through_an_index(
     assert "COLLSCAN" not in [stage for stage, _ in stages], stages
 
 
+def test_the_history_of_one_order_is_found_through_an_index(
+    storage: MongoStorage, log: CommandLog
+) -> None:
+    for i in range(30):
+        subject = f"shopify:shemsiworld:{i}"
+        storage.ledger.begin(f"book:{subject}", "booking", subject, T0)
+        storage.ledger.queue(
+            f"notice:{subject}:shipped:sms", "notice", subject, T0, payload={}
+        )
+    log.commands.clear()
+
+    history = storage.ledger.for_subject("shopify:shemsiworld:7")
+
+    (find,) = log.named("find")
+    stages = explain(storage, find)
+    assert [e.key for e in history] == [
+        "book:shopify:shemsiworld:7",
+        "notice:shopify:shemsiworld:7:shipped:sms",
+    ]
+    assert ("IXSCAN", "subject") in stages, stages
+    assert "COLLSCAN" not in [stage for stage, _ in stages], stages
+
+
 def test_not_before_is_kept_to_the_millisecond(storage: MongoStorage) -> None:
     precise = T0 + timedelta(microseconds=123_456)
     storage.ledger.queue("sms:1", "sms", "1", T0, payload={}, not_before=precise)
@@ -189,7 +212,7 @@ def test_ensure_indexes_makes_keys_unique_and_is_idempotent(
 
     assert attention["subject_reason"].get("unique") is True
     assert {"due", "expired_claims", "store_state"} <= set(orders)
-    assert {"status", "queued"} <= set(effects)
+    assert {"status", "queued", "subject"} <= set(effects)
 
 
 def test_times_are_kept_to_the_millisecond(storage: MongoStorage) -> None:

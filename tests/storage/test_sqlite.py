@@ -182,6 +182,21 @@ def test_the_outbox_query_uses_its_index(storage: SQLiteStorage) -> None:
     assert "not_before_at<?" in details, details
 
 
+def test_the_history_of_one_order_uses_its_index(storage: SQLiteStorage) -> None:
+    for i in range(30):
+        storage.ledger.begin(f"book:{i}", "booking", f"shopify:shemsiworld:{i}", T0)
+    seen = statements(storage)
+    storage.ledger.for_subject("shopify:shemsiworld:7", 10)
+    (select,) = [s for s in seen if s.startswith("SELECT")]
+
+    plan = storage.database.connection().execute(f"EXPLAIN QUERY PLAN {select}")
+    details = " | ".join(row[3] for row in plan)
+
+    assert "USING INDEX effects_subject (subject=?)" in details, details
+    assert "SCAN effects" not in details, details
+    assert "TEMP B-TREE" not in details, details
+
+
 # The schema of version 1, frozen as the first release wrote it, with
 # one ledger entry and one order in it.
 VERSION_1 = """
@@ -250,7 +265,7 @@ def test_a_version_1_file_is_upgraded_in_place(
 
     with sqlite3.connect(version_1_file) as conn:
         (version,) = conn.execute("PRAGMA user_version").fetchone()
-    assert SCHEMA_VERSION == 2
+    assert SCHEMA_VERSION == 3
     assert version == SCHEMA_VERSION
     assert shape(version_1_file) == shape(str(tmp_path / "new.db"))
 
@@ -274,6 +289,10 @@ def test_an_upgraded_file_keeps_its_data_and_takes_queued_entries(
     with sqlite3.connect(version_1_file) as conn:
         kinds = conn.execute("SELECT key, kind FROM effects ORDER BY key").fetchall()
     assert kinds == [("book:1", "book"), ("sms:1", "book")]
+    assert [e.key for e in storage.ledger.for_subject("shopify:shemsiworld:1")] == [
+        "book:1"
+    ]
+    assert [e.key for e in storage.ledger.for_subject("order-1")] == ["sms:1"]
     storage.close()
 
 
