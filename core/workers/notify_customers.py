@@ -263,8 +263,9 @@ def _short(run: _Run, links: LinkShortener, order: Order, link: str) -> str:
 
 
 def _uncertain(run: _Run, entry: Effect, why: str) -> None:
+    """A person is told before the entry is settled: a runner dying between
+    the two leaves it pending, and the next run tells (idempotently) again."""
     now = run.clock.now()
-    run.ledger.mark(entry.key, EffectStatus.UNCERTAIN, why, now)
     run.attention.raise_item(
         AttentionItem(
             entry.subject,
@@ -274,6 +275,7 @@ def _uncertain(run: _Run, entry: Effect, why: str) -> None:
             now,
         )
     )
+    run.ledger.mark(entry.key, EffectStatus.UNCERTAIN, why, now)
 
 
 def _settle_abandoned(run: _Run, settings: NotifySettings) -> Counter[str]:

@@ -184,7 +184,7 @@ class Shop:
 crash_points = st.one_of(st.none(), st.integers(1, 30))
 
 
-@settings(max_examples=100, deadline=None)
+@settings(deadline=None)
 @given(
     rounds=st.lists(
         st.tuples(st.integers(1, 8), crash_points, crash_points),

@@ -86,7 +86,12 @@ class Shop:
         # Quiet hours that never begin: the clock alone decides what is sent.
         never = QuietHours(time(0, 0), time(0, 0))
         self.voice = StoreVoice(
-            "Shemsi World", "fr", "Africa/Casablanca", never, sms=self.sms
+            "Shemsi World",
+            "fr",
+            "Africa/Casablanca",
+            never,
+            sms=self.sms,
+            mail=self.mail,
         )
 
     def book(self) -> None:
@@ -123,8 +128,6 @@ class Shop:
                 ledger=self.storage.ledger,
                 attention=self.storage.attention,
                 voices={"shemsiworld": self.voice},
-                mail=self.mail,
-                links=None,
                 clock=self.clock,
             )
 
