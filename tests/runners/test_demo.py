@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import email
+import email.policy
 import io
 import json
 import re
+from email.utils import parsedate_to_datetime
+from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +21,8 @@ from fulfilment.runners.sandbox.world import SandboxWorld, ports_of
 from fulfilment.runners.usage import UsageError
 from fulfilment.runners.wiring import WORKERS
 from tests.builders import T0
+
+CAIRO = ZoneInfo("Africa/Cairo")
 
 
 def demo(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
@@ -101,6 +107,64 @@ def test_the_demo_keeps_the_malformed_order_with_its_problems(
     assert {"malformed_order", "rejected_by_partner"} <= reasons
 
 
+def test_the_demo_follows_every_parcel_to_its_end(
+    first_run: tuple[Path, dict[str, Any]],
+) -> None:
+    _, summary = first_run
+    tracking = summary["tracking"]
+
+    for partner in ("aramex", "flextock", "farfill"):
+        assert tracking["by_partner"][partner].get("delivered", 0) > 0, partner
+    assert tracking["by_status"].get("returned", 0) >= 1
+    assert tracking["with_failed_attempt"] >= 1
+    assert set(tracking["by_status"]) <= {"delivered", "returned", "cancelled"}
+
+
+def test_the_demo_tells_customers_each_event_once(
+    first_run: tuple[Path, dict[str, Any]],
+) -> None:
+    _, summary = first_run
+    notices = summary["notifications"]
+
+    assert notices["by_channel"]["sms"] > 0
+    assert notices["by_channel"]["email"] > 0
+    # What the sandbox's providers received is exactly what the ledger sent.
+    assert notices["received_by_sandbox"] == notices["by_channel"]
+    assert set(notices["by_status"]) == {"done"}
+    assert set(notices["by_event"]) == {
+        "shipped",
+        "out_for_delivery",
+        "delivered",
+        "delivery_failed",
+    }
+
+
+def test_the_demo_emails_are_readable_in_the_sink_and_sent_by_day(
+    first_run: tuple[Path, dict[str, Any]],
+) -> None:
+    _, summary = first_run
+    folder = Path(summary["notifications"]["mail_folder"])
+    messages = [
+        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        for path in sorted(folder.glob("*.eml"))
+    ]
+
+    assert len(messages) == summary["notifications"]["by_channel"]["email"]
+    arabic = [m for m in messages if m["Content-Language"] == "ar"]
+    assert arabic
+    for message in arabic:
+        html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+        assert 'dir="rtl"' in html
+        assert "مرحبا" in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        sent = parsedate_to_datetime(message["Date"]).astimezone(CAIRO)
+        assert 9 <= sent.hour < 21, message["Date"]  # never in quiet hours
+    french = [m for m in messages if m["Content-Language"] == "fr"]
+    assert any(
+        "Bonjour" in str(m["Subject"]) + m.get_body(("plain",)).get_content()
+        for m in french
+    )  # type: ignore[union-attr]
+
+
 def test_a_second_run_over_the_same_folder_books_nothing_twice(
     first_run: tuple[Path, dict[str, Any]], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -110,6 +174,9 @@ def test_a_second_run_over_the_same_folder_books_nothing_twice(
     again = demo(capsys, "--data-dir", str(folder))
 
     assert shipments(folder) == before
+    sent = summary["notifications"]["received_by_sandbox"]
+    assert again["notifications"]["received_by_sandbox"] == sent
+    assert again["timeline"]["from"] >= summary["timeline"]["to"]
     assert again["bookings"]["by_partner"] == summary["bookings"]["by_partner"]
     assert again["bookings"]["this_run"].get("booked", 0) == 0
     assert again["orders"]["ingested"] == 0
