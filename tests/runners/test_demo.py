@@ -9,9 +9,9 @@ import io
 import json
 import re
 from email.utils import parsedate_to_datetime
-from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 

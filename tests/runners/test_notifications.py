@@ -90,9 +90,12 @@ def test_a_store_speaks_through_the_senders_it_names(
     assert voice.name == "Shemsi Misr"
     assert voice.locale == "ar"
     assert voice.time_zone == "Africa/Cairo"
-    assert voice.quiet.start.hour == 22 and voice.quiet.end.minute == 15
-    assert voice.sms is not None and voice.sms.name == "infobip"
-    assert voice.mail is not None and voice.mail.name == "smtp"
+    assert voice.quiet.start.hour == 22
+    assert voice.quiet.end.minute == 15
+    assert voice.sms is not None
+    assert voice.sms.name == "infobip"
+    assert voice.mail is not None
+    assert voice.mail.name == "smtp"
     assert voice.links is None
     assert "notify-customers" in WORKERS
 
