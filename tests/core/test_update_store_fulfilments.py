@@ -32,7 +32,11 @@ from fulfilment.core.errors import (
 )
 from fulfilment.core.ports import EffectStatus, ShipmentReport, StoreFulfilments
 from fulfilment.core.routing import RoutingPolicy
-from fulfilment.core.store_reports import picked_up, store_fulfilment_key
+from fulfilment.core.store_reports import (
+    STORE_FULFILMENT,
+    picked_up,
+    store_fulfilment_key,
+)
 from fulfilment.core.workers.create_fulfilment_requests import (
     create_fulfilment_requests,
 )
@@ -156,6 +160,27 @@ def test_a_picked_up_parcel_is_reported_to_its_store_once() -> None:
     assert entry is not None
     assert entry.status is EffectStatus.DONE
     assert entry.result["fulfilment_id"] == record.id
+
+
+def test_tracking_queues_one_report_per_order_however_far_it_travels() -> None:
+    world = World()
+    world.book(egyptian("1"))
+
+    for _ in range(12):
+        world.track()
+
+    queued = world.storage.ledger.queued(STORE_FULFILMENT, world.clock.now(), 10)
+    assert world.order("1").state is S.DELIVERED
+    assert [(e.key, e.result) for e in queued] == [
+        (
+            "store-fulfilment:shopify:shemsi-egypt:1",
+            {
+                "order": "shopify:shemsi-egypt:1",
+                "partner": "flextock",
+                "tracking_number": world.reference("1"),
+            },
+        )
+    ]
 
 
 def test_a_parcel_still_waiting_for_pickup_is_not_reported() -> None:
