@@ -18,11 +18,13 @@ tracking number before it is reported again.  Outcomes:
   the next run, and the store's other entries wait for that run too;
 - may have happened (timeout, broken reply): back to QUEUED as
   ``uncertain``; the next attempt starts with the lookup, never with a
-  blind second report;
+  blind second report, and the store's other entries wait as well;
 - an entry left PENDING by a runner that died mid-call: back to QUEUED once
   its grace period has passed, and so looked up first as well;
 - credentials or permissions refused: back to QUEUED, the store waits, and
   an attention item says so;
+- an unexpected error (a bug, an answer no adapter could read): UNCERTAIN,
+  with an attention item, and the batch goes on;
 - the order's store takes no reports (a channel without
   :class:`~fulfilment.core.ports.StoreFulfilments`, such as Amazon here):
   FAILED as ``unsupported``, which is a fact about the channel, not an
@@ -41,9 +43,9 @@ import attrs
 from ..domain import Order, OrderKey
 from ..errors import (
     OutcomeUnknown,
-    PartnerError,
     PartnerRejected,
     PermanentPartnerError,
+    StorageError,
     TransientPartnerError,
 )
 from ..ports import (
@@ -122,7 +124,12 @@ def update_store_fulfilments(
 
     outcomes.update(_requeue_abandoned(run))
     for entry in ledger.queued(STORE_FULFILMENT, clock.now(), settings.batch_size):
-        outcome = _one(run, entry)
+        try:
+            outcome = _one(run, entry)
+        except StorageError:
+            raise
+        except Exception as error:  # one bad entry must not stop the batch
+            outcome = _crashed(run, entry, error)
         outcomes[outcome] += 1
         if outcome in ("reported", "found"):
             reported[OrderKey.parse(entry.subject).store] += 1
@@ -160,15 +167,14 @@ def _one(run: _Run, entry: Effect) -> str:
         _refused(run, taken, order, report, refused)
         return "refused"
     except OutcomeUnknown as unknown:
-        why = f"outcome unknown, looked up before another try: {unknown}"
-        run.ledger.mark(entry.key, EffectStatus.QUEUED, why, now)
+        _back_to_queue(run, order, taken, f"outcome unknown: {unknown}")
         return "uncertain"
     except PermanentPartnerError as broken:
-        _store_down(run, order, taken, broken)
+        _back_to_queue(run, order, taken, str(broken))
         _store_unavailable(run, order.key.store, broken)
         return "store_failed"
     except TransientPartnerError as transient:
-        _store_down(run, order, taken, transient)
+        _back_to_queue(run, order, taken, str(transient))
         return "retry_later"
     run.ledger.complete(
         entry.key,
@@ -210,12 +216,13 @@ def _refused(
     )
 
 
-def _store_down(run: _Run, order: Order, entry: Effect, error: PartnerError) -> None:
-    now = run.clock.now()
-    run.ledger.mark(entry.key, EffectStatus.QUEUED, str(error), now)
-    run.down[order.key.store] = str(error)
+def _back_to_queue(run: _Run, order: Order, entry: Effect, why: str) -> None:
+    """Queue the entry again (its ``detail`` makes the next attempt look
+    first) and leave the store alone for the rest of the run."""
+    run.ledger.mark(entry.key, EffectStatus.QUEUED, why, run.clock.now())
+    run.down[order.key.store] = why
     log.warning(
-        "store_fulfilments.store_failed store=%s error=%s", order.key.store, error
+        "store_fulfilments.store_failed store=%s error=%s", order.key.store, why
     )
 
 
@@ -228,6 +235,31 @@ def _store_unavailable(run: _Run, store: str, error: PermanentPartnerError) -> N
             run.clock.now(),
         )
     )
+
+
+def _crashed(run: _Run, entry: Effect, error: Exception) -> str:
+    """An unexpected error on one entry (a bug, an answer no adapter could
+    read).  Whether the store acted cannot be known and a retry would only
+    meet the same error, so a person looks: the entry, if it was taken, is
+    marked uncertain and leaves the queue."""
+    log.exception("store_fulfilments.entry_failed entry=%s", entry.key)
+    now = run.clock.now()
+    why = f"{type(error).__name__}: {error}"
+    current = run.ledger.get(entry.key)
+    if current is not None and current.status is EffectStatus.PENDING:
+        run.ledger.mark(entry.key, EffectStatus.UNCERTAIN, why, now)
+    run.attention.raise_item(
+        AttentionItem(
+            entry.subject,
+            "store_fulfilment_crashed",
+            f"reporting parcel {entry.result.get('tracking_number')} to the store "
+            f"stopped on an unexpected error ({why}); check the store's order for "
+            "a fulfilment with that tracking number and record it by hand if "
+            "there is none",
+            now,
+        )
+    )
+    return "crashed"
 
 
 def _requeue_abandoned(run: _Run) -> Counter[str]:

@@ -199,11 +199,12 @@ class ShopifySimulator(Simulator):
         bucket = self._bucket(handle)
         if not bucket.take(requested, self.monotonic()):
             return self._throttled(requested, bucket)
-        open_fulfilment_orders(shop)
+        now = _iso(self.clock.now())
+        open_fulfilment_orders(shop, now)
         result = execute_sync(
             _schema(),
             document,
-            context_value=_ShopView(shop["orders"], shop, _iso(self.clock.now())),
+            context_value=_ShopView(shop["orders"], shop, now),
             variable_values=variables,
             operation_name=operation,
         )
@@ -280,7 +281,7 @@ class ShopifySimulator(Simulator):
         (line items with their own ids and remaining quantities)."""
         with self.lock:
             shop = self._shop(store)
-            open_fulfilment_orders(shop)
+            open_fulfilment_orders(shop, _iso(self.clock.now()))
             return copy.deepcopy(
                 fulfilment_order_views(shop, self._find(store, order_id))
             )

@@ -65,14 +65,15 @@ _ACTIONS = {
 _GID = re.compile(r"gid://shopify/(?P<kind>\w+)/(?P<number>\d+)")
 
 
-def open_fulfilment_orders(shop: Node) -> None:
-    """Give every order of *shop* that has none its fulfillment order."""
+def open_fulfilment_orders(shop: Node, now: str) -> None:
+    """Give every order of *shop* that has none its fulfillment order, made
+    when the order was (or *now* for an order without a creation time)."""
     book = shop.setdefault("fulfillment_orders", {})
     shop.setdefault("fulfillments", {})
     for node in shop["orders"]:
         number = order_number(node)
         if number and number not in book:
-            book[number] = [_new_fulfilment_order(shop, node)]
+            book[number] = [_new_fulfilment_order(shop, node, now)]
 
 
 def fulfilment_order_views(shop: Node | None, order: Mapping[str, Any]) -> list[Node]:
@@ -122,8 +123,8 @@ def create_fulfilment(shop: Node, fulfilment: Mapping[str, Any], now: str) -> No
 # --- building and viewing fulfillment orders ---------------------------------
 
 
-def _new_fulfilment_order(shop: Node, order: Mapping[str, Any]) -> Node:
-    created = order.get("createdAt")
+def _new_fulfilment_order(shop: Node, order: Mapping[str, Any], now: str) -> Node:
+    created = order.get("createdAt") or now
     return {
         "id": _new_gid(shop, "FulfillmentOrder"),
         "status": "OPEN",

@@ -326,6 +326,46 @@ def test_a_report_abandoned_by_a_dead_runner_is_looked_up_after_its_grace() -> N
     assert world.shop.report_calls == 1
 
 
+class Broken:
+    """A store whose adapter trips over an answer it cannot read, once."""
+
+    def __init__(self, store: MemoryOrderSource) -> None:
+        self.store = store.store
+        self._inner = store
+        self.tripped = False
+
+    def report_shipment(self, order: Order, report: ShipmentReport) -> str:
+        if not self.tripped:
+            self.tripped = True
+            raise KeyError("fulfillment")
+        return self._inner.report_shipment(order, report)
+
+    def find_shipment_report(self, order: Order, tracking_number: str) -> str | None:
+        return self._inner.find_shipment_report(order, tracking_number)
+
+
+def test_an_unexpected_error_goes_to_a_person_and_the_batch_goes_on() -> None:
+    world = World()
+    world.book(egyptian("1"), egyptian("2"))
+    world.stores = {STORE: Broken(world.shop)}
+    world.track()
+
+    report = world.report()
+    again = world.report()
+
+    assert report.outcomes == {"crashed": 1, "reported": 1}
+    assert again.outcomes == {}
+    assert world.entry_status("1") is EffectStatus.UNCERTAIN
+    assert len(world.shop.fulfilments["2"]) == 1
+    (item,) = world.storage.attention.open_items()
+    assert (item.subject, item.reason) == (
+        "shopify:shemsi-egypt:1",
+        "store_fulfilment_crashed",
+    )
+    assert "KeyError" in item.message
+    assert world.reference("1") in item.message
+
+
 def test_orders_of_a_store_that_takes_no_reports_are_skipped_without_alarm() -> None:
     world = World()
     amazon = attrs.evolve(egyptian("1"), key=OrderKey("amazon", "amazon-eg", "1"))
