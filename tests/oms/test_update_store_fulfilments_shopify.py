@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from typing import Any
 
 import attrs
 import httpx
@@ -130,7 +131,7 @@ class Pipeline:
         assert order is not None
         return order
 
-    def fulfilments(self) -> list[dict[str, object]]:
+    def fulfilments(self) -> list[dict[str, Any]]:
         return self.sandbox.sim.fulfillments(STORE, ORDER_ID)
 
     def entry_status(self) -> EffectStatus:
@@ -172,8 +173,8 @@ def test_a_picked_up_parcel_becomes_one_fulfilment_with_its_tracking(
     assert fulfilment["notifyCustomer"] is False
     fos = pipeline.sandbox.sim.fulfillment_orders(STORE, ORDER_ID)
     fo_line_ids = [item["id"] for fo in fos for item in fo["lineItems"]]
-    assert [line["id"] for line in fulfilment["lines"]] == fo_line_ids  # type: ignore[attr-defined]
-    assert [line["quantity"] for line in fulfilment["lines"]] == [2, 1]  # type: ignore[attr-defined]
+    assert [line["id"] for line in fulfilment["lines"]] == fo_line_ids
+    assert [line["quantity"] for line in fulfilment["lines"]] == [2, 1]
     (node,) = pipeline.sandbox.sim.orders(STORE)
     assert node["displayFulfillmentStatus"] == "FULFILLED"
     entry = pipeline.storage.ledger.get(store_fulfilment_key(str(KEY)))
