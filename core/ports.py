@@ -37,10 +37,12 @@ __all__ = [
     "OrderSource",
     "OrderStore",
     "Receipt",
+    "ShipmentReport",
     "SmsMessage",
     "SmsSender",
     "SourceWindow",
     "Storage",
+    "StoreFulfilments",
     "TrackingBatch",
 ]
 
@@ -89,6 +91,47 @@ class OrderSource(Protocol):
         """One page of orders whose source version changed inside *window*,
         sorted by change time.  Raises ``TransientPartnerError`` or
         ``PermanentPartnerError``; never returns a partial page silently."""
+        ...
+
+
+@attrs.frozen
+class ShipmentReport:
+    """What a store is told once a parcel is on its way: the partner's
+    tracking number, the carrier's name as the store should show it, and
+    the page where the customer can follow the parcel."""
+
+    tracking_number: str
+    company: str
+    url: str | None = None
+
+
+@runtime_checkable
+class StoreFulfilments(Protocol):
+    """A store that can be told a parcel has left (Shopify marks the order
+    fulfilled with the tracking number).  A channel that cannot, or whose
+    rules keep the seller from doing so, does not implement it; its orders
+    are simply not reported.
+
+    The store keys nothing on our side, so the tracking number is the
+    natural key of a report: an implementation should hand back the record
+    it already holds for a tracking number rather than make a second one,
+    and the worker, after an attempt whose outcome is unknown, asks
+    :meth:`find_shipment_report` before it reports again.
+    """
+
+    store: str
+
+    def report_shipment(self, order: Order, report: ShipmentReport) -> str:
+        """Record the shipment on the store's copy of *order*; return the
+        store's id for that record.  Raises ``PartnerRejected`` with the
+        store's words (nothing left to fulfil, order cancelled there),
+        ``TransientPartnerError`` when nothing happened, ``OutcomeUnknown``
+        when it may have."""
+        ...
+
+    def find_shipment_report(self, order: Order, tracking_number: str) -> str | None:
+        """The store's id of an earlier record of *tracking_number* on
+        *order*, or None when there is none."""
         ...
 
 

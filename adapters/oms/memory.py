@@ -6,21 +6,46 @@ last order handed out, so an order changed while pages are being read moves
 behind the position and is seen again on a later page, as with the real
 API.  Tests drive it with ``put`` (create or edit) and can make the next
 page fail.
+
+It is also the twin of the Shopify store's fulfilments
+(:class:`~fulfilment.core.ports.StoreFulfilments`): a report is kept per
+order and refused like Shopify refuses it (an order the shop does not
+have, a cancelled one, one already fulfilled under another tracking
+number), and a report of a tracking number the order already carries
+hands back the record it has.  ``fail_next_reports`` and
+``fail_next_lookups`` make the next calls fail; :data:`LOST_REPLY` records
+the report, then raises ``OutcomeUnknown``, the worst case for a caller.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import deque
+from collections.abc import Iterable
 from datetime import datetime
 
 import attrs
 
 from fulfilment.core.domain import Order
-from fulfilment.core.errors import PartnerError
-from fulfilment.core.ports import OrderPage, SourceWindow
+from fulfilment.core.errors import OutcomeUnknown, PartnerError, PartnerRejected
+from fulfilment.core.ports import OrderPage, ShipmentReport, SourceWindow
 
-__all__ = ["MemoryOrderSource"]
+__all__ = ["LOST_REPLY", "MemoryOrderSource", "StoreFulfilment"]
+
+LOST_REPLY = "lost_reply"
+"""A queued report failure that records the report, then raises
+``OutcomeUnknown``."""
+
+Failure = PartnerError | str
+
+
+@attrs.frozen
+class StoreFulfilment:
+    """One shipment report as the twin's store keeps it."""
+
+    id: str
+    report: ShipmentReport
 
 
 class MemoryOrderSource:
@@ -34,6 +59,12 @@ class MemoryOrderSource:
         self._failures: deque[PartnerError] = deque()
         self._duplicates: deque[int] = deque()
         self._replays = 0
+        self.fulfilments: dict[str, list[StoreFulfilment]] = {}
+        self.report_calls = 0
+        self.lookup_calls = 0
+        self._report_failures: deque[Failure] = deque()
+        self._lookup_failures: deque[PartnerError] = deque()
+        self._fulfilment_ids = itertools.count(1)
 
     def put(self, order: Order) -> None:
         """Create or replace an order, as the shop would after an edit."""
@@ -79,6 +110,56 @@ class MemoryOrderSource:
         token = _encode(_position(last[0])) if last else None
         return OrderPage(tuple(chunk), token)
 
+    # --- shipment reports (StoreFulfilments) ------------------------------------
+
+    def fail_next_reports(self, *failures: Failure) -> None:
+        """Queue failures for the next reports: an exception is raised before
+        anything is recorded; :data:`LOST_REPLY` records, then raises
+        ``OutcomeUnknown``."""
+        self._report_failures.extend(failures)
+
+    def fail_next_lookups(self, *errors: PartnerError) -> None:
+        self._lookup_failures.extend(errors)
+
+    def report_shipment(self, order: Order, report: ShipmentReport) -> str:
+        self.report_calls += 1
+        failure = self._report_failures.popleft() if self._report_failures else None
+        if isinstance(failure, PartnerError):
+            raise failure
+        record = self._record(order, report)
+        if failure == LOST_REPLY:
+            raise OutcomeUnknown("reply lost after recording", partner=self.channel)
+        return record.id
+
+    def find_shipment_report(self, order: Order, tracking_number: str) -> str | None:
+        self.lookup_calls += 1
+        if self._lookup_failures:
+            raise self._lookup_failures.popleft()
+        found = _carrying(
+            self.fulfilments.get(order.key.external_id, ()), tracking_number
+        )
+        return found.id if found else None
+
+    def _record(self, order: Order, report: ShipmentReport) -> StoreFulfilment:
+        shop_copy = self.orders.get(order.key.external_id)
+        if shop_copy is None:
+            raise PartnerRejected(
+                f"the store has no order {order.key.external_id}", partner=self.channel
+            )
+        records = self.fulfilments.setdefault(order.key.external_id, [])
+        earlier = _carrying(records, report.tracking_number)
+        if earlier is not None:
+            return earlier
+        if shop_copy.is_cancelled or records:
+            state = "cancelled" if shop_copy.is_cancelled else "already fulfilled"
+            raise PartnerRejected(
+                f"order {shop_copy.name} is {state}: nothing left to fulfil",
+                partner=self.channel,
+            )
+        record = StoreFulfilment(f"F{next(self._fulfilment_ids):06d}", report)
+        records.append(record)
+        return record
+
     def _old_versions(self) -> list[Order]:
         changed = [v[0] for v in self.history.values() if len(v) > 1]
         replayed, self._replays = changed[: self._replays], 0
@@ -92,6 +173,14 @@ class MemoryOrderSource:
 
 
 _START = (-1.0e18, "")
+
+
+def _carrying(
+    records: Iterable[StoreFulfilment], tracking_number: str
+) -> StoreFulfilment | None:
+    return next(
+        (r for r in records if r.report.tracking_number == tracking_number), None
+    )
 
 
 def _inside(order: Order, window: SourceWindow) -> bool:

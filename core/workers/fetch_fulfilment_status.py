@@ -9,6 +9,12 @@ late, older event is kept in the history but never rewinds the state.
 Unknown partner codes are kept raw, mapped to ``unknown`` and raised once
 per (partner, code); a parcel with no partner update for ``stale_after``
 raises an attention item.
+
+Given the effect ledger, every move also queues what it calls for there,
+before the order is saved (queuing is idempotent, so a lost save only
+queues again what is already queued): the customer notices, and, the first
+time the parcel leaves ``booked``, the report of its tracking number to
+the store (see :mod:`fulfilment.core.store_reports`).
 """
 
 from __future__ import annotations
@@ -32,6 +38,12 @@ from ..ports import (
     OrderStore,
 )
 from ..states import ACTIVE_DELIVERY, advance
+from ..store_reports import (
+    STORE_FULFILMENT,
+    picked_up,
+    report_payload,
+    store_fulfilment_key,
+)
 
 __all__ = ["TrackingReport", "TrackingSettings", "fetch_fulfilment_status"]
 
@@ -67,7 +79,9 @@ def fetch_fulfilment_status(
 ) -> TrackingReport:
     """With a *ledger*, every move of an order queues its customer notices
     there (before the order is saved; queuing is idempotent), for the
-    notify-customers worker to send."""
+    notify-customers worker to send, and a parcel's first move out of
+    ``booked`` queues its report to the store, for the
+    update-store-fulfilments worker."""
     settings = settings or TrackingSettings()
     now = clock.now()
     due = [
@@ -102,6 +116,7 @@ def fetch_fulfilment_status(
                     stale.append(str(order.key))
                 if ledger is not None:
                     _queue_notices(ledger, order, outcome.order, now)
+                    _queue_store_report(ledger, order, outcome.order, now)
                 if _save(orders, outcome.order):
                     moved[outcome.order.state.value] += (
                         order.state != outcome.order.state
@@ -224,6 +239,20 @@ def _queue_notices(
     for notice in notices_for(after, events_for(before.state, after.state)):
         ledger.queue(
             notice.key, NOTICE, notice.order_key, now, payload=notice.payload()
+        )
+
+
+def _queue_store_report(
+    ledger: EffectLedger, before: Order, after: Order, now: datetime
+) -> None:
+    if picked_up(before.state, after.state):
+        key = str(after.key)
+        ledger.queue(
+            store_fulfilment_key(key),
+            STORE_FULFILMENT,
+            key,
+            now,
+            payload=report_payload(after),
         )
 
 

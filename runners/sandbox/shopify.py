@@ -77,6 +77,14 @@ from fulfilment.core.ports import Clock
 
 from .seed import STORES, sandbox_token, seed_orders
 from .server import SimRequest, SimResponse, Simulator, route
+from .shopify_fulfilment import (
+    create_fulfilment,
+    fulfilment_order_views,
+    fulfilments_of,
+    open_fulfilment_orders,
+    order_lines,
+    order_number,
+)
 
 __all__ = [
     "MAX_PAGE_SIZE",
@@ -191,10 +199,12 @@ class ShopifySimulator(Simulator):
         bucket = self._bucket(handle)
         if not bucket.take(requested, self.monotonic()):
             return self._throttled(requested, bucket)
+        now = _iso(self.clock.now())
+        open_fulfilment_orders(shop, now)
         result = execute_sync(
             _schema(),
             document,
-            context_value=_ShopView(shop["orders"]),
+            context_value=_ShopView(shop["orders"], shop, now),
             variable_values=variables,
             operation_name=operation,
         )
@@ -266,6 +276,25 @@ class ShopifySimulator(Simulator):
         with self.lock:
             return copy.deepcopy(self._shop(store)["orders"])
 
+    def fulfillment_orders(self, store: str, order_id: str | int) -> list[Node]:
+        """A copy of an order's fulfillment orders as the API serves them
+        (line items with their own ids and remaining quantities)."""
+        with self.lock:
+            shop = self._shop(store)
+            open_fulfilment_orders(shop, _iso(self.clock.now()))
+            return copy.deepcopy(
+                fulfilment_order_views(shop, self._find(store, order_id))
+            )
+
+    def fulfillments(self, store: str, order_id: str | int) -> list[Node]:
+        """A copy of the fulfilments recorded on an order, oldest first, with
+        what the API does not serve: ``notifyCustomer`` and the ``lines``
+        taken (fulfillment-order line item id, order line id, quantity)."""
+        with self.lock:
+            return copy.deepcopy(
+                fulfilments_of(self._shop(store), self._find(store, order_id))
+            )
+
     def add_order(self, store: str, node: Mapping[str, Any]) -> Node:
         """Add one order node (GraphQL shape) to *store*, as given."""
         with self.lock:
@@ -295,7 +324,7 @@ class ShopifySimulator(Simulator):
             node["displayFinancialStatus"] = (
                 "VOIDED" if status == "PENDING" else "REFUNDED"
             )
-            for line in _lines(node):
+            for line in order_lines(node):
                 line["currentQuantity"] = 0
             _set_amount(node, "currentTotalPriceSet", Decimal(0))
             _set_amount(node, "totalOutstandingSet", Decimal(0))
@@ -364,7 +393,7 @@ class ShopifySimulator(Simulator):
     def _find(self, store: str, order_id: str | int) -> Node:
         wanted = str(order_id).rsplit("/", 1)[-1]
         for node in self._shop(store)["orders"]:
-            if _order_number(node) == wanted:
+            if order_number(node) == wanted:
                 return node
         raise KeyError(f"no order {order_id!r} in sandbox store {store!r}")
 
@@ -378,6 +407,8 @@ def _store_state(handle: str, nodes: Iterable[Mapping[str, Any]]) -> Node:
     return {
         "access_token": sandbox_token(handle),
         "orders": [copy.deepcopy(dict(n)) for n in nodes],
+        "fulfillment_orders": {},
+        "fulfillments": {},
     }
 
 
@@ -411,9 +442,13 @@ class _Bucket:
 
 @attrs.frozen
 class _ShopView:
-    """What resolvers see of one shop during one request."""
+    """What resolvers see of one shop during one request: its orders, the
+    whole shop state when fulfilments are served (None while order nodes
+    are only being checked against the schema) and the request's time."""
 
     orders: list[Node]
+    shop: Node | None = None
+    now: str = ""
 
 
 # ISO 4217 codes in use; with the region list of phonenumbers (ISO 3166
@@ -445,13 +480,20 @@ def _full_code_lists(sdl: str) -> str:
 def _schema() -> GraphQLSchema:
     sdl = resources.files(__package__).joinpath("shopify_schema.graphql")
     schema = build_schema(_full_code_lists(sdl.read_text("utf-8")))
-    root = schema.query_type
+    root, mutation = schema.query_type, schema.mutation_type
     order = schema.type_map["Order"]
+    fulfilment_order = schema.type_map["FulfillmentOrder"]
     assert root is not None
+    assert mutation is not None
     assert isinstance(order, GraphQLObjectType)
+    assert isinstance(fulfilment_order, GraphQLObjectType)
     root.fields["orders"].resolve = _resolve_orders
     root.fields["order"].resolve = _resolve_order
     order.fields["lineItems"].resolve = _resolve_line_items
+    order.fields["fulfillmentOrders"].resolve = _resolve_fulfilment_orders
+    order.fields["fulfillments"].resolve = _resolve_fulfilments
+    fulfilment_order.fields["lineItems"].resolve = _resolve_listed
+    mutation.fields["fulfillmentCreate"].resolve = _resolve_fulfilment_create
     return schema
 
 
@@ -481,13 +523,44 @@ def _resolve_orders(_: Any, info: GraphQLResolveInfo, **args: Any) -> Node:
 def _resolve_order(_: Any, info: GraphQLResolveInfo, id: str) -> Node | None:
     view: _ShopView = info.context
     wanted = id.rsplit("/", 1)[-1]
-    return next((n for n in view.orders if _order_number(n) == wanted), None)
+    return next((n for n in view.orders if order_number(n) == wanted), None)
 
 
 def _resolve_line_items(order: Node, _: GraphQLResolveInfo, **args: Any) -> Node:
-    nodes = _lines(order)
+    nodes = order_lines(order)
     index = {id(line): i for i, line in enumerate(nodes)}
     return _connection(nodes, lambda line: [index[id(line)]], "LINE", args)
+
+
+def _resolve_fulfilment_orders(
+    order: Node, info: GraphQLResolveInfo, **args: Any
+) -> Node:
+    view: _ShopView = info.context
+    views = fulfilment_order_views(view.shop, order)
+    return _connection(views, lambda fo: [views.index(fo)], "FULFILLMENT_ORDER", args)
+
+
+def _resolve_listed(parent: Node, info: GraphQLResolveInfo, **args: Any) -> Node:
+    """A connection over a list the parent node already holds."""
+    nodes = parent[info.field_name]
+    index = {id(node): i for i, node in enumerate(nodes)}
+    return _connection(nodes, lambda node: [index[id(node)]], info.field_name, args)
+
+
+def _resolve_fulfilments(order: Node, info: GraphQLResolveInfo, **args: Any) -> Any:
+    view: _ShopView = info.context
+    found = fulfilments_of(view.shop, order)
+    first = args.get("first")
+    return found if first is None else found[: max(0, first)]
+
+
+def _resolve_fulfilment_create(
+    _: Any, info: GraphQLResolveInfo, fulfillment: Node, message: str | None = None
+) -> Node:
+    view: _ShopView = info.context
+    if view.shop is None:
+        raise GraphQLError("Fulfilments are not served here.")
+    return create_fulfilment(view.shop, fulfillment, view.now)
 
 
 def _connection(
@@ -622,27 +695,14 @@ def _sortable_time(value: Any) -> str:
 # --- order nodes ---------------------------------------------------------------
 
 
-def _order_number(node: Mapping[str, Any]) -> str:
-    legacy = node.get("legacyResourceId")
-    if legacy is not None:
-        return str(legacy)
-    return str(node.get("id", "")).rsplit("/", 1)[-1]
-
-
 def _id_number(node: Mapping[str, Any]) -> int:
-    number = _order_number(node)
+    number = order_number(node)
     return int(number) if number.isdigit() else 0
-
-
-def _lines(node: Mapping[str, Any]) -> list[Node]:
-    items = node.get("lineItems")
-    nodes = items.get("nodes") if isinstance(items, Mapping) else None
-    return nodes if isinstance(nodes, list) else []
 
 
 def _find_line(node: Mapping[str, Any], line_id: str | int) -> Node:
     wanted = str(line_id).rsplit("/", 1)[-1]
-    for line in _lines(node):
+    for line in order_lines(node):
         if str(line.get("id", "")).rsplit("/", 1)[-1] == wanted:
             return line
     raise KeyError(f"no line item {line_id!r} in order {node.get('name')}")
@@ -728,7 +788,7 @@ def _node_problems(node: Any) -> list[str]:
 def _schema_problems(node: Mapping[str, Any]) -> list[str]:
     """The schema walk of *node*, one page of 250 line items at a time (the
     largest page the connection serves), line indexes counted over all."""
-    lines = _lines(node)
+    lines = order_lines(node)
     found: dict[str, None] = {}  # ordered, each problem once
     for start in range(0, max(1, len(lines)), MAX_PAGE_SIZE):
         part = node
@@ -954,7 +1014,8 @@ def _field_selection(name: str, field: GraphQLField, seen: set[str]) -> str:
     inner = get_named_type(field.type)
     if not isinstance(inner, GraphQLObjectType):
         return name
-    if "first" not in field.args:
+    if "first" not in field.args or "nodes" not in inner.fields:
+        # A plain list may take ``first`` too (Order.fulfillments).
         return f"{name} {{ {_selection(inner, seen)} }}"
     node = get_named_type(inner.fields["nodes"].type)
     assert isinstance(node, GraphQLObjectType)

@@ -19,8 +19,12 @@ any other ``errors``                            ``PermanentPartnerError``
                                                 never retried
 ==============================================  ==============================
 
-Queries are reads, so every call is retried as idempotent under the one
-:class:`~fulfilment.adapters.retry.RetryPolicy`.
+Queries are reads, so they are retried as idempotent under the one
+:class:`~fulfilment.adapters.retry.RetryPolicy`.  A mutation is sent with
+``idempotent=False``: it is retried only when Shopify surely did not run it
+(``THROTTLED``, 429, 503, no connection); an ``OutcomeUnknown`` (a timeout,
+a dropped or 5xx answer) goes back to the caller, who must look before
+sending it again.
 
 The local price follows Shopify's documented rules, which can be higher
 than what Shopify actually charges a given query; the waits before sending
@@ -144,13 +148,15 @@ class ShopifyGraphQLClient:
         variables: Mapping[str, Any] | None = None,
         *,
         what: str = "query",
+        idempotent: bool = True,
     ) -> dict[str, Any]:
-        """Run one query and return its ``data``.  *what* names the call in
-        retry log lines."""
+        """Run one query or mutation and return its ``data``.  *what* names
+        the call in retry log lines; a mutation passes ``idempotent=False``
+        unless running it twice is harmless."""
         cost = requested_cost(parse_document(document), variables)
         return self._retry.call(
             lambda: self._attempt(document, variables, cost),
-            idempotent=True,
+            idempotent=idempotent,
             what=f"shopify.{what}",
         )
 

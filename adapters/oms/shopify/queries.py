@@ -6,9 +6,16 @@ from __future__ import annotations
 import functools
 from importlib import resources
 
-__all__ = ["order_line_items_query", "orders_query"]
+__all__ = [
+    "fulfillment_create_mutation",
+    "order_fulfillment_orders_query",
+    "order_fulfillments_query",
+    "order_line_items_query",
+    "orders_query",
+]
 
 _FRAGMENTS = ("line_item.graphql",)
+_FULFILLMENT_FRAGMENTS = ("recorded_fulfillment.graphql",)
 
 
 @functools.cache
@@ -21,6 +28,25 @@ def orders_query() -> str:
 def order_line_items_query() -> str:
     """``OrderLineItems``: the line items of one order after a cursor."""
     return _load("order_line_items.graphql", *_FRAGMENTS)
+
+
+@functools.cache
+def order_fulfillment_orders_query() -> str:
+    """``OrderFulfillmentOrders``: what a fulfilment of one order can take,
+    and the fulfilments it already has."""
+    return _load("order_fulfillment_orders.graphql", *_FULFILLMENT_FRAGMENTS)
+
+
+@functools.cache
+def order_fulfillments_query() -> str:
+    """``OrderFulfillments``: the fulfilments one order already has."""
+    return _load("order_fulfillments.graphql", *_FULFILLMENT_FRAGMENTS)
+
+
+@functools.cache
+def fulfillment_create_mutation() -> str:
+    """``FulfillmentCreate``: record a shipment with its tracking."""
+    return _load("fulfillment_create.graphql", *_FULFILLMENT_FRAGMENTS)
 
 
 def _load(*names: str) -> str:

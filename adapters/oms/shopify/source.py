@@ -7,6 +7,10 @@ document that is sent) under Shopify's single-query limit, or under the
 bucket when the shop's bucket is smaller.  An order with more line items
 than the first page is completed with follow-up queries before it is
 mapped, so no order is ever handed on with lines missing unknowingly.
+
+The source is also the store's :class:`~fulfilment.core.ports.StoreFulfilments`:
+shipment reports go through :class:`.fulfilments.ShopifyFulfilments` on the
+same client, so they share its cost bucket.
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ from typing import Any
 
 from fulfilment.core.domain import Order
 from fulfilment.core.errors import ConfigurationError, IncompleteRead
-from fulfilment.core.ports import OrderPage, SourceWindow
+from fulfilment.core.ports import OrderPage, ShipmentReport, SourceWindow
 
 from .client import QueryCostError, ShopifyGraphQLClient
 from .cost import parse_document, requested_cost
+from .fulfilments import ShopifyFulfilments
 from .mapping import CHANNEL, Rejected, map_order
 from .queries import order_line_items_query, orders_query
 
@@ -55,6 +60,7 @@ class ShopifyOrderSource:
         self._lines = line_items_per_order
         self._country = country
         self._page_size: int | None = None
+        self._fulfilments = ShopifyFulfilments(client, store)
 
     def __repr__(self) -> str:
         return f"ShopifyOrderSource(store={self.store!r})"
@@ -91,6 +97,14 @@ class ShopifyOrderSource:
         if self._page_size is None:
             self._page_size = self._fitting_size(self._client.cost_limit)
         return self._page_size
+
+    def report_shipment(self, order: Order, report: ShipmentReport) -> str:
+        """Mark *order* fulfilled in the store with *report*'s tracking; the
+        id of the fulfilment (see :class:`.fulfilments.ShopifyFulfilments`)."""
+        return self._fulfilments.report_shipment(order, report)
+
+    def find_shipment_report(self, order: Order, tracking_number: str) -> str | None:
+        return self._fulfilments.find_shipment_report(order, tracking_number)
 
     # --- reading -------------------------------------------------------------
 
