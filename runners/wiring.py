@@ -23,13 +23,23 @@ from fulfilment.adapters.hookspecs import AdapterContext
 from fulfilment.adapters.retry import RetryPolicy
 from fulfilment.core.clock import SystemClock
 from fulfilment.core.errors import FulfilmentError
-from fulfilment.core.ports import Clock, DeliveryPartner, OrderSource, Storage
+from fulfilment.core.ports import (
+    Clock,
+    DeliveryPartner,
+    OrderSource,
+    Storage,
+    StoreFulfilments,
+)
 from fulfilment.core.workers.create_fulfilment_requests import (
     create_fulfilment_requests,
 )
 from fulfilment.core.workers.fetch_fulfilment_status import fetch_fulfilment_status
 from fulfilment.core.workers.fetch_new_orders import fetch_new_orders
 from fulfilment.core.workers.notify_customers import StoreVoice, notify_customers
+from fulfilment.core.workers.update_store_fulfilments import (
+    StoreFulfilmentSettings,
+    update_store_fulfilments,
+)
 
 from .config import Config
 from .plugins import Registry
@@ -42,6 +52,7 @@ WORKERS = (
     "fetch-new-orders",
     "create-fulfilment-requests",
     "fetch-fulfilment-status",
+    "update-store-fulfilments",
     "notify-customers",
 )
 
@@ -162,6 +173,33 @@ def _fetch_fulfilment_status(app: App) -> dict[str, Any]:
     }
 
 
+def _update_store_fulfilments(app: App) -> dict[str, Any]:
+    """Stores whose channel takes reports (Shopify) hear about each parcel
+    that left; the carrier is named after the partner's adapter."""
+    stores = {
+        source.store: source
+        for source in app.sources.values()
+        if isinstance(source, StoreFulfilments)
+    }
+    companies = {
+        name: partner.adapter.title() for name, partner in app.config.partners.items()
+    }
+    report = update_store_fulfilments(
+        orders=app.storage.orders,
+        stores=stores,
+        ledger=app.storage.ledger,
+        attention=app.storage.attention,
+        clock=app.clock,
+        settings=StoreFulfilmentSettings(companies=companies),
+    )
+    return {
+        "worker": "update-store-fulfilments",
+        "outcomes": dict(report.outcomes),
+        "reported": dict(report.reported),
+        "failed_stores": dict(report.failed_stores),
+    }
+
+
 def _notify_customers(app: App) -> dict[str, Any]:
     report = notify_customers(
         orders=app.storage.orders,
@@ -182,6 +220,7 @@ _RUNNERS: dict[str, Callable[[App], dict[str, Any]]] = {
     "fetch-new-orders": _fetch_new_orders,
     "create-fulfilment-requests": _create_fulfilment_requests,
     "fetch-fulfilment-status": _fetch_fulfilment_status,
+    "update-store-fulfilments": _update_store_fulfilments,
     "notify-customers": _notify_customers,
 }
 
