@@ -19,7 +19,16 @@ import attrs
 from .domain import Order, OrderState, Problem
 from .states import ACTIVE_DELIVERY, PRE_BOOKING
 
-__all__ = ["AFTER_BOOKING_PROBLEMS", "SOURCE_FIELDS", "Merge", "MergeOutcome", "merge"]
+__all__ = [
+    "AFTER_BOOKING_PROBLEMS",
+    "CANCELLED_AFTER_BOOKING",
+    "CANCELLED_AFTER_DELIVERY",
+    "CANCELLED_AFTER_RETURN",
+    "SOURCE_FIELDS",
+    "Merge",
+    "MergeOutcome",
+    "merge",
+]
 
 S = OrderState
 
@@ -42,11 +51,15 @@ SOURCE_FIELDS = (
 )
 
 CANCELLED_AFTER_BOOKING = "cancelled_after_booking"
+CANCELLED_AFTER_DELIVERY = "cancelled_after_delivery"
+CANCELLED_AFTER_RETURN = "cancelled_after_return"
 EDITED_AFTER_BOOKING = "edited_after_booking"
 MALFORMED_ORDER = "malformed_order"
 # Problems that mean a parcel may exist at the partner.
 UNSETTLED_BOOKING = frozenset({"booking_outcome_unknown", "booking_crashed"})
 AFTER_BOOKING_PROBLEMS = frozenset({CANCELLED_AFTER_BOOKING, EDITED_AFTER_BOOKING})
+# States in which the parcel's journey is over: nothing is left to cancel.
+_JOURNEY_OVER = frozenset({S.DELIVERED, S.RETURNED})
 
 
 class MergeOutcome(enum.StrEnum):
@@ -137,12 +150,19 @@ def _apply_change(stored: Order, refreshed: Order, now: datetime) -> Merge:
     if newly_cancelled and (
         stored.state in ACTIVE_DELIVERY or stored.state is S.BOOKING
     ):
+        # Only recorded: the cancel-bookings step asks the partner to cancel
+        # the parcel, and asks a person only where the partner cannot.
         problem = Problem(
             CANCELLED_AFTER_BOOKING,
-            f"cancelled in the store at {refreshed.cancelled_at:%Y-%m-%d %H:%M} UTC "
-            f"after it was booked with {stored.partner}; cancel shipment "
-            f"{_shipment_ref(stored)} with the partner",
+            f"cancelled in the store at {_when(refreshed)} after it was booked "
+            f"with {stored.partner}; shipment {_shipment_ref(stored)} is to be "
+            "cancelled there",
         )
+        order = attrs.evolve(refreshed, problems=_with(stored.problems, problem))
+        return Merge(key, updated, order)
+
+    if newly_cancelled and stored.state in _JOURNEY_OVER:
+        problem = _cancelled_too_late(stored, refreshed)
         order = attrs.evolve(refreshed, problems=_with(stored.problems, problem))
         return Merge(key, updated, order, (problem.code, problem.message))
 
@@ -203,6 +223,31 @@ _DELIVERY_VIEWS: dict[str, Callable[[Order], object]] = {
 
 def _with(problems: tuple[Problem, ...], problem: Problem) -> tuple[Problem, ...]:
     return (*(p for p in problems if p.code != problem.code), problem)
+
+
+def _cancelled_too_late(stored: Order, refreshed: Order) -> Problem:
+    """A cancellation that arrives after the parcel was delivered or came
+    back: no partner call can help, a person settles it with the customer
+    (a return, a refund) or with the stock."""
+    shipment = _shipment_ref(stored)
+    if stored.state is S.DELIVERED:
+        return Problem(
+            CANCELLED_AFTER_DELIVERY,
+            f"cancelled in the store at {_when(refreshed)} after shipment "
+            f"{shipment} was delivered by {stored.partner}; nothing is left to "
+            "cancel with the partner: arrange a return with the customer if the "
+            "goods should come back",
+        )
+    return Problem(
+        CANCELLED_AFTER_RETURN,
+        f"cancelled in the store at {_when(refreshed)} after shipment {shipment} "
+        f"came back from {stored.partner}; nothing is left to cancel with the "
+        "partner: check that the goods are back in stock",
+    )
+
+
+def _when(order: Order) -> str:
+    return f"{order.cancelled_at:%Y-%m-%d %H:%M} UTC"
 
 
 def _shipment_ref(order: Order) -> str:

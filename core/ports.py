@@ -302,6 +302,11 @@ class OrderStore(Protocol):
         """Orders left in ``booking`` by a runner whose claim expired."""
         ...
 
+    def cancelled(self, states: Iterable[OrderState], limit: int) -> list[Order]:
+        """Orders in one of *states* that their source cancelled
+        (``cancelled_at`` set), oldest placement first."""
+        ...
+
     def list(
         self, *, state: OrderState | None = None, store: str | None = None
     ) -> list[Order]:

@@ -12,7 +12,9 @@ only ever moves a booked order forward along the delivery path::
 
 A late tracking event that is older than what we know never rewinds the
 state: :func:`advance` compares ranks, and the only way back from
-``delivered`` is a return.
+``delivered`` is a return.  Tracking never cancels an order; a cancellation
+the partner accepted does, from any delivery state before the end (some
+partners can still stop a parcel the courier has).
 """
 
 from __future__ import annotations
@@ -47,10 +49,10 @@ _MOVES: dict[OrderState, frozenset[OrderState]] = {
         {S.OUT_FOR_DELIVERY, S.DELIVERY_FAILED, S.DELIVERED, S.RETURNED, S.CANCELLED}
     ),
     S.OUT_FOR_DELIVERY: frozenset(
-        {S.DELIVERY_FAILED, S.DELIVERED, S.RETURNED, S.IN_TRANSIT}
+        {S.DELIVERY_FAILED, S.DELIVERED, S.RETURNED, S.IN_TRANSIT, S.CANCELLED}
     ),
     S.DELIVERY_FAILED: frozenset(
-        {S.OUT_FOR_DELIVERY, S.DELIVERED, S.RETURNED, S.IN_TRANSIT}
+        {S.OUT_FOR_DELIVERY, S.DELIVERED, S.RETURNED, S.IN_TRANSIT, S.CANCELLED}
     ),
     S.DELIVERED: frozenset({S.RETURNED}),
     S.RETURNED: frozenset(),

@@ -10,7 +10,8 @@ Parcels move on the clock it is given: each booked parcel gets the events of
 its *script* (by default only ``created``, at booking), and ``track`` shows
 those whose time has come, plus any a test adds with :meth:`add_event`.
 ``cancel`` works while no event beyond ``created`` has happened, like the
-real partners that cancel at all.
+real partners that cancel at all, is harmless to repeat, and can be told to
+fail or to lose its answer (:meth:`fail_next_cancel`).
 """
 
 from __future__ import annotations
@@ -113,9 +114,11 @@ class MemoryDeliveryPartner:
         self.events: dict[str, list[TrackingEvent]] = {}
         self.book_calls = 0
         self.track_calls: list[tuple[str, ...]] = []
+        self.cancel_calls: list[str] = []
         self._numbers = itertools.count(1)
         self._failures: deque[PartnerError | str] = deque()
         self._track_failures: deque[PartnerError] = deque()
+        self._cancel_failures: deque[PartnerError | str] = deque()
 
     def fail_next(self, *failures: PartnerError | str) -> None:
         """Queue failures for the next ``book`` calls.  An exception is
@@ -177,6 +180,12 @@ class MemoryDeliveryPartner:
         events = {reference: self._happened(reference) for reference in known}
         return TrackingBatch(events, frozenset(asked) - set(known))
 
+    def fail_next_cancel(self, *failures: PartnerError | str) -> None:
+        """Queue failures for the next ``cancel`` calls, as for
+        :meth:`fail_next`: an exception is raised before anything happens;
+        ``"lost_reply"`` cancels the parcel, then raises ``OutcomeUnknown``."""
+        self._cancel_failures.extend(failures)
+
     def cancel(self, reference: str) -> bool:
         """Cancel the parcel with partner reference *reference* while
         nothing beyond ``created`` has happened to it; True, also when it
@@ -185,6 +194,22 @@ class MemoryDeliveryPartner:
         say this partner cannot cancel."""
         if not self.capabilities.cancel:
             raise NotImplementedError(f"{self.name} cannot cancel parcels")
+        self.cancel_calls.append(reference)
+        failure = self._cancel_failures.popleft() if self._cancel_failures else None
+        if isinstance(failure, PartnerError):
+            raise failure
+        accepted = self._cancel(reference)
+        if failure == "lost_reply":
+            raise OutcomeUnknown("reply lost after cancelling", partner=self.name)
+        return accepted
+
+    def is_cancelled(self, reference: str) -> bool:
+        """Whether the parcel with partner reference *reference* is
+        cancelled by the clock's now."""
+        happened = self._happened(reference) if reference in self.events else ()
+        return any(event.status is _S.CANCELLED for event in happened)
+
+    def _cancel(self, reference: str) -> bool:
         if reference not in self.events:
             raise PartnerRejected(
                 f"parcel {reference} is unknown", partner=self.name, code="not_found"

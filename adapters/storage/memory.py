@@ -90,6 +90,14 @@ class MemoryOrderStore:
             ]
         return sorted(found, key=lambda o: (o.placed_at, str(o.key)))[:limit]
 
+    def cancelled(self, states: Iterable[OrderState], limit: int) -> list[Order]:
+        wanted = set(states)
+        with self._lock:
+            found = [
+                o for o in self._orders.values() if o.state in wanted and o.is_cancelled
+            ]
+        return sorted(found, key=lambda o: (o.placed_at, str(o.key)))[: max(0, limit)]
+
     def list(
         self, *, state: OrderState | None = None, store: str | None = None
     ) -> list[Order]:

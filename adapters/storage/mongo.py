@@ -20,6 +20,8 @@ so a worker with nothing to do scans no collection:
 orders     ``(state, due_at)``                   ``due`` (one query a state)
 orders     ``(state, claim_expires_at)``         ``expired_claims``
 orders     ``(store, state)``                    ``list(store=…)``
+orders     ``(state, cancelled_at)``, partial    ``cancelled`` (one query a
+                                                 state)
 effects    ``(status, created_at, _id)``         ``with_status``
 effects    ``(status, kind, not_before_at)``     ``queued``
 effects    ``(subject, created_at, _id)``        ``for_subject``
@@ -91,6 +93,10 @@ _CODEC: CodecOptions[Document] = CodecOptions(tz_aware=True, tzinfo=UTC)
 _DUPLICATE_KEY = 11000
 # Stands for "no time" in the query fields: before every real time.
 _LOWEST = datetime(1, 1, 1, tzinfo=UTC)
+# An order its source cancelled: ``cancelled_at`` holds a date (a range
+# rather than ``$type`` or ``$ne: null``, which SecantusDB serves with an
+# index only in this form; on mongod a date range never matches null).
+_CANCELLED: Document = {"cancelled_at": {"$gt": _LOWEST}}
 _PLACEMENT = [("placed_at", ASCENDING), ("_id", ASCENDING)]
 _CREATION = [("created_at", ASCENDING), ("_id", ASCENDING)]
 
@@ -199,6 +205,18 @@ class MongoOrderStore:
         booking = OrderState.BOOKING.value
         query = {"state": booking, "claim_expires_at": {"$lte": ensure_utc(now)}}
         return self._placed_first(query, limit)
+
+    @_translated
+    def cancelled(self, states: Iterable[OrderState], limit: int) -> list[Order]:
+        """Orders in *states* their source cancelled, oldest placement first:
+        one indexed query per state, merged."""
+        if limit <= 0:
+            return []
+        per_state = [
+            self._placed_first({"state": state.value, **_CANCELLED}, limit)
+            for state in dict.fromkeys(map(OrderState, states))
+        ]
+        return list(heapq.merge(*per_state, key=_placement))[:limit]
 
     def _placed_first(self, query: Document, limit: int) -> list[Order]:
         found = self._orders.find(query).sort(_PLACEMENT).limit(limit)
@@ -622,6 +640,12 @@ class MongoStorage:
             [("state", 1), ("claim_expires_at", 1)], name="expired_claims"
         )
         db["orders"].create_index([("store", 1), ("state", 1)], name="store_state")
+        # Only cancelled orders are in it: the few a connector has in flight.
+        db["orders"].create_index(
+            [("state", 1), ("cancelled_at", 1)],
+            name="cancelled",
+            partialFilterExpression=_CANCELLED,
+        )
         db["effects"].create_index(
             [("status", 1), ("created_at", 1), ("_id", 1)], name="status"
         )

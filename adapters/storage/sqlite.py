@@ -7,7 +7,8 @@ beside the columns the worker queries filter and sort on, each indexed:
 ==========  =============================================================
 orders      key, channel, store, external_id, revision, state, placed_at,
             due_at (``next_attempt_at``, or the lowest value when unset),
-            claim_expires_at (the claim's expiry, or the lowest value)
+            claim_expires_at (the claim's expiry, or the lowest value),
+            cancelled (1 when the source cancelled the order, else 0)
 cursors     name, value
 effects     key, status, kind, subject, created_at, not_before_at
             (``not_before``, or the lowest value when unset)
@@ -123,7 +124,16 @@ UPDATE effects SET subject = json_extract(document, '$.subject');
 CREATE INDEX effects_subject ON effects (subject, created_at, key);
 """
 
-_MIGRATIONS = (_V1_TABLES, _V2_OUTBOX, _V3_SUBJECT)
+# Version 4: orders cancelled at their source are found without a scan.
+# The index holds only those (a partial index), so it stays as small as the
+# handful of cancellations a connector has in flight.
+_V4_CANCELLED = """
+ALTER TABLE orders ADD COLUMN cancelled INTEGER NOT NULL DEFAULT 0;
+UPDATE orders SET cancelled = json_extract(document, '$.cancelled_at') IS NOT NULL;
+CREATE INDEX orders_cancelled ON orders (state, placed_at) WHERE cancelled = 1;
+"""
+
+_MIGRATIONS = (_V1_TABLES, _V2_OUTBOX, _V3_SUBJECT, _V4_CANCELLED)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -280,12 +290,13 @@ def _translated_errors() -> Iterator[None]:
 
 _INSERT_ORDER = (
     "INSERT INTO orders (key, channel, store, external_id, revision, state, "
-    "placed_at, due_at, claim_expires_at, document) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING"
+    "placed_at, due_at, claim_expires_at, cancelled, document) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING"
 )
 _UPDATE_ORDER = (
     "UPDATE orders SET revision = ?, state = ?, placed_at = ?, due_at = ?, "
-    "claim_expires_at = ?, document = ? WHERE key = ? AND revision = ?"
+    "claim_expires_at = ?, cancelled = ?, document = ? "
+    "WHERE key = ? AND revision = ?"
 )
 _ORDER_REVISIONS = (
     "SELECT key, revision FROM orders WHERE key IN (SELECT value FROM json_each(?))"
@@ -300,6 +311,11 @@ _DUE_ORDERS = (
 )
 _EXPIRED_CLAIMS = (
     "SELECT document FROM orders WHERE state = ? AND claim_expires_at <= ? "
+    "ORDER BY placed_at, key LIMIT ?"
+)
+_CANCELLED_ORDERS = (
+    "SELECT document FROM orders "
+    "WHERE cancelled = 1 AND state IN (SELECT value FROM json_each(?)) "
     "ORDER BY placed_at, key LIMIT ?"
 )
 
@@ -360,6 +376,12 @@ class SQLiteOrderStore:
         (index ``orders_claims``)."""
         booking = OrderState.BOOKING.value
         return self._select(_EXPIRED_CLAIMS, (booking, _micros(now)), limit)
+
+    def cancelled(self, states: Iterable[OrderState], limit: int) -> list[Order]:
+        """Orders in *states* their source cancelled, oldest placement first
+        (partial index ``orders_cancelled``)."""
+        wanted = json.dumps([OrderState(s).value for s in states])
+        return self._select(_CANCELLED_ORDERS, (wanted,), limit)
 
     def _select(self, sql: str, params: tuple[Any, ...], limit: int) -> list[Order]:
         if limit <= 0:
@@ -435,6 +457,7 @@ def _columns(order: Order) -> tuple[Any, ...]:
         _micros(order.placed_at),
         _micros(order.next_attempt_at),
         _micros(claim_expiry),
+        int(order.is_cancelled),
         json.dumps(json_converter().unstructure(stored)),
     )
 

@@ -267,17 +267,11 @@ def _recover(
 ) -> BookingOutcome | None:
     """Make sense of an earlier attempt.  None means: go ahead and book."""
     if effect.status is EffectStatus.DONE:
-        booking = Booking(
-            partner=str(effect.result.get("partner", partner.name)),
-            reference=str(effect.result["reference"]),
-            label_url=effect.result.get("label_url"),
-            tracking_url=effect.result.get("tracking_url"),
-        )
         return _booked(
             run,
             order,
             reference,
-            _as(partner, booking),
+            _as(partner, _done_booking(effect, partner.name)),
             "recovered",
             sent_fingerprint=_sent(effect),
         )
@@ -311,6 +305,16 @@ def _recover(
         _as(partner, found),
         "recovered",
         sent_fingerprint=_sent(effect),
+    )
+
+
+def _done_booking(effect: Effect, partner: str) -> Booking:
+    """The booking a completed ledger entry recorded."""
+    return Booking(
+        partner=str(effect.result.get("partner", partner)),
+        reference=str(effect.result["reference"]),
+        label_url=effect.result.get("label_url"),
+        tracking_url=effect.result.get("tracking_url"),
     )
 
 
@@ -476,17 +480,29 @@ def _uncertain(
 
 def _cancelled(run: _Run, order: Order) -> BookingOutcome:
     """An order cancelled in the store is never booked.  If a booking of it
-    was under way (a runner died, a reply was lost), a parcel may exist:
-    a person checks the partner and cancels it there."""
+    was under way (a runner died, a reply was lost), a parcel may exist.
+    When the ledger knows the parcel, it is recorded, and the cancel-bookings
+    step cancels it with the partner; otherwise a person checks the partner
+    and cancels it there."""
     key = str(order.key)
     effect = run.ledger.get(f"book:{key}")
+    if effect is not None and effect.status is EffectStatus.DONE:
+        booking = _done_booking(effect, order.partner or "")
+        return _booked(run, order, booking_reference(order), booking, "recovered")
     unsettled = effect is not None and effect.status is not EffectStatus.FAILED
     if not unsettled:
         _update(
             run.orders,
             order.key,
             lambda o: attrs.evolve(
-                o, state=S.CANCELLED, claim=None, next_attempt_at=None
+                o,
+                state=S.CANCELLED,
+                claim=None,
+                next_attempt_at=None,
+                # A booking that failed left no parcel to cancel.
+                problems=tuple(
+                    p for p in o.problems if p.code != CANCELLED_AFTER_BOOKING
+                ),
             ),
         )
         return BookingOutcome(key, "cancelled")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import attrs
+import pytest
 
 from fulfilment.core.domain import OrderState, Problem, Shipment
 from fulfilment.core.intake import MergeOutcome, merge
@@ -74,7 +75,7 @@ def test_a_cancellation_before_booking_cancels() -> None:
     assert result.order.state is S.CANCELLED
 
 
-def test_a_cancellation_after_booking_asks_a_person_to_cancel_the_parcel() -> None:
+def test_a_cancellation_after_booking_is_recorded_for_the_cancel_step() -> None:
     booked = attrs.evolve(
         make_order("6"),
         state=S.BOOKED,
@@ -86,9 +87,40 @@ def test_a_cancellation_after_booking_asks_a_person_to_cancel_the_parcel() -> No
 
     assert result.order is not None
     assert result.order.state is S.BOOKED
+    assert result.order.is_cancelled
+    [problem] = result.order.problems
+    assert problem.code == "cancelled_after_booking"
+    assert "50300000001" in problem.message
+    # The cancel step decides between the partner and a person.
+    assert result.attention is None
+
+
+@pytest.mark.parametrize(
+    ("state", "reason", "advice"),
+    [
+        (S.DELIVERED, "cancelled_after_delivery", "arrange a return"),
+        (S.RETURNED, "cancelled_after_return", "back in stock"),
+    ],
+)
+def test_a_cancellation_after_the_journey_ended_goes_to_a_person(
+    state: OrderState, reason: str, advice: str
+) -> None:
+    ended = attrs.evolve(
+        make_order("13"),
+        state=state,
+        partner="flextock",
+        shipment=Shipment("flextock", "shemsiworld-13", "shemsiworld-13"),
+    )
+
+    result = merge(ended, newer(ended, cancelled_at=T0 + timedelta(days=4)), NOW)
+
+    assert result.order is not None
+    assert result.order.state is state
     assert result.attention is not None
-    assert result.attention[0] == "cancelled_after_booking"
-    assert "50300000001" in result.attention[1]
+    assert result.attention[0] == reason
+    assert "shemsiworld-13" in result.attention[1]
+    assert advice in result.attention[1]
+    assert [p.code for p in result.order.problems] == [reason]
 
 
 def test_an_edit_after_booking_is_flagged() -> None:

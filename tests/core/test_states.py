@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fulfilment.core.domain import OrderState, TrackingStatus
-from fulfilment.core.states import TERMINAL, advance, can_move
+from fulfilment.core.states import ACTIVE_DELIVERY, TERMINAL, advance, can_move
 
 S = OrderState
 T = TrackingStatus
@@ -61,3 +61,11 @@ def test_terminal_states_go_nowhere_but_a_return() -> None:
     assert [t for t in S if t is not S.DELIVERED and can_move(S.DELIVERED, t)] == [
         S.RETURNED
     ]
+
+
+def test_a_cancellation_the_partner_accepted_ends_any_delivery() -> None:
+    assert all(can_move(state, S.CANCELLED) for state in ACTIVE_DELIVERY)
+
+
+def test_tracking_alone_never_cancels_an_order() -> None:
+    assert all(advance(state, T.CANCELLED) is state for state in ACTIVE_DELIVERY)

@@ -214,3 +214,73 @@ def _lookup(reference: str, token: str) -> SimRequest:
         {"authorization": f"Bearer {token}"},
         b"",
     )
+
+
+# --- cancelling on the wire -----------------------------------------------------
+
+
+def cancel(http: httpx.Client, order_id: str, body: Any = None) -> Any:
+    return http.patch(
+        f"/api/fulfilment/orders/{order_id}",
+        json=body if body is not None else {"state": "cancelled"},
+        headers=bearer(http),
+    )
+
+
+def test_a_pending_order_is_cancelled_and_a_repeat_changes_nothing(
+    served: Served, sim: FarfillSimulator, http: httpx.Client
+) -> None:
+    order_id = book(served).reference
+
+    first = cancel(http, order_id)
+    sim.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
+    again = cancel(http, order_id)
+
+    assert first.status_code == again.status_code == 200
+    assert first.json()["order"]["state"] == "cancelled"
+    assert again.json()["order"] == first.json()["order"]
+    states = [e["state"] for e in again.json()["order"]["events"]]
+    assert states == ["pending", "cancelled"]
+
+
+def test_a_collected_order_is_not_cancelled_and_says_why(
+    served: Served, sim: FarfillSimulator, http: httpx.Client
+) -> None:
+    order_id = book(served).reference
+    sim.clock.advance(timedelta(hours=6))  # type: ignore[attr-defined]
+
+    answer = cancel(http, order_id)
+
+    assert answer.status_code == 422
+    assert answer.json() == {
+        "errors": [{"field": "state", "message": "cannot be cancelled once collected"}]
+    }
+    order = http.get(f"/api/fulfilment/orders/{order_id}", headers=bearer(http))
+    assert order.json()["order"]["state"] == "collected"
+
+
+def test_only_a_cancellation_can_be_patched_and_only_on_a_known_order(
+    served: Served, sim: FarfillSimulator, http: httpx.Client
+) -> None:
+    order_id = book(served).reference
+
+    other = cancel(http, order_id, {"state": "delivery_complete"})
+    unknown = cancel(http, "FF99999999")
+
+    assert other.status_code == 422
+    assert other.json() == {
+        "errors": [{"field": "state", "message": "only cancelled can be set"}]
+    }
+    assert unknown.status_code == 404
+    assert unknown.json() == {"errors": [{"field": "id", "message": "not found"}]}
+
+
+def test_a_cancel_whose_answer_was_dropped_is_asked_again_and_holds(
+    served: Served, sim: FarfillSimulator
+) -> None:
+    partner = farfill_partner(served[1], sim.clock)
+    order_id = book(served).reference
+    sim.faults.add("update-order", Fault(drop_after=True))
+
+    assert partner.cancel(order_id) is True
+    assert calls(sim, "update-order") == 2

@@ -217,3 +217,101 @@ def test_order_status_answers_a_list_for_an_array_of_codes(
 def _post(path: str, body: Any, token: str | None = None) -> SimRequest:
     headers = {"authorization": f"Bearer {token}"} if token else {}
     return SimRequest("POST", path, {}, headers, json.dumps(body).encode())
+
+
+# --- cancel-order on the wire ---------------------------------------------------
+
+CANCEL = "/external-integration/cancel-order/"
+
+
+def cancel(http: httpx.Client, code: str, order_type: str = "outbound") -> Any:
+    body = {"order_code": code, "order_type": order_type}
+    return http.post(CANCEL, json=body, headers=bearer(http))
+
+
+def test_a_pending_order_is_cancelled_at_once_and_a_repeat_says_so(
+    served: Served, sim: FlextockSimulator, http: httpx.Client
+) -> None:
+    book(served)
+
+    first = cancel(http, REFERENCE)
+    again = cancel(http, REFERENCE)
+
+    assert (first.status_code, first.json()) == (
+        200,
+        {"message": "Order cancelled successfully."},
+    )
+    assert (again.status_code, again.json()) == (
+        400,
+        {"message": "Order is already canceled."},
+    )
+
+
+def test_a_packed_order_is_being_cancelled_and_a_repeat_meanwhile_agrees(
+    served: Served, sim: FlextockSimulator, http: httpx.Client
+) -> None:
+    book(served)
+    sim.clock.advance(timedelta(hours=2))  # type: ignore[attr-defined]
+
+    first = cancel(http, REFERENCE)
+    again = cancel(http, REFERENCE)
+
+    progress = {"message": "Order cancellation is in progress"}
+    assert (first.status_code, first.json()) == (200, progress)
+    assert (again.status_code, again.json()) == (200, progress)
+
+
+def test_an_order_a_driver_has_is_not_cancelled(
+    served: Served, sim: FlextockSimulator, http: httpx.Client
+) -> None:
+    book(served)
+    sim.clock.advance(timedelta(hours=6))  # type: ignore[attr-defined]
+
+    answer = cancel(http, REFERENCE)
+    status = http.post(
+        "/external-integration/order-status/",
+        json={"order_code": REFERENCE},
+        headers=bearer(http),
+    )
+
+    assert answer.status_code == 400
+    assert answer.json() == {"message": "Order cannot be canceled: a driver has it."}
+    assert status.json()["order_status"] == "picked by driver"
+
+
+def test_cancel_order_names_what_it_cannot_take(
+    served: Served, sim: FlextockSimulator, http: httpx.Client
+) -> None:
+    book(served)
+
+    unknown = cancel(http, "no-such-order")
+    inbound = cancel(http, REFERENCE, order_type="inbound")
+
+    assert (unknown.status_code, unknown.json()) == (
+        404,
+        {"message": "Order not found."},
+    )
+    assert inbound.status_code == 400
+    assert inbound.json() == {"order_type": ["Only outbound orders."]}
+
+
+def test_the_adapter_reads_every_cancel_answer_of_the_simulator(
+    served: Served, sim: FlextockSimulator
+) -> None:
+    partner = flextock_partner(served[1], sim.clock)
+    parcel = book(served).reference
+
+    assert partner.cancel(parcel) is True
+    assert partner.cancel(parcel) is True
+    assert calls(sim, "cancel-order") == 2
+
+
+def test_a_cancel_whose_answer_was_dropped_is_asked_again_and_holds(
+    served: Served, sim: FlextockSimulator
+) -> None:
+    partner = flextock_partner(served[1], sim.clock)
+    parcel = book(served).reference
+    sim.faults.add("cancel-order", Fault(drop_after=True))
+
+    assert partner.cancel(parcel) is True
+    assert calls(sim, "cancel-order") == 2

@@ -226,6 +226,60 @@ def test_expired_claims_come_oldest_first_up_to_the_limit(storage: Storage) -> N
     assert storage.orders.expired_claims(T0, limit=0) == []
 
 
+def test_cancelled_orders_are_those_of_the_states_their_source_cancelled(
+    storage: Storage,
+) -> None:
+    gone = T0 - MINUTE
+    saved(
+        storage,
+        order("booked", state=S.BOOKED, cancelled_at=gone),
+        order("moving", state=S.IN_TRANSIT, cancelled_at=gone),
+        order("still-wanted", state=S.BOOKED),
+        order("delivered", state=S.DELIVERED, cancelled_at=gone),
+        order("before-booking", state=S.CANCELLED, cancelled_at=gone),
+    )
+
+    found = storage.orders.cancelled([S.BOOKED, S.IN_TRANSIT], limit=10)
+
+    assert sorted(external_ids(found)) == ["booked", "moving"]
+    assert all(o.cancelled_at == gone for o in found)
+
+
+def test_cancelled_orders_come_oldest_placement_first_up_to_the_limit(
+    storage: Storage,
+) -> None:
+    states = [S.BOOKED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY]
+    saved(
+        storage,
+        *[
+            order(
+                f"c{i}",
+                state=states[i % 3],
+                placed_at=T0 - i * MINUTE,
+                cancelled_at=T0,
+            )
+            for i in range(5)
+        ],
+    )
+
+    found = storage.orders.cancelled(states, limit=3)
+
+    assert external_ids(found) == ["c4", "c3", "c2"]
+    assert storage.orders.cancelled(states, limit=0) == []
+
+
+def test_an_order_cancelled_later_is_found_once_saved_so(storage: Storage) -> None:
+    (booked,) = saved(storage, order("1", state=S.BOOKED))
+    assert storage.orders.cancelled([S.BOOKED], limit=10) == []
+
+    stored = storage.orders.save(attrs.evolve(booked, cancelled_at=T0))
+    found = storage.orders.cancelled([S.BOOKED], limit=10)
+    storage.orders.save(attrs.evolve(stored, state=S.CANCELLED))
+
+    assert found == [stored]
+    assert storage.orders.cancelled([S.BOOKED], limit=10) == []
+
+
 def test_list_filters_by_state_and_store_in_key_order(storage: Storage) -> None:
     saved(
         storage,

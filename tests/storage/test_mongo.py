@@ -131,6 +131,31 @@ def test_expired_claims_are_found_through_an_index(
     assert "COLLSCAN" not in [stage for stage, _ in stages], stages
 
 
+def test_cancelled_orders_are_found_through_their_partial_index(
+    storage: MongoStorage, log: CommandLog
+) -> None:
+    fill(storage)
+    storage.orders.save_many(
+        [
+            attrs.evolve(make_order(f"c{i}", cancelled=True), state=state)
+            for i, state in enumerate([OrderState.BOOKED, OrderState.IN_TRANSIT] * 3)
+        ]
+    )
+    log.commands.clear()
+
+    found = storage.orders.cancelled(
+        [OrderState.BOOKED, OrderState.IN_TRANSIT], limit=10
+    )
+
+    finds = log.named("find")
+    assert len(found) == 6
+    assert len(finds) == 2
+    for find in finds:
+        stages = explain(storage, find)
+        assert ("IXSCAN", "cancelled") in stages, stages
+        assert "COLLSCAN" not in [stage for stage, _ in stages], stages
+
+
 def test_queued_effects_are_found_through_an_index(
     storage: MongoStorage, log: CommandLog
 ) -> None:
@@ -211,7 +236,8 @@ def test_ensure_indexes_makes_keys_unique_and_is_idempotent(
     effects = storage.database["effects"].index_information()
 
     assert attention["subject_reason"].get("unique") is True
-    assert {"due", "expired_claims", "store_state"} <= set(orders)
+    assert {"due", "expired_claims", "store_state", "cancelled"} <= set(orders)
+    assert "cancelled_at" in orders["cancelled"]["partialFilterExpression"]
     assert {"status", "queued", "subject"} <= set(effects)
 
 

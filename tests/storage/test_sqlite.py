@@ -12,6 +12,7 @@ from pathlib import Path
 import attrs
 import pytest
 
+from fulfilment.adapters.storage.documents import json_converter
 from fulfilment.adapters.storage.sqlite import (
     SCHEMA_VERSION,
     SQLiteSettings,
@@ -99,7 +100,11 @@ def test_a_failed_page_leaves_nothing_behind(storage: SQLiteStorage) -> None:
 
 @pytest.mark.parametrize(
     ("query", "index"),
-    [("due", "orders_due"), ("expired_claims", "orders_claims")],
+    [
+        ("due", "orders_due"),
+        ("expired_claims", "orders_claims"),
+        ("cancelled", "orders_cancelled"),
+    ],
 )
 def test_worker_queries_use_their_index(
     storage: SQLiteStorage, query: str, index: str
@@ -109,10 +114,14 @@ def test_worker_queries_use_their_index(
         [make_order(str(i)) for i in range(50)]
         + [attrs.evolve(make_order(f"b{i}"), state=OrderState.BOOKING, claim=claim)
            for i in range(5)]
+        + [attrs.evolve(make_order(f"c{i}", cancelled=True), state=OrderState.BOOKED)
+           for i in range(5)]
     )  # fmt: skip
     seen = statements(storage)
     if query == "due":
         storage.orders.due([OrderState.NEW, OrderState.ON_HOLD], T0, 10)
+    elif query == "cancelled":
+        storage.orders.cancelled([OrderState.BOOKED, OrderState.IN_TRANSIT], 10)
     else:
         storage.orders.expired_claims(T0, 10)
     (select,) = [s for s in seen if s.startswith("SELECT")]
@@ -265,7 +274,7 @@ def test_a_version_1_file_is_upgraded_in_place(
 
     with sqlite3.connect(version_1_file) as conn:
         (version,) = conn.execute("PRAGMA user_version").fetchone()
-    assert SCHEMA_VERSION == 3
+    assert SCHEMA_VERSION == 4
     assert version == SCHEMA_VERSION
     assert shape(version_1_file) == shape(str(tmp_path / "new.db"))
 
@@ -294,6 +303,29 @@ def test_an_upgraded_file_keeps_its_data_and_takes_queued_entries(
     ]
     assert [e.key for e in storage.ledger.for_subject("order-1")] == ["sms:1"]
     storage.close()
+
+
+def test_an_upgraded_file_finds_the_orders_cancelled_before_it(
+    version_1_file: str,
+) -> None:
+    cancelled = attrs.evolve(
+        make_order("7", cancelled=True), state=OrderState.BOOKED, revision=1
+    )
+    wanted = attrs.evolve(make_order("8"), state=OrderState.BOOKED, revision=1)
+    with sqlite3.connect(version_1_file) as conn:
+        for order in (cancelled, wanted):
+            document = json.dumps(json_converter().unstructure(order))
+            conn.execute(
+                "INSERT INTO orders VALUES (?, ?, ?, ?, 1, 'booked', 0, 0, 0, ?)",
+                (str(order.key), "shopify", "shemsiworld", order.key.external_id,
+                 document),
+            )  # fmt: skip
+
+    storage = SQLiteStorage(SQLiteSettings(version_1_file))
+    found = storage.orders.cancelled([OrderState.BOOKED], 10)
+    storage.close()
+
+    assert found == [cancelled]
 
 
 def test_a_newer_schema_is_refused(settings: SQLiteSettings) -> None:
