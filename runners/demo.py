@@ -33,6 +33,7 @@ from fulfilment.core.clock import ManualClock, SystemClock
 from fulfilment.core.domain import Order, OrderState, TrackingStatus
 from fulfilment.core.notices import NOTICE
 from fulfilment.core.ports import EffectStatus
+from fulfilment.core.store_reports import STORE_FULFILMENT
 
 from . import views
 from .config import load_config
@@ -93,6 +94,7 @@ def run_demo(
             attention = app.storage.attention.open_items()
             notices = _notices(app)
             delivered = _delivered_to_sandbox(world)
+            reports = _store_reports(app, world)
         finally:
             app.close()
 
@@ -112,6 +114,7 @@ def run_demo(
         notices=notices,
         delivered=delivered,
         mail_folder=str(folder / "sandbox" / "mail"),
+        store_reports=reports,
     )
 
 
@@ -184,6 +187,22 @@ def _notices(app: App) -> dict[str, Any]:
     }
 
 
+def _store_reports(app: App, world: SandboxWorld) -> dict[str, Any]:
+    """Parcels reported to their store, as the ledger and Shopify see it."""
+    done = [
+        e
+        for e in app.storage.ledger.with_status(EffectStatus.DONE, 100_000)
+        if e.kind == STORE_FULFILMENT
+    ]
+    shops = world.shopify.state["stores"]
+    return {
+        "reported": len(done),
+        "fulfilments_in_shopify": {
+            handle: len(shop["fulfillments"]) for handle, shop in shops.items()
+        },
+    }
+
+
 def _delivered_to_sandbox(world: SandboxWorld) -> dict[str, int]:
     """What the simulated providers received, counted on their side."""
     sms = 0
@@ -249,6 +268,7 @@ def _summary(
     notices: dict[str, Any],
     delivered: dict[str, int],
     mail_folder: str,
+    store_reports: dict[str, Any],
 ) -> dict[str, Any]:
     intake, booking = reports
     overview = views.orders_summary(orders)
@@ -280,6 +300,7 @@ def _summary(
         ],
         "timeline": timeline,
         "tracking": _tracking(orders),
+        "store_fulfilments": store_reports,
         "notifications": {
             **notices,
             "received_by_sandbox": delivered,
@@ -333,6 +354,11 @@ def print_summary(summary: dict[str, Any]) -> None:
     for partner, counts in tracking["by_partner"].items():
         print(f"  {partner + ':':10} {_pairs(counts)}")
     print(f"  with a failed attempt: {tracking['with_failed_attempt']}")
+    reported = summary["store_fulfilments"]
+    print(
+        f"stores told: {reported['reported']} parcels "
+        f"(Shopify fulfilments: {_pairs(reported['fulfilments_in_shopify'])})"
+    )
     print(f"notices:     sent {_pairs(notices['by_channel']) or 'none'}")
     print(f"  by event:  {_pairs(notices['by_event']) or 'none'}")
     print(f"  received:  {_pairs(notices['received_by_sandbox'])} (by the sandbox)")

@@ -30,6 +30,7 @@ from fulfilment.core.ports import (
     Storage,
     StoreFulfilments,
 )
+from fulfilment.core.workers.cancel_bookings import cancel_bookings
 from fulfilment.core.workers.create_fulfilment_requests import (
     create_fulfilment_requests,
 )
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 
 WORKERS = (
     "fetch-new-orders",
+    "cancel-bookings",
     "create-fulfilment-requests",
     "fetch-fulfilment-status",
     "update-store-fulfilments",
@@ -132,6 +134,24 @@ def _fetch_new_orders(app: App) -> dict[str, Any]:
         }
     failed = sorted(h for h, s in stores.items() if "error" in s)
     return {"worker": "fetch-new-orders", "stores": stores, "failed_stores": failed}
+
+
+def _cancel_bookings(app: App) -> dict[str, Any]:
+    """Parcels of orders cancelled in their store after booking are
+    cancelled with the partner where it can; a person hears of the rest."""
+    report = cancel_bookings(
+        orders=app.storage.orders,
+        partners=app.partners,
+        ledger=app.storage.ledger,
+        attention=app.storage.attention,
+        clock=app.clock,
+    )
+    return {
+        "worker": "cancel-bookings",
+        "outcomes": dict(report.counts),
+        "with_a_person": report.with_a_person,
+        "details": [attrs.asdict(o) for o in report.outcomes],
+    }
 
 
 def _create_fulfilment_requests(app: App) -> dict[str, Any]:
@@ -218,6 +238,7 @@ def _notify_customers(app: App) -> dict[str, Any]:
 
 _RUNNERS: dict[str, Callable[[App], dict[str, Any]]] = {
     "fetch-new-orders": _fetch_new_orders,
+    "cancel-bookings": _cancel_bookings,
     "create-fulfilment-requests": _create_fulfilment_requests,
     "fetch-fulfilment-status": _fetch_fulfilment_status,
     "update-store-fulfilments": _update_store_fulfilments,

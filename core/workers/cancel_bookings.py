@@ -310,9 +310,13 @@ def _settle(
     key = str(order.key)
 
     def cancelled(current: Order) -> Order:
+        shipment = current.shipment
+        if shipment is not None:
+            shipment = attrs.evolve(shipment, status=TrackingStatus.CANCELLED)
         return attrs.evolve(
             current,
             state=check_move(current.state, S.CANCELLED),
+            shipment=shipment,
             problems=tuple(
                 p for p in current.problems if p.code not in _SETTLED_PROBLEMS
             ),

@@ -8,6 +8,7 @@ tracking link, sends it, and completes the entry with the provider's
 receipt.  Outcomes:
 
 - sent: DONE with the receipt;
+- the order was cancelled meanwhile: FAILED, nothing sent;
 - refused by the provider (invalid number, opted out): FAILED with its
   words; an opted-out customer is remembered in the ledger
   (``opt-out:<channel>:<address>``) and no later notice is even tried;
@@ -27,7 +28,7 @@ from datetime import timedelta
 
 import attrs
 
-from ..domain import Order, OrderKey
+from ..domain import Order, OrderKey, OrderState
 from ..errors import (
     OutcomeUnknown,
     PartnerError,
@@ -143,6 +144,11 @@ def _one(run: _Run, entry: Effect) -> str:
         )
         return "dropped"
     now = run.clock.now()
+    if order.state is OrderState.CANCELLED:
+        # Cancelled with its partner before this went out: "your order is on
+        # its way" would now be wrong.
+        run.ledger.mark(entry.key, EffectStatus.FAILED, "the order was cancelled", now)
+        return "order_cancelled"
     channel, to = str(payload["channel"]), str(payload["to"])
     if has_opted_out(run.ledger, channel, to):
         run.ledger.mark(

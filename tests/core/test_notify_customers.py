@@ -18,7 +18,7 @@ from fulfilment.adapters.notify.memory import (
 from fulfilment.adapters.pl3.memory import DELIVERED_IN_TWO_DAYS, MemoryDeliveryPartner
 from fulfilment.adapters.storage.memory import MemoryStorage
 from fulfilment.core.clock import ManualClock
-from fulfilment.core.domain import Order, TrackingEvent, TrackingStatus
+from fulfilment.core.domain import Order, OrderState, TrackingEvent, TrackingStatus
 from fulfilment.core.errors import TransientPartnerError
 from fulfilment.core.notices import opt_out_key, record_opt_out
 from fulfilment.core.ports import EffectStatus
@@ -263,3 +263,19 @@ def test_reruns_at_any_pace_never_send_a_notice_twice(steps: list[int]) -> None:
         assert len({m.reference for m in messages}) == len(messages), number
     for address, messages in world.mail.sent.items():
         assert len({m.reference for m in messages}) == len(messages), address
+
+
+def test_a_notice_of_an_order_cancelled_meanwhile_is_not_sent() -> None:
+    world = World()
+    world.book(egyptian("10"))
+    world.clock.advance(timedelta(hours=6))
+    world.track()
+    order = world.storage.orders.list()[0]
+    world.storage.orders.save(attrs.evolve(order, state=OrderState.CANCELLED))
+
+    report = world.notify()
+
+    assert report.outcomes == {"order_cancelled": 2}
+    assert world.sms.send_calls == world.mail.send_calls == 0
+    failed = world.storage.ledger.with_status(EffectStatus.FAILED, 10)
+    assert {e.detail for e in failed} == {"the order was cancelled"}

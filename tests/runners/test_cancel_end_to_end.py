@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from fulfilment.core.clock import ManualClock
@@ -140,7 +141,10 @@ def test_a_parcel_cancelled_in_shopify_is_cancelled_at_its_partner(
     assert TrackingStatus.CANCELLED in shop.statuses_at_partner(reference)
     cancelled = shop.order()
     assert cancelled.state is S.CANCELLED
-    assert cancelled.shipment == booked.shipment
+    assert booked.shipment is not None
+    assert cancelled.shipment == attrs.evolve(
+        booked.shipment, status=TrackingStatus.CANCELLED
+    )
     assert shop.items() == []
 
 

@@ -120,6 +120,50 @@ def test_the_demo_follows_every_parcel_to_its_end(
     assert set(tracking["by_status"]) <= {"delivered", "returned", "cancelled"}
 
 
+def test_the_demo_tells_each_store_once_per_parcel(
+    first_run: tuple[Path, dict[str, Any]],
+) -> None:
+    _, summary = first_run
+    reports = summary["store_fulfilments"]
+    picked_up = sum(
+        n
+        for status, n in summary["tracking"]["by_status"].items()
+        if status != "cancelled"
+    )
+
+    assert reports["reported"] == picked_up > 0
+    assert sum(reports["fulfilments_in_shopify"].values()) == picked_up
+
+
+def test_the_demo_cancels_a_parcel_whose_order_was_cancelled_in_its_store(
+    first_run: tuple[Path, dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, summary = first_run
+    key = summary["timeline"]["cancelled_in_store"]
+
+    assert (
+        main(
+            [
+                "--config",
+                str(folder / "fulfilment.toml"),
+                "orders",
+                "show",
+                key,
+                "--json",
+            ]
+        )
+        == 0
+    )
+    order = json.loads(capsys.readouterr().out)
+
+    assert order["state"] == "cancelled"
+    assert order["tracking"]["status"] == "cancelled"
+    assert [e["kind"] for e in order["effects"]] == ["booking", "partner-cancel"]
+    assert order["notifications"] == []
+    assert summary["tracking"]["by_status"]["cancelled"] == 1
+    assert not [a for a in summary["attention"] if a["subject"] == key]
+
+
 def test_the_demo_tells_customers_each_event_once(
     first_run: tuple[Path, dict[str, Any]],
 ) -> None:
