@@ -201,6 +201,9 @@ class TrackingBatch:
 
     events: Mapping[str, tuple[TrackingEvent, ...]]
     missing: frozenset[str] = frozenset()
+    # The customer's tracking page by partner reference, for partners that
+    # only know it once a courier has the parcel (Flextock).
+    links: Mapping[str, str] = attrs.field(factory=dict)
 
 
 # --- notifications -----------------------------------------------------------

@@ -33,11 +33,13 @@ def merge(batches: Iterable[TrackingBatch]) -> TrackingBatch:
     *batches*; a reference answered in one batch is not missing."""
     events: dict[str, tuple[TrackingEvent, ...]] = {}
     missing: set[str] = set()
+    links: dict[str, str] = {}
     for batch in batches:
         for reference, found in batch.events.items():
             events[reference] = events.get(reference, ()) + tuple(found)
         missing |= batch.missing
-    return TrackingBatch(events, frozenset(missing - events.keys()))
+        links |= batch.links
+    return TrackingBatch(events, frozenset(missing - events.keys()), links)
 
 
 def oldest_first(events: Iterable[TrackingEvent]) -> tuple[TrackingEvent, ...]:

@@ -112,6 +112,8 @@ class MemoryDeliveryPartner:
         self.parcels: dict[str, Booking] = {}
         self.orders: dict[str, Order] = {}
         self.events: dict[str, list[TrackingEvent]] = {}
+        # Tracking pages learnt after booking (a courier's), by reference.
+        self.links: dict[str, str] = {}
         self.book_calls = 0
         self.track_calls: list[tuple[str, ...]] = []
         self.cancel_calls: list[str] = []
@@ -178,7 +180,8 @@ class MemoryDeliveryPartner:
             raise self._track_failures.popleft()
         known = [reference for reference in asked if reference in self.events]
         events = {reference: self._happened(reference) for reference in known}
-        return TrackingBatch(events, frozenset(asked) - set(known))
+        links = {r: self.links[r] for r in known if r in self.links}
+        return TrackingBatch(events, frozenset(asked) - set(known), links)
 
     def fail_next_cancel(self, *failures: PartnerError | str) -> None:
         """Queue failures for the next ``cancel`` calls, as for

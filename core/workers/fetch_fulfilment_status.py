@@ -36,6 +36,7 @@ from ..ports import (
     DeliveryPartner,
     EffectLedger,
     OrderStore,
+    TrackingBatch,
 )
 from ..states import ACTIVE_DELIVERY, advance
 from ..store_reports import (
@@ -109,7 +110,7 @@ def fetch_fulfilment_status(
                 log.warning("tracking.failed partner=%s error=%s", name, error)
                 break
             for order in batch:
-                outcome = _apply(order, result.events, now, settings)
+                outcome = _apply(order, result, now, settings)
                 new_events += outcome.new_events
                 unknown |= {f"{name}:{c}" for c in outcome.unknown_codes}
                 if outcome.stale:
@@ -166,7 +167,7 @@ class _Outcome:
 
 def _apply(
     order: Order,
-    fetched: Mapping[str, Iterable[TrackingEvent]],
+    fetched: TrackingBatch,
     now: datetime,
     settings: TrackingSettings,
 ) -> _Outcome:
@@ -176,7 +177,7 @@ def _apply(
     newest = max(shipment.events, key=lambda e: e.occurred_at, default=None)
     incoming = [
         e
-        for e in fetched.get(shipment.reference, ())
+        for e in fetched.events.get(shipment.reference, ())
         if e not in known and not _repeats(e, newest)
     ]
     fresh = sorted(set(incoming), key=lambda e: e.occurred_at)
@@ -215,6 +216,8 @@ def _apply(
             status=status,
             incident=incident,
             last_polled_at=now,
+            # A link learnt from tracking fills a gap; the booking's stays.
+            tracking_url=shipment.tracking_url or fetched.links.get(shipment.reference),
         ),
         next_attempt_at=now + settings.poll_interval,
     )

@@ -122,6 +122,11 @@ DEFAULT_ACCOUNT = AramexAccount(
 )
 
 
+# Where the sandbox's customers follow an Aramex parcel (a reserved .test
+# name: no real page, and nothing leaves this machine).
+TRACKING_TEMPLATE = "https://track.aramex.test/{awb}"
+
+
 def adapter_settings(
     base_url: str, account: AramexAccount = DEFAULT_ACCOUNT, **changes: Any
 ) -> AramexSettings:
@@ -185,7 +190,10 @@ class AramexSimulator(Simulator):
         """The ``[partners.aramex]`` configuration table (TOML-ready data)
         for an adapter talking to this simulator at *base_url*."""
         settings = adapter_settings(
-            base_url, self.account, cod_currencies=(self.cod_currency,)
+            base_url,
+            self.account,
+            cod_currencies=(self.cod_currency,),
+            tracking_url_template=TRACKING_TEMPLATE,
         )
         table = attrs.asdict(settings, filter=lambda _, value: value is not None)
         # TOML writers know lists, not tuples.

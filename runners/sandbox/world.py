@@ -57,6 +57,12 @@ SMS_PROVIDERS: Mapping[str, str] = {
     "shemsi-uae": "twilio",
     "shemsi-lebanon": "infobip",
 }
+STORE_NAMES: Mapping[str, str] = {
+    "shemsiworld": "Shemsi World",
+    "shemsi-egypt": "Shemsi Egypt",
+    "shemsi-uae": "Shemsi UAE",
+    "shemsi-lebanon": "Shemsi Lebanon",
+}
 SANDBOX_PARTNERS = ("aramex", "flextock", "farfill")
 NOTIFIERS = ("twilio", "infobip", "rebrandly")
 MAIL = "mail"
@@ -160,6 +166,7 @@ class SandboxWorld:
                 "timezone": zone,
                 "locale": locale,
                 "partner": partner if partner in self.simulators else "",
+                "name": STORE_NAMES[handle],
                 "sms": SMS_PROVIDERS[handle],
                 "mail": "smtp",
                 "links": "rebrandly",

@@ -237,3 +237,26 @@ def test_a_current_status_repeated_at_each_poll_is_no_news() -> None:
 
     assert len(world.order("1").shipment.events) == 1  # type: ignore[union-attr]
     assert report.stale == (str(world.order("1").key),)
+
+
+def test_a_tracking_page_learnt_from_tracking_fills_a_missing_link() -> None:
+    world = World()
+    world.booked("1", "2")
+    first, second = (world.order(i).shipment for i in ("1", "2"))
+    assert first is not None
+    assert second is not None
+    assert first.tracking_url is None
+    world.partner.links[first.reference] = "https://courier.example/1"
+    world.clock.advance(timedelta(hours=1))
+
+    world.track()
+
+    learnt = world.order("1").shipment
+    assert learnt is not None
+    assert learnt.tracking_url == "https://courier.example/1"
+    assert world.order("2").shipment.tracking_url is None  # type: ignore[union-attr]
+    # A link the booking gave is kept.
+    world.partner.links[first.reference] = "https://courier.example/other"
+    world.clock.advance(timedelta(hours=1))
+    world.track()
+    assert world.order("1").shipment.tracking_url == "https://courier.example/1"  # type: ignore[union-attr]

@@ -43,6 +43,7 @@ def entry(
     *,
     courier: str | None = None,
     updated_at: str | None = None,
+    tracking_url: str | None = None,
 ) -> dict[str, Any]:
     """One order-status entry; ``updated_at`` only when given, as no public
     code shows Flextock sending one."""
@@ -52,7 +53,7 @@ def entry(
         "order_sub_status": sub,
         "courier_name": courier,
         "tracking_number": "SBX0000000001" if courier else None,
-        "tracking_url": None,
+        "tracking_url": tracking_url,
     }
     return found | ({"updated_at": updated_at} if updated_at else {})
 
@@ -109,6 +110,23 @@ def test_each_order_gets_one_event_for_its_current_status_at_poll_time(
     assert moving.occurred_at == T0
     assert batch.events[OTHER][0].status is TrackingStatus.DELIVERED
     assert batch.missing == frozenset({UNKNOWN})
+
+
+def test_the_couriers_tracking_page_comes_with_the_status(
+    router: respx.MockRouter,
+) -> None:
+    page = "https://track.sandbox-express.test/SBX0000000001"
+    router.post(STATUS).respond(
+        200,
+        json=[
+            entry(CODE, "in transit", courier="Bosta", tracking_url=page),
+            entry(OTHER, "pending"),
+        ],
+    )
+
+    batch = partner_for().track([CODE, OTHER])
+
+    assert batch.links == {CODE: page}
 
 
 def test_reads_an_answer_given_as_one_object(router: respx.MockRouter) -> None:

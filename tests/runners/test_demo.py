@@ -120,6 +120,23 @@ def test_the_demo_follows_every_parcel_to_its_end(
     assert set(tracking["by_status"]) <= {"delivered", "returned", "cancelled"}
 
 
+def test_every_parcel_that_left_has_one_short_tracking_link(
+    first_run: tuple[Path, dict[str, Any]],
+) -> None:
+    folder, summary = first_run
+    links = json.loads((folder / "sandbox" / "rebrandly.json").read_text())["links"]
+    destinations = [link["destination"] for link in links.values()]
+
+    assert len(destinations) == summary["store_fulfilments"]["reported"]
+    assert len(set(destinations)) == len(destinations)
+    hosts = {d.split("/")[2] for d in destinations}
+    assert hosts == {
+        "track.aramex.test",
+        "track.sandbox-express.test",
+        "track.farfill.test",
+    }
+
+
 def test_the_demo_tells_each_store_once_per_parcel(
     first_run: tuple[Path, dict[str, Any]],
 ) -> None:
@@ -202,6 +219,8 @@ def test_the_demo_emails_are_readable_in_the_sink_and_sent_by_day(
         assert "مرحبا" in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
         sent = parsedate_to_datetime(message["Date"]).astimezone(CAIRO)
         assert 9 <= sent.hour < 21, message["Date"]  # never in quiet hours
+    bodies = [m.get_body(("plain",)).get_content() for m in messages]  # type: ignore[union-attr]
+    assert any("https://go.shemsi.example/" in body for body in bodies)
     french = [m for m in messages if m["Content-Language"] == "fr"]
     assert any(
         "Bonjour" in str(m["Subject"]) + m.get_body(("plain",)).get_content()

@@ -366,16 +366,27 @@ def tracking_batch(
     body: Any, references: Sequence[str], polled_at: datetime
 ) -> TrackingBatch:
     """One event per order code of *references* that the order-status
-    answer (a list, or one object) mentions; the others are ``missing``."""
+    answer (a list, or one object) mentions; the others are ``missing``.
+    A ``tracking_url`` in an entry is the courier's page for that parcel."""
     entries = body if isinstance(body, list) else [body]
     tables = status_tables()
     wanted = set(references)
-    events = {
-        str(entry["order_code"]): (status_event(entry, polled_at, tables),)
+    known = [
+        entry
         for entry in entries
         if isinstance(entry, Mapping) and entry.get("order_code") in wanted
+    ]
+    events = {
+        str(entry["order_code"]): (status_event(entry, polled_at, tables),)
+        for entry in known
     }
-    return TrackingBatch(events, frozenset(wanted - events.keys()))
+    # The courier's tracking page appears once a courier has the parcel.
+    links = {
+        str(entry["order_code"]): str(entry["tracking_url"])
+        for entry in known
+        if isinstance(entry.get("tracking_url"), str) and entry["tracking_url"]
+    }
+    return TrackingBatch(events, frozenset(wanted - events.keys()), links)
 
 
 def status_event(
