@@ -23,6 +23,7 @@ from fulfilment.core.clock import ManualClock
 from fulfilment.core.ports import BookingRequest
 from fulfilment.runners.sandbox.aramex import (
     DEFAULT_ACCOUNT,
+    TRACKING_TEMPLATE,
     AramexSimulator,
     adapter_settings,
 )
@@ -353,5 +354,7 @@ def test_its_configuration_table_structures_into_adapter_settings() -> None:
     table = sim.sandbox_settings("http://127.0.0.1:8417")
 
     settings = strict.structure(table, AramexSettings)
-    assert settings == adapter_settings("http://127.0.0.1:8417")
+    assert settings == adapter_settings(
+        "http://127.0.0.1:8417", tracking_url_template=TRACKING_TEMPLATE
+    )
     assert table["cod_currencies"] == ["MAD"]

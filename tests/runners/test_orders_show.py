@@ -263,7 +263,8 @@ def test_the_json_shows_the_booking_and_what_needs_attention(
 ) -> None:
     view = show_json(capsys, config)
 
-    (booking,) = view["effects"]
+    booking, report = view["effects"]
+    assert (report["kind"], report["status"]) == ("store-fulfilment", "queued")
     booking.pop("detail")  # what the booking worker notes there is its own
     assert booking == {
         "key": f"book:{KEY}",
@@ -361,8 +362,13 @@ def test_the_text_shows_notices_effects_and_attention(
     ]
     assert notices[2] == "    smtp 550: 5.1.1 <f***@example.com>: mailbox unavailable"
     effects = [e for e in section(out, "effects")[1:] if not e.startswith("  ")]
-    (effect,) = effects
+    effect, report = effects
     assert effect.split()[:4] == [f"book:{KEY}", "booking", "done", "1"]
+    assert report.split()[:3] == [
+        f"store-fulfilment:{KEY}",
+        "store-fulfilment",
+        "queued",
+    ]
     assert section(out, "attention")[0].startswith("notification_uncertain  raised")
     assert PHONE not in out
     assert EMAIL not in out
