@@ -9,7 +9,8 @@
      │    │    └── OutcomeUnknown    the request may have been acted on; look
      │    │                          it up before trying again
      │    ├── PartnerRejected        the partner said no to this payload;
-     │    │                          a person must fix the order
+     │    │    │                     a person must fix the order
+     │    │    └── DiscountCodeTaken the store already has that discount code
      │    └── PermanentPartnerError  credentials, permissions, a bad contract;
      │                               stop and fix the setup
      ├── IncompleteRead              a paged read stopped before its end
@@ -27,6 +28,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigurationError",
     "ConflictError",
+    "DiscountCodeTaken",
     "FulfilmentError",
     "IncompleteRead",
     "OutcomeUnknown",
@@ -106,6 +108,11 @@ class PartnerRejected(PartnerError):
     ) -> None:
         super().__init__(message, partner=partner, status=status, code=code)
         self.problems = problems or ((code or "rejected", message),)
+
+
+class DiscountCodeTaken(PartnerRejected):
+    """The store already holds a discount under this code (Shopify's
+    ``TAKEN``): ours from an earlier attempt, or someone else's."""
 
 
 class PermanentPartnerError(PartnerError):

@@ -45,6 +45,10 @@ class NotifyEvent(enum.StrEnum):
     OUT_FOR_DELIVERY = "out_for_delivery"
     DELIVERED = "delivered"
     DELIVERY_FAILED = "delivery_failed"
+    # The feedback loop: values ``link`` (the personalised survey) and
+    # ``code``, ``discount`` ("15%", "50.00 MAD"), ``expires`` (local date).
+    NPS_SURVEY = "nps_survey"
+    DISCOUNT = "discount"
 
 
 @attrs.frozen
@@ -82,6 +86,22 @@ _EN = {
         "Hello $first_name,\n\nthe courier could not deliver your order "
         "$order today and will try again.[ Details: $link]",
     ),
+    NotifyEvent.NPS_SURVEY: _Template(
+        "Hello $first_name, how was your order $order from $store? Tell us in "
+        "one minute: $link",
+        "How was your order $order?",
+        "Hello $first_name,\n\nhow likely are you to recommend $store to a "
+        "friend? One question about your order $order, one minute: $link\n\n"
+        "Thank you!",
+    ),
+    NotifyEvent.DISCOUNT: _Template(
+        "Thank you for your answer, $first_name! Your code $code gives you "
+        "$discount off at $store until $expires.",
+        "A thank-you from $store: $discount off",
+        "Hello $first_name,\n\nthank you for telling us about your order "
+        "$order. Your personal code $code gives you $discount off your next "
+        "order at $store, until $expires.\n\nSee you soon!",
+    ),
 }
 
 _FR = {
@@ -113,6 +133,21 @@ _FR = {
         "Bonjour $first_name,\n\nle livreur n'a pas pu livrer votre commande "
         "$order aujourd'hui et repassera.[ Détails : $link]",
     ),
+    NotifyEvent.NPS_SURVEY: _Template(
+        "Bonjour $first_name, comment s'est passée votre commande $order de "
+        "$store ? Dites-le-nous en une minute : $link",
+        "Comment s'est passée votre commande $order ?",
+        "Bonjour $first_name,\n\nrecommanderiez-vous $store à un proche ? "
+        "Une question sur votre commande $order, une minute : $link\n\nMerci !",
+    ),
+    NotifyEvent.DISCOUNT: _Template(
+        "Merci pour votre réponse, $first_name ! Votre code $code vous offre "
+        "$discount chez $store jusqu'au $expires.",
+        "Un merci de $store : $discount offerts",
+        "Bonjour $first_name,\n\nmerci de nous avoir parlé de votre commande "
+        "$order. Votre code personnel $code vous offre $discount sur votre "
+        "prochaine commande chez $store, jusqu'au $expires.\n\nÀ bientôt !",
+    ),
 }
 
 _AR = {
@@ -140,6 +175,21 @@ _AR = {
         "مرحبا $first_name،\n\nتعذر على المندوب تسليم طلبك $order اليوم "
         "وسيحاول مرة أخرى.[ التفاصيل: $link]",
     ),
+    NotifyEvent.NPS_SURVEY: _Template(
+        "مرحبا $first_name، كيف كانت تجربتك مع طلبك $order من $store؟ "
+        "أخبرنا في دقيقة واحدة: $link",
+        "كيف كانت تجربتك مع طلبك $order؟",
+        "مرحبا $first_name،\n\nما مدى احتمال أن توصي بـ $store لصديق؟ "
+        "سؤال واحد عن طلبك $order، دقيقة واحدة: $link\n\nشكرا لك!",
+    ),
+    NotifyEvent.DISCOUNT: _Template(
+        "شكرا على ردك يا $first_name! رمزك $code يمنحك خصم $discount لدى "
+        "$store حتى $expires.",
+        "شكر من $store: خصم $discount",
+        "مرحبا $first_name،\n\nشكرا لأنك أخبرتنا عن طلبك $order. رمزك "
+        "الشخصي $code يمنحك خصم $discount على طلبك القادم لدى $store حتى "
+        "$expires.\n\nإلى اللقاء قريبا!",
+    ),
 }
 
 _COD = {
@@ -156,7 +206,16 @@ _TEMPLATES: Mapping[str, Mapping[NotifyEvent, _Template]] = {
 LOCALES = frozenset(_TEMPLATES)
 _RTL = frozenset({"ar"})
 # Values that stay left to right inside an Arabic sentence.
-_ISOLATED = ("order", "link", "amount", "partner", "store")
+_ISOLATED = (
+    "order",
+    "link",
+    "amount",
+    "partner",
+    "store",
+    "code",
+    "discount",
+    "expires",
+)
 
 
 @attrs.frozen
@@ -172,12 +231,16 @@ class Rendered:
 def render(event: NotifyEvent, locale: str, values: Mapping[str, str]) -> Rendered:
     """The messages for *event* in *locale* (its language part; English when
     the store's language has no templates).  *values*: ``first_name``,
-    ``order``, ``store``, ``partner``, ``link`` and, for cash on delivery,
-    ``amount``; a missing value renders as an empty string."""
+    ``order``, ``store``, ``partner``, ``link``, for cash on delivery
+    ``amount``, and for a discount ``code``, ``discount`` and ``expires``;
+    a missing value renders as an empty string."""
     language = locale.split("-", maxsplit=1)[0].lower()
     language = language if language in _TEMPLATES else "en"
     template = _TEMPLATES[language][event]
-    filled = dict.fromkeys(("first_name", "order", "store", "partner", "link"), "")
+    filled = dict.fromkeys(
+        ("first_name", "order", "store", "partner", "link", "code", "discount"), ""
+    )
+    filled["expires"] = ""
     filled |= {k: v for k, v in values.items() if v is not None}
     amount = values.get("amount")
     filled["cod_sentence"] = (

@@ -8,8 +8,9 @@ none; a channel is used only when the order gives us somewhere to send it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 import attrs
 
@@ -46,22 +47,30 @@ _EVENT_OF_STATE = {
 
 @attrs.frozen
 class Notice:
+    """``values`` are template values the order alone does not give (a
+    survey link, a discount code), kept in the ledger entry so the message
+    sent later says exactly what was decided when it was queued."""
+
     order_key: str
     event: NotifyEvent
     channel: str
     to: str
+    values: Mapping[str, str] = attrs.field(factory=dict)
 
     @property
     def key(self) -> str:
         return f"{NOTICE}:{self.order_key}:{self.event}:{self.channel}"
 
-    def payload(self) -> dict[str, str]:
-        return {
+    def payload(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {
             "order": self.order_key,
             "event": self.event.value,
             "channel": self.channel,
             "to": self.to,
         }
+        if self.values:
+            payload["values"] = dict(self.values)
+        return payload
 
 
 def events_for(before: OrderState, after: OrderState) -> tuple[NotifyEvent, ...]:
@@ -78,17 +87,22 @@ def events_for(before: OrderState, after: OrderState) -> tuple[NotifyEvent, ...]
     return tuple(events)
 
 
-def notices_for(order: Order, events: Iterable[NotifyEvent]) -> list[Notice]:
+def notices_for(
+    order: Order,
+    events: Iterable[NotifyEvent],
+    values: Mapping[str, str] | None = None,
+) -> list[Notice]:
     if order.key.channel in NO_DIRECT_CONTACT:
         return []
     phone = order.phone
     email = order.customer.email if order.customer else None
+    extra = dict(values or {})
     notices = []
     for event in events:
         if phone is not None and phone.e164:
-            notices.append(Notice(str(order.key), event, "sms", phone.e164))
+            notices.append(Notice(str(order.key), event, "sms", phone.e164, extra))
         if email:
-            notices.append(Notice(str(order.key), event, "email", email))
+            notices.append(Notice(str(order.key), event, "email", email, extra))
     return notices
 
 

@@ -11,11 +11,15 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 
 from .domain import Booking, Order, OrderKey, OrderState, Problem, TrackingEvent
+
+if TYPE_CHECKING:
+    from .nps import DiscountCode, DiscountKind, NpsResponse
 
 __all__ = [
     "OPTED_OUT",
@@ -26,13 +30,16 @@ __all__ = [
     "Clock",
     "CursorStore",
     "DeliveryPartner",
+    "DiscountRequest",
     "Effect",
     "EffectLedger",
     "EffectStatus",
+    "ExistingDiscount",
     "LeaseStore",
     "LinkShortener",
     "MailMessage",
     "MailSender",
+    "NpsStore",
     "OrderPage",
     "OrderSource",
     "OrderStore",
@@ -42,7 +49,10 @@ __all__ = [
     "SmsSender",
     "SourceWindow",
     "Storage",
+    "StoreDiscounts",
     "StoreFulfilments",
+    "SurveyPage",
+    "SurveySource",
     "TrackingBatch",
 ]
 
@@ -132,6 +142,86 @@ class StoreFulfilments(Protocol):
     def find_shipment_report(self, order: Order, tracking_number: str) -> str | None:
         """The store's id of an earlier record of *tracking_number* on
         *order*, or None when there is none."""
+        ...
+
+
+# --- the feedback loop ------------------------------------------------------
+
+
+@attrs.frozen
+class SurveyPage:
+    """Completed answers after a cursor, oldest first.  ``after`` is the
+    provider's token to ask for the next page with; ``more`` says whether
+    there is one."""
+
+    responses: tuple[NpsResponse, ...]
+    after: str | None = None
+    more: bool = False
+
+
+@runtime_checkable
+class SurveySource(Protocol):
+    """An NPS survey (Typeform): personalised links out, answers back."""
+
+    name: str
+    form_id: str
+
+    def form_link(self, hidden: Mapping[str, str]) -> str:
+        """The survey's address carrying *hidden* fields (the order key,
+        the customer's first name), which come back with the answer."""
+        ...
+
+    def responses(
+        self, *, since: datetime | None, after: str | None, page_size: int
+    ) -> SurveyPage:
+        """Completed answers submitted at or after *since*, continuing after
+        the token *after* of the previous page.  An answer may come twice
+        (pages of a moving list); callers de-duplicate on its id.  Each
+        answer's ``order_key`` is set from its hidden field when it parses
+        as an order key, whether or not such an order exists."""
+        ...
+
+
+@attrs.frozen
+class DiscountRequest:
+    """One single-use discount code to create in a store, for one customer.
+    ``title`` names the answer it rewards, so a code found in the store can
+    be recognised as ours."""
+
+    code: str
+    title: str
+    kind: DiscountKind
+    value: Decimal
+    currency: str
+    starts_at: datetime
+    ends_at: datetime
+    customer_id: str | None = None
+
+
+@attrs.frozen
+class ExistingDiscount:
+    """A discount the store already holds under a code."""
+
+    store_id: str
+    title: str
+
+
+@runtime_checkable
+class StoreDiscounts(Protocol):
+    """A store that can create discount codes (Shopify)."""
+
+    store: str
+
+    def create_discount(self, request: DiscountRequest) -> str:
+        """Create the code; return the store's id of the discount.  Raises
+        ``DiscountCodeTaken`` when the store already has that code (ours from
+        an earlier attempt, or someone else's), ``PartnerRejected`` with the
+        store's words, ``TransientPartnerError`` / ``OutcomeUnknown`` as
+        every adapter does."""
+        ...
+
+    def find_discount(self, code: str) -> ExistingDiscount | None:
+        """The discount the store holds under *code*, or None."""
         ...
 
 
@@ -441,6 +531,46 @@ class AttentionQueue(Protocol):
     def resolve(self, subject: str, reason: str, now: datetime) -> bool: ...
 
 
+class NpsStore(Protocol):
+    """Survey answers and the discount codes they earned."""
+
+    def add_response(self, response: NpsResponse) -> bool:
+        """Keep *response*; True when it is new, False when an answer with
+        its (form, response id) is already kept (which stays as it is)."""
+        ...
+
+    def get_response(self, form_id: str, response_id: str) -> NpsResponse | None: ...
+
+    def responses(
+        self,
+        *,
+        store: str | None = None,
+        since: datetime | None = None,
+        unmatched: bool = False,
+    ) -> list[NpsResponse]:
+        """Answers oldest first, of one store's orders, submitted at or
+        after *since*; with *unmatched*, only those naming no known order."""
+        ...
+
+    def add_discount(self, code: DiscountCode) -> bool:
+        """Keep *code*; True when new (one per code)."""
+        ...
+
+    def discounts(
+        self, *, store: str | None = None, since: datetime | None = None
+    ) -> list[DiscountCode]:
+        """Codes oldest first (by ``starts_at``), of one store, starting at
+        or after *since*."""
+        ...
+
+    def last_surveyed(self, contact: str) -> datetime | None:
+        """When the customer reachable at *contact* (E.164 phone or
+        lower-case e-mail) was last sent a survey."""
+        ...
+
+    def mark_surveyed(self, contacts: Iterable[str], at: datetime) -> None: ...
+
+
 class Storage(Protocol):
     """The stores a runner opens together on one database."""
 
@@ -449,5 +579,6 @@ class Storage(Protocol):
     ledger: EffectLedger
     leases: LeaseStore
     attention: AttentionQueue
+    nps: NpsStore
 
     def close(self) -> None: ...

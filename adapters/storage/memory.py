@@ -16,6 +16,7 @@ import attrs
 
 from fulfilment.core.domain import Order, OrderKey, OrderState, ensure_utc
 from fulfilment.core.errors import ConflictError
+from fulfilment.core.nps import DiscountCode, NpsResponse
 from fulfilment.core.ports import AttentionItem, Effect, EffectStatus
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "MemoryCursorStore",
     "MemoryEffectLedger",
     "MemoryLeaseStore",
+    "MemoryNpsStore",
     "MemoryOrderStore",
     "MemoryStorage",
 ]
@@ -289,6 +291,69 @@ class MemoryAttentionQueue:
         return True
 
 
+class MemoryNpsStore:
+    def __init__(self) -> None:
+        self._responses: dict[tuple[str, str], NpsResponse] = {}
+        self._discounts: dict[str, DiscountCode] = {}
+        self._surveyed: dict[str, datetime] = {}
+        self._lock = threading.Lock()
+
+    def add_response(self, response: NpsResponse) -> bool:
+        with self._lock:
+            key = (response.form_id, response.response_id)
+            if key in self._responses:
+                return False
+            self._responses[key] = response
+            return True
+
+    def get_response(self, form_id: str, response_id: str) -> NpsResponse | None:
+        return self._responses.get((form_id, response_id))
+
+    def responses(
+        self,
+        *,
+        store: str | None = None,
+        since: datetime | None = None,
+        unmatched: bool = False,
+    ) -> list[NpsResponse]:
+        found = [
+            r
+            for r in self._responses.values()
+            if (store is None or r.store == store)
+            and (since is None or r.submitted_at >= since)
+            and (not unmatched or r.order_key is None)
+        ]
+        return sorted(found, key=lambda r: (r.submitted_at, r.response_id))
+
+    def add_discount(self, code: DiscountCode) -> bool:
+        with self._lock:
+            if code.code in self._discounts:
+                return False
+            self._discounts[code.code] = code
+            return True
+
+    def discounts(
+        self, *, store: str | None = None, since: datetime | None = None
+    ) -> list[DiscountCode]:
+        found = [
+            d
+            for d in self._discounts.values()
+            if (store is None or d.store == store)
+            and (since is None or d.starts_at >= since)
+        ]
+        return sorted(found, key=lambda d: (d.starts_at, d.code))
+
+    def last_surveyed(self, contact: str) -> datetime | None:
+        return self._surveyed.get(contact)
+
+    def mark_surveyed(self, contacts: Iterable[str], at: datetime) -> None:
+        with self._lock:
+            for contact in contacts:
+                previous = self._surveyed.get(contact)
+                if previous is None or previous < at:
+                    self._surveyed[contact] = ensure_utc(at)
+
+
 @attrs.define
 class MemoryStorage:
     orders: MemoryOrderStore = attrs.Factory(MemoryOrderStore)
@@ -296,6 +361,7 @@ class MemoryStorage:
     ledger: MemoryEffectLedger = attrs.Factory(MemoryEffectLedger)
     leases: MemoryLeaseStore = attrs.Factory(MemoryLeaseStore)
     attention: MemoryAttentionQueue = attrs.Factory(MemoryAttentionQueue)
+    nps: MemoryNpsStore = attrs.Factory(MemoryNpsStore)
 
     def close(self) -> None:
         """Nothing to release."""

@@ -23,7 +23,16 @@ VALUES = {
     "store": "Shemsi",
     "partner": "Aramex",
     "link": "https://go.shemsi.example/abc",
+    "code": "MERCI-7K2QF9XAB3",
+    "discount": "15%",
+    "expires": "2027-01-31",
 }
+TRACKING_EVENTS = [
+    NotifyEvent.SHIPPED,
+    NotifyEvent.OUT_FOR_DELIVERY,
+    NotifyEvent.DELIVERED,
+    NotifyEvent.DELIVERY_FAILED,
+]
 
 
 @pytest.mark.parametrize("locale", ["en", "fr", "ar"])
@@ -33,14 +42,22 @@ def test_every_event_has_a_message_in_every_language(
 ) -> None:
     rendered = render(event, locale, VALUES)
 
-    assert "#1001" in rendered.sms
+    if event is NotifyEvent.DISCOUNT:  # what matters is the code, not the order
+        assert "MERCI-7K2QF9XAB3" in rendered.sms
+        assert "15%" in rendered.sms
+        assert "2027-01-31" in rendered.sms
+        assert "#1001" in rendered.text
+    else:
+        assert "#1001" in rendered.sms
+    if event is NotifyEvent.NPS_SURVEY:
+        assert "https://go.shemsi.example/abc" in rendered.sms
     assert "$" not in rendered.sms + rendered.subject + rendered.text
     assert "[" not in rendered.sms + rendered.text + rendered.html
     assert rendered.language == locale
 
 
 @pytest.mark.parametrize("locale", ["en", "fr", "ar"])
-@pytest.mark.parametrize("event", list(NotifyEvent))
+@pytest.mark.parametrize("event", TRACKING_EVENTS)
 def test_without_a_tracking_link_no_sentence_points_at_one(
     locale: str, event: NotifyEvent
 ) -> None:
@@ -55,6 +72,14 @@ def test_without_a_tracking_link_no_sentence_points_at_one(
     if "go.shemsi.example" in linked.sms:
         assert len(bare.sms) < len(linked.sms) - len(VALUES["link"])
     assert bare.sms.rstrip()[-1] in ".!؟?"
+
+
+def test_an_arabic_discount_keeps_its_code_and_date_left_to_right() -> None:
+    rendered = render(NotifyEvent.DISCOUNT, "ar", VALUES)
+
+    assert "<bdi>MERCI-7K2QF9XAB3</bdi>" in rendered.html
+    assert "<bdi>2027-01-31</bdi>" in rendered.html
+    assert "<bdi>15%</bdi>" in rendered.html
 
 
 def test_arabic_is_right_to_left_with_the_link_isolated() -> None:
