@@ -211,7 +211,11 @@ def _one(run: _Run, entry: Effect) -> str:
 def _send(run: _Run, order: Order, voice: StoreVoice, entry: Effect) -> Receipt:
     payload = entry.result
     event = NotifyEvent(str(payload["event"]))
-    message = render(event, voice.locale, _values(run, order, voice))
+    given = payload.get("values") or {}
+    # Values decided when the notice was queued (a survey link, a discount
+    # code) win over what the order says now.
+    values = _values(run, order, voice, tracking=event in _TRACKING) | dict(given)
+    message = render(event, voice.locale, values)
     if payload["channel"] == "sms":
         if voice.sms is None:
             raise PartnerRejected("no SMS provider for this store", partner="sms")
@@ -233,9 +237,23 @@ def _send(run: _Run, order: Order, voice: StoreVoice, entry: Effect) -> Receipt:
     )
 
 
-def _values(run: _Run, order: Order, voice: StoreVoice) -> dict[str, str]:
+_TRACKING = frozenset(
+    {
+        NotifyEvent.SHIPPED,
+        NotifyEvent.OUT_FOR_DELIVERY,
+        NotifyEvent.DELIVERED,
+        NotifyEvent.DELIVERY_FAILED,
+    }
+)
+
+
+def _values(
+    run: _Run, order: Order, voice: StoreVoice, *, tracking: bool
+) -> dict[str, str]:
     shipment = order.shipment
     link = shipment.tracking_url if shipment and shipment.tracking_url else ""
+    if not tracking:
+        link = ""  # not about the parcel: no tracking link to shorten
     if link and voice.links is not None:
         link = _short(run, voice.links, order, link)
     collect = order.payment.collect

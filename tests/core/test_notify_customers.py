@@ -20,7 +20,8 @@ from fulfilment.adapters.storage.memory import MemoryStorage
 from fulfilment.core.clock import ManualClock
 from fulfilment.core.domain import Order, OrderState, TrackingEvent, TrackingStatus
 from fulfilment.core.errors import TransientPartnerError
-from fulfilment.core.notices import opt_out_key, record_opt_out
+from fulfilment.core.messages import NotifyEvent
+from fulfilment.core.notices import NOTICE, notices_for, opt_out_key, record_opt_out
 from fulfilment.core.ports import EffectStatus
 from fulfilment.core.routing import RoutingPolicy
 from fulfilment.core.workers.create_fulfilment_requests import (
@@ -279,3 +280,30 @@ def test_a_notice_of_an_order_cancelled_meanwhile_is_not_sent() -> None:
     assert world.sms.send_calls == world.mail.send_calls == 0
     failed = world.storage.ledger.with_status(EffectStatus.FAILED, 10)
     assert {e.detail for e in failed} == {"the order was cancelled"}
+
+
+def test_values_queued_with_a_notice_are_what_the_customer_reads() -> None:
+    world = World()
+    world.book(egyptian("11"))
+    order = world.storage.orders.list()[0]
+    for notice in notices_for(
+        order,
+        [NotifyEvent.DISCOUNT],
+        {"code": "MERCI-ABCDEFGHJK", "discount": "15%", "expires": "2027-01-31"},
+    ):
+        world.storage.ledger.queue(
+            notice.key,
+            NOTICE,
+            notice.order_key,
+            world.clock.now(),
+            payload=notice.payload(),
+        )
+
+    report = world.notify()
+
+    assert report.by_channel == {"sms": 1, "email": 1}
+    (sms,) = world.sms.bodies_to("+201001234567")
+    assert "MERCI-ABCDEFGHJK" in sms
+    assert "15%" in sms
+    assert "https://short.example/" not in sms
+    assert world.links.links == {}  # no tracking link shortened for it
