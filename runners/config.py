@@ -25,6 +25,7 @@ import tomllib
 import zoneinfo
 from collections.abc import Mapping
 from datetime import time, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,13 @@ from fulfilment.adapters.hookspecs import Factory
 from fulfilment.adapters.retry import RetryPolicy
 from fulfilment.core.errors import ConfigurationError
 from fulfilment.core.messages import QuietHours
+from fulfilment.core.nps import (
+    DiscountKind,
+    DiscountPolicy,
+    DiscountTier,
+    NpsCategory,
+    SurveyPolicy,
+)
 from fulfilment.core.routing import RoutingPolicy, RoutingRule
 from fulfilment.core.workers.create_fulfilment_requests import BookingSettings
 from fulfilment.core.workers.fetch_fulfilment_status import TrackingSettings
@@ -159,6 +167,11 @@ class NotificationsConfig:
         )
 
 
+def _budget(value: Decimal, where: str) -> None:
+    if not value.is_finite() or value < 0:
+        raise ValueError(f"{where} must be a sum of 0 or more, not {value}")
+
+
 def _quiet_hours(value: str, where: str) -> QuietHours:
     """``"21:00-09:00"`` -> QuietHours; a clear error otherwise."""
     match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", value)
@@ -171,6 +184,65 @@ def _quiet_hours(value: str, where: str) -> QuietHours:
     if start == end:
         raise ValueError(f"{where} {value!r} starts and ends at the same time")
     return QuietHours(start, end)
+
+
+@attrs.frozen
+class NpsConfig:
+    """The feedback loop.  ``survey`` names the ``[surveys.*]`` table (empty:
+    no surveys are sent or read); ``delay_days`` after placement, on each
+    store's calendar, a delivered order's customer is asked, and at most
+    once in ``min_interval_days`` whatever they order; answers are re-read
+    ``overlap_minutes`` before the last one seen."""
+
+    survey: str = ""
+    delay_days: int = attrs.field(default=14, validator=_between(1, 365))
+    min_interval_days: float = attrs.field(default=90, validator=_between(0, 3650))
+    overlap_minutes: float = attrs.field(default=60, validator=_between(0, 7 * 1440))
+    page_size: int = attrs.field(default=200, validator=_between(1, 1000))
+
+    def policy(self) -> SurveyPolicy:
+        return SurveyPolicy(
+            delay_days=self.delay_days,
+            min_interval=timedelta(days=self.min_interval_days),
+        )
+
+
+@attrs.frozen
+class TierConfig:
+    """What one NPS category earns: ``percent`` off the next order, valid
+    ``valid_days`` days."""
+
+    percent: Decimal = attrs.field(validator=lambda _, a, v: _percent(v, a.name))
+    valid_days: int = attrs.field(default=30, validator=_between(1, 3650))
+
+
+def _percent(value: Decimal, where: str) -> None:
+    if not value.is_finite() or not 0 < value <= 100:
+        raise ValueError(f"{where} must be above 0 and at most 100, not {value}")
+
+
+@attrs.frozen
+class DiscountsConfig:
+    """Codes by NPS category (a category left out earns nothing) and the
+    code prefix; each store's monthly budget is its ``discount_budget``."""
+
+    prefix: str = attrs.field(
+        default="MERCI",
+        validator=_matches(r"[A-Z0-9]{2,12}", "2 to 12 capitals/digits"),
+    )
+    promoter: TierConfig | None = None
+    passive: TierConfig | None = None
+    detractor: TierConfig | None = None
+
+    def policy(self, budgets: Mapping[str, Decimal]) -> DiscountPolicy:
+        tiers = {
+            category: DiscountTier(
+                DiscountKind.PERCENTAGE, tier.percent, tier.valid_days
+            )
+            for category in NpsCategory
+            if (tier := getattr(self, category.value)) is not None
+        }
+        return DiscountPolicy(tiers, prefix=self.prefix, monthly_budget=budgets)
 
 
 @attrs.frozen
@@ -254,6 +326,12 @@ class StoreConfig:
         validator=attrs.validators.optional(lambda _, a, v: _quiet_hours(v, a.name)),
     )
     mail_from: str | None = None
+    # The most the store's discount codes may be worth in one month, in its
+    # currency; none: no cap.
+    discount_budget: Decimal | None = attrs.field(
+        default=None,
+        validator=attrs.validators.optional(lambda _, a, v: _budget(v, a.name)),
+    )
     source: Any = None
 
 
@@ -291,10 +369,21 @@ class Config:
     runner: RunnerConfig = RunnerConfig()
     tracking: TrackingConfig = TrackingConfig()
     notifications: NotificationsConfig = NotificationsConfig()
+    nps: NpsConfig = NpsConfig()
+    discounts: DiscountsConfig = DiscountsConfig()
+    surveys: Mapping[str, NotifierConfig] = attrs.field(factory=dict)
     sms: Mapping[str, NotifierConfig] = attrs.field(factory=dict)
     mail: Mapping[str, NotifierConfig] = attrs.field(factory=dict)
     links: Mapping[str, NotifierConfig] = attrs.field(factory=dict)
     sandbox: Mapping[str, Any] = attrs.field(factory=dict)
+
+    def discount_policy(self) -> DiscountPolicy:
+        budgets = {
+            handle: store.discount_budget
+            for handle, store in self.stores.items()
+            if store.discount_budget is not None
+        }
+        return self.discounts.policy(budgets)
 
     def quiet_hours(self, handle: str) -> QuietHours:
         store = self.stores[handle]
@@ -323,12 +412,14 @@ class Adapters:
     sms_senders: Mapping[str, Factory[Any]] = attrs.field(factory=dict)
     mail_senders: Mapping[str, Factory[Any]] = attrs.field(factory=dict)
     link_shorteners: Mapping[str, Factory[Any]] = attrs.field(factory=dict)
+    survey_sources: Mapping[str, Factory[Any]] = attrs.field(factory=dict)
 
     def notifiers(self, section: str) -> Mapping[str, Factory[Any]]:
         return {
             "sms": self.sms_senders,
             "mail": self.mail_senders,
             "links": self.link_shorteners,
+            "surveys": self.survey_sources,
         }[section]
 
 
@@ -447,8 +538,10 @@ _SECTIONS: dict[str, type[Any]] = {
     "runner": RunnerConfig,
     "tracking": TrackingConfig,
     "notifications": NotificationsConfig,
+    "nps": NpsConfig,
+    "discounts": DiscountsConfig,
 }
-_NOTIFIERS = ("sms", "mail", "links")
+_NOTIFIERS = ("sms", "mail", "links", "surveys")
 
 
 def _structure(
@@ -496,8 +589,16 @@ def _structure(
         for handle, table in store_tables.items()
         if (s := _store(handle, table, adapters, partner_tables, problems)) is not None
     }
+    survey = (
+        data.get("nps", {}).get("survey") if isinstance(data.get("nps"), dict) else None
+    )
+    if survey and survey not in _table(data, "surveys", []):
+        problems.append(
+            f"nps.survey: {survey!r} is not configured under [surveys] "
+            f"(add a [surveys.{survey}] table)"
+        )
     for handle, store in stores.items():
-        for table in _NOTIFIERS:
+        for table in ("sms", "mail", "links"):
             name = getattr(store, table)
             if name and name not in _table(data, table, []):
                 problems.append(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any, get_args, get_origin
 
 import attrs
@@ -62,6 +63,20 @@ def _number(value: Any, _: Any) -> float:
     if not math.isfinite(value):
         raise ValueError(f"expected a finite number, not {value}")
     return float(value)
+
+
+def _decimal(value: Any, _: Any) -> Decimal:
+    """A sum or a percentage: a TOML number, or a string holding one
+    (``"12.50"``, which keeps its decimals exactly)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise TypeError(f"expected a number, not {kind(value)}")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"expected a number, not {value!r}") from None
+    if not number.is_finite():
+        raise ValueError(f"expected a finite number, not {value}")
+    return number
 
 
 def _flag(value: Any, _: Any) -> bool:
@@ -115,6 +130,7 @@ def strict_converter() -> cattrs.Converter:
     converter.register_structure_hook(int, _whole)
     converter.register_structure_hook(float, _number)
     converter.register_structure_hook(bool, _flag)
+    converter.register_structure_hook(Decimal, _decimal)
     converter.register_structure_hook_factory(
         lambda t: is_sequence(t) or is_any_set(t),
         lambda t: _collection(t, converter),
