@@ -29,11 +29,13 @@ __all__ = [
     "DiscountKind",
     "DiscountPolicy",
     "DiscountTier",
+    "MonthlyNps",
     "NpsCategory",
     "NpsResponse",
     "SurveyPolicy",
     "discount_code_for",
     "discount_value",
+    "monthly_report",
     "nps_score",
     "survey_contact",
     "survey_due_at",
@@ -219,3 +221,67 @@ class DiscountCode:
     @property
     def store(self) -> str:
         return self.order_key.store
+
+
+# --- reporting ---------------------------------------------------------------
+
+
+@attrs.frozen
+class MonthlyNps:
+    """One store's month: its answers, its score and the codes it issued
+    (``worth`` in the store's currency)."""
+
+    store: str
+    month: str  # YYYY-MM, on the store's calendar
+    responses: int
+    promoters: int
+    passives: int
+    detractors: int
+    score: int | None
+    codes: int
+    worth: Decimal
+    currency: str | None
+
+
+def monthly_report(
+    responses: list[NpsResponse],
+    discounts: list[DiscountCode],
+    time_zones: Mapping[str, str],
+) -> list[MonthlyNps]:
+    """NPS per store and month (months on each store's calendar, answers by
+    submission, codes by start), with the codes issued and their worth.
+    Answers that match no order belong to no store and are left out."""
+    answered: dict[tuple[str, str], list[NpsResponse]] = {}
+    for response in responses:
+        if response.store is not None:
+            month = _month(response.submitted_at, time_zones.get(response.store))
+            answered.setdefault((response.store, month), []).append(response)
+    issued: dict[tuple[str, str], list[DiscountCode]] = {}
+    for code in discounts:
+        month = _month(code.starts_at, time_zones.get(code.store))
+        issued.setdefault((code.store, month), []).append(code)
+    rows = []
+    for store, month in sorted(answered.keys() | issued.keys()):
+        these = answered.get((store, month), [])
+        codes = issued.get((store, month), [])
+        categories = [r.category for r in these]
+        rows.append(
+            MonthlyNps(
+                store=store,
+                month=month,
+                responses=len(these),
+                promoters=categories.count(NpsCategory.PROMOTER),
+                passives=categories.count(NpsCategory.PASSIVE),
+                detractors=categories.count(NpsCategory.DETRACTOR),
+                score=nps_score(these),
+                codes=len(codes),
+                worth=sum((c.worth for c in codes), Decimal(0)),
+                currency=codes[0].currency if codes else None,
+            )
+        )
+    return rows
+
+
+def _month(moment: datetime, time_zone: str | None) -> str:
+    local = moment.astimezone(ZoneInfo(time_zone or "UTC"))
+    return f"{local.year:04d}-{local.month:02d}"
