@@ -212,8 +212,8 @@ def code(at: datetime, worth: str, store: str = "shemsi-egypt") -> DiscountCode:
 
 
 def test_the_report_counts_each_month_on_the_stores_calendar() -> None:
-    # 23:30 on 31 October in Cairo is still October there, though UTC says so too;
-    # 22:30 UTC on 31 October is already 1 November in Cairo.
+    # 20:00 UTC on 31 October is 22:00 in Cairo, still October there;
+    # 22:30 UTC the same evening is already 00:30 on 1 November in Cairo.
     october = datetime(2026, 10, 31, 20, 0, tzinfo=UTC)
     november = datetime(2026, 10, 31, 22, 30, tzinfo=UTC)
     responses = [
