@@ -12,6 +12,7 @@
     explain-route KEY [--json]
     attention list [--json] | attention retry KEY | attention resolve SUBJECT REASON
     customers opt-out ADDRESS [--reason TEXT] | customers opt-in ADDRESS
+    report [--store H] [--month YYYY-MM] [--json]
     status [--json]
     check-config
     sandbox serve [--data-dir DIR]
@@ -40,6 +41,7 @@ from fulfilment.core.domain import OrderKey, OrderState
 from fulfilment.core.errors import ConfigurationError, FulfilmentError
 from fulfilment.core.masking import mask_email, mask_phone
 from fulfilment.core.notices import record_opt_out, withdraw_opt_out
+from fulfilment.core.nps import monthly_report
 from fulfilment.core.operations import NotRetryable, record_booking, retry_order
 from fulfilment.core.ports import EffectStatus
 
@@ -174,19 +176,7 @@ def _inspection_commands(commands: Any) -> None:
     resolve.add_argument("reason")
     resolve.set_defaults(handler=_attention_resolve)
 
-    customers = _group(commands, "customers", "customers' messaging choices")
-    opt_out = customers.add_parser(
-        "opt-out", help="send no more messages to a phone number or e-mail address"
-    )
-    opt_out.add_argument("address", help="+E.164 phone number or e-mail address")
-    opt_out.add_argument("--reason", default="asked the shop")
-    opt_out.set_defaults(handler=_customers_opt_out)
-    opt_in = customers.add_parser(
-        "opt-in", help="lift an opt-out (the customer asked for messages again)"
-    )
-    opt_in.add_argument("address")
-    opt_in.add_argument("--reason", default="asked the shop")
-    opt_in.set_defaults(handler=_customers_opt_in)
+    _customer_commands(commands)
 
     status = commands.add_parser("status", help="cursors, queues and counts")
     status.add_argument("--json", action="store_true")
@@ -203,6 +193,31 @@ def _inspection_commands(commands: Any) -> None:
         "--data-dir", type=Path, help="simulator state (default: from the config)"
     )
     serve.set_defaults(handler=_sandbox_serve)
+
+
+def _customer_commands(commands: Any) -> None:
+    """Customers' messaging choices, and what the feedback loop says."""
+    customers = _group(commands, "customers", "customers' messaging choices")
+    opt_out = customers.add_parser(
+        "opt-out", help="send no more messages to a phone number or e-mail address"
+    )
+    opt_out.add_argument("address", help="+E.164 phone number or e-mail address")
+    opt_out.add_argument("--reason", default="asked the shop")
+    opt_out.set_defaults(handler=_customers_opt_out)
+    opt_in = customers.add_parser(
+        "opt-in", help="lift an opt-out (the customer asked for messages again)"
+    )
+    opt_in.add_argument("address")
+    opt_in.add_argument("--reason", default="asked the shop")
+    opt_in.set_defaults(handler=_customers_opt_in)
+
+    report = commands.add_parser(
+        "report", help="NPS per store and month, codes issued and their worth"
+    )
+    report.add_argument("--store", help="one store's rows")
+    report.add_argument("--month", type=_month, help="one month, YYYY-MM")
+    report.add_argument("--json", action="store_true")
+    report.set_defaults(handler=_report)
 
 
 def _group(commands: Any, name: str, text: str) -> Any:
@@ -511,6 +526,45 @@ def _attention_resolve(args: argparse.Namespace) -> int:
         done = app.storage.attention.resolve(args.subject, args.reason, app.clock.now())
         print("resolved" if done else "no such open item")
         return 0 if done else 1
+
+    return _with_app(args, body)
+
+
+def _month(text: str) -> str:
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
+        raise argparse.ArgumentTypeError(f"expected a month like 2026-11, not {text}")
+    return text
+
+
+def _report(args: argparse.Namespace) -> int:
+    def body(app: App) -> int:
+        if args.store and args.store not in app.config.stores:
+            raise UsageError(
+                f"no store {args.store!r}; known: {', '.join(app.config.stores)}"
+            )
+        zones = {h: s.timezone for h, s in app.config.stores.items()}
+        rows = [
+            row
+            for row in monthly_report(
+                app.storage.nps.responses(store=args.store),
+                app.storage.nps.discounts(store=args.store),
+                zones,
+            )
+            if args.month in (None, row.month)
+        ]
+        unmatched = len(app.storage.nps.responses(unmatched=True))
+        if args.json:
+            _print_json(
+                {
+                    "months": [views.monthly_nps_json(row) for row in rows],
+                    "unmatched_responses": unmatched,
+                }
+            )
+        else:
+            print(views.monthly_nps_table(rows))
+            if unmatched:
+                print(f"\n{unmatched} answer(s) match no order; see attention list")
+        return 0
 
     return _with_app(args, body)
 

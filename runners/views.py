@@ -20,6 +20,7 @@ from typing import Any
 from fulfilment.core.domain import Order, OrderState, Shipment
 from fulfilment.core.masking import mask_email, mask_phone, mask_text
 from fulfilment.core.notices import NOTICE
+from fulfilment.core.nps import MonthlyNps
 from fulfilment.core.ports import AttentionItem, Effect
 from fulfilment.core.states import ACTIVE_DELIVERY
 
@@ -441,4 +442,43 @@ def _line(line: Mapping[str, Any], currency: str) -> str:
     return (
         f"{line['quantity']} x {line['sku'] or '-'} {line['title']} "
         f"at {line['unit_price']} {currency}"
+    )
+
+
+def monthly_nps_json(row: MonthlyNps) -> dict[str, Any]:
+    return {
+        "store": row.store,
+        "month": row.month,
+        "responses": row.responses,
+        "promoters": row.promoters,
+        "passives": row.passives,
+        "detractors": row.detractors,
+        "nps": row.score,
+        "codes": row.codes,
+        "worth": str(row.worth),
+        "currency": row.currency,
+    }
+
+
+def monthly_nps_table(rows: list[MonthlyNps]) -> str:
+    """One line per store and month; NPS is promoters minus detractors."""
+    if not rows:
+        return "no answers or codes yet"
+    header = ("store", "month", "answers", "P/P/D", "NPS", "codes", "worth")
+    lines = [header] + [
+        (
+            r.store,
+            r.month,
+            str(r.responses),
+            f"{r.promoters}/{r.passives}/{r.detractors}",
+            "-" if r.score is None else f"{r.score:+d}",
+            str(r.codes),
+            f"{r.worth} {r.currency}" if r.currency else "-",
+        )
+        for r in rows
+    ]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
+        for line in lines
     )
