@@ -27,6 +27,7 @@ import argparse
 import json
 import math
 import os
+import re
 import signal
 import sys
 import threading
