@@ -240,7 +240,7 @@ class MemoryOrderSource:
 
     def _check_discount(self, request: DiscountRequest) -> None:
         problems = _discount_problems(request, self._customers())
-        taken = request.code.strip() and request.code.casefold() in self.discounts
+        taken = bool(request.code.strip()) and request.code.casefold() in self.discounts
         if taken:
             problems = (*problems, (TAKEN_FIELD, TAKEN_WORDS))
         if not problems:

@@ -611,3 +611,20 @@ def test_an_unexpected_error_leaves_the_answer_with_a_person_and_goes_on(
     assert report.outcomes == {"crashed": 1, "created": 1}
     assert world.entry(broken).status is EffectStatus.UNCERTAIN
     assert world.reasons() == [("shopify:shemsiworld:1", "discount_crashed")]
+
+
+def test_a_lookup_that_fails_leaves_the_answer_queued_for_the_next_look(
+    world: World,
+) -> None:
+    response = world.answer(1)
+    shop = world.shops[MOROCCO]
+    shop.fail_next_discounts(LOST_REPLY)
+    shop.fail_next_discount_lookups(
+        TransientPartnerError("503", partner="shopify", status=503)
+    )
+
+    runs = [world.run().outcomes for _ in range(3)]
+
+    assert runs == [{"uncertain": 1}, {"retry_later": 1}, {"found": 1}]
+    assert (shop.discount_calls, shop.discount_lookups) == (1, 2)
+    assert world.entry(response).status is EffectStatus.DONE
