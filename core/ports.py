@@ -200,10 +200,15 @@ class DiscountRequest:
 
 @attrs.frozen
 class ExistingDiscount:
-    """A discount the store already holds under a code."""
+    """A discount the store already holds under a code.  ``starts_at`` and
+    ``ends_at`` are the dates the store runs it between, when the store
+    says (a code recovered after a lost answer is announced with the
+    store's own dates, not with ones worked out again later)."""
 
     store_id: str
     title: str
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
 
 
 @runtime_checkable

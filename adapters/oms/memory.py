@@ -15,6 +15,16 @@ number), and a report of a tracking number the order already carries
 hands back the record it has.  ``fail_next_reports`` and
 ``fail_next_lookups`` make the next calls fail; :data:`LOST_REPLY` records
 the report, then raises ``OutcomeUnknown``, the worst case for a caller.
+
+And it is the twin of the store's discount codes
+(:class:`~fulfilment.core.ports.StoreDiscounts`): codes are unique in the
+shop without regard to case, and a request is refused like Shopify refuses
+it (no code, a share outside 0 to 100 %, an amount of nothing, an end not
+after the start, a customer no order of the shop names), a code the shop
+holds already raising ``DiscountCodeTaken``.  ``plant_discount`` puts in a
+code as someone in the shop's admin would; ``fail_next_discounts`` and
+``fail_next_discount_lookups`` make the next calls fail, with
+:data:`LOST_REPLY` creating the code before ``OutcomeUnknown`` is raised.
 """
 
 from __future__ import annotations
@@ -28,16 +38,31 @@ from datetime import datetime
 import attrs
 
 from fulfilment.core.domain import Order
-from fulfilment.core.errors import OutcomeUnknown, PartnerError, PartnerRejected
-from fulfilment.core.ports import OrderPage, ShipmentReport, SourceWindow
+from fulfilment.core.errors import (
+    DiscountCodeTaken,
+    OutcomeUnknown,
+    PartnerError,
+    PartnerRejected,
+)
+from fulfilment.core.nps import DiscountKind
+from fulfilment.core.ports import (
+    DiscountRequest,
+    ExistingDiscount,
+    OrderPage,
+    ShipmentReport,
+    SourceWindow,
+)
 
-__all__ = ["LOST_REPLY", "MemoryOrderSource", "StoreFulfilment"]
+__all__ = ["LOST_REPLY", "MemoryOrderSource", "StoreDiscount", "StoreFulfilment"]
 
 LOST_REPLY = "lost_reply"
 """A queued report failure that records the report, then raises
 ``OutcomeUnknown``."""
 
 Failure = PartnerError | str
+# A discount failure may also be any error at all: an answer no adapter
+# could read, for the caller's last line of defence.
+DiscountFailure = Exception | str
 
 
 @attrs.frozen
@@ -46,6 +71,14 @@ class StoreFulfilment:
 
     id: str
     report: ShipmentReport
+
+
+@attrs.frozen
+class StoreDiscount:
+    """One discount code as the twin's store keeps it."""
+
+    id: str
+    request: DiscountRequest
 
 
 class MemoryOrderSource:
@@ -65,6 +98,12 @@ class MemoryOrderSource:
         self._report_failures: deque[Failure] = deque()
         self._lookup_failures: deque[PartnerError] = deque()
         self._fulfilment_ids = itertools.count(1)
+        self.discounts: dict[str, StoreDiscount] = {}  # by case-folded code
+        self.discount_calls = 0
+        self.discount_lookups = 0
+        self._discount_failures: deque[DiscountFailure] = deque()
+        self._discount_lookup_failures: deque[PartnerError] = deque()
+        self._discount_ids = itertools.count(1)
 
     def put(self, order: Order) -> None:
         """Create or replace an order, as the shop would after an edit."""
@@ -160,6 +199,67 @@ class MemoryOrderSource:
         records.append(record)
         return record
 
+    # --- discount codes (StoreDiscounts) ---------------------------------------
+
+    def fail_next_discounts(self, *failures: DiscountFailure) -> None:
+        """Queue failures for the next creations: an exception (any, not
+        only a partner's) is raised before anything is created;
+        :data:`LOST_REPLY` creates the code, then raises ``OutcomeUnknown``."""
+        self._discount_failures.extend(failures)
+
+    def fail_next_discount_lookups(self, *errors: PartnerError) -> None:
+        self._discount_lookup_failures.extend(errors)
+
+    def plant_discount(self, request: DiscountRequest) -> StoreDiscount:
+        """Put a code in the shop as its staff would, bypassing failures
+        and checks (someone else's code, for a clash)."""
+        made = StoreDiscount(f"D{next(self._discount_ids):06d}", request)
+        self.discounts[request.code.casefold()] = made
+        return made
+
+    def create_discount(self, request: DiscountRequest) -> str:
+        self.discount_calls += 1
+        failure = self._discount_failures.popleft() if self._discount_failures else None
+        if isinstance(failure, Exception):
+            raise failure
+        self._check_discount(request)
+        made = self.plant_discount(request)
+        if failure == LOST_REPLY:
+            raise OutcomeUnknown("reply lost after creating", partner=self.channel)
+        return made.id
+
+    def find_discount(self, code: str) -> ExistingDiscount | None:
+        self.discount_lookups += 1
+        if self._discount_lookup_failures:
+            raise self._discount_lookup_failures.popleft()
+        found = self.discounts.get(code.casefold())
+        if found is None:
+            return None
+        made = found.request
+        return ExistingDiscount(found.id, made.title, made.starts_at, made.ends_at)
+
+    def _check_discount(self, request: DiscountRequest) -> None:
+        problems = _discount_problems(request, self._customers())
+        taken = bool(request.code.strip()) and request.code.casefold() in self.discounts
+        if taken:
+            problems = (*problems, (TAKEN_FIELD, TAKEN_WORDS))
+        if not problems:
+            return
+        kind = DiscountCodeTaken if taken else PartnerRejected
+        raise kind(
+            "; ".join(f"{field}: {words}" for field, words in problems),
+            partner=self.channel,
+            problems=problems,
+            code="TAKEN" if taken else None,
+        )
+
+    def _customers(self) -> set[str]:
+        return {
+            _tail(order.customer.external_id)
+            for order in self.orders.values()
+            if order.customer and order.customer.external_id
+        }
+
     def _old_versions(self) -> list[Order]:
         changed = [v[0] for v in self.history.values() if len(v) > 1]
         replayed, self._replays = changed[: self._replays], 0
@@ -173,6 +273,48 @@ class MemoryOrderSource:
 
 
 _START = (-1.0e18, "")
+TAKEN_FIELD = "basicCodeDiscount.code"
+TAKEN_WORDS = "Code must be unique. Please try a different code."
+
+
+def _discount_problems(
+    request: DiscountRequest, customers: set[str]
+) -> tuple[tuple[str, str], ...]:
+    """What Shopify would refuse in *request*, as (field path, words)."""
+    value = request.value
+    checks = (
+        (not request.code.strip(), "code", "Code can't be blank."),
+        (not request.title.strip(), "title", "Title can't be blank."),
+        (
+            request.kind is DiscountKind.PERCENTAGE and not 0 < value <= 100,
+            "customerGets.value.percentage",
+            "Value must be between 0.0 and 1.0",
+        ),
+        (
+            request.kind is DiscountKind.AMOUNT and value <= 0,
+            "customerGets.value.discountAmount.amount",
+            "Value must be greater than 0",
+        ),
+        (
+            request.ends_at <= request.starts_at,
+            "endsAt",
+            "Ends at needs to be after starts_at",
+        ),
+        (
+            request.customer_id is not None
+            and _tail(request.customer_id) not in customers,
+            "customerSelection.customers.add",
+            "Customer does not exist.",
+        ),
+    )
+    return tuple(
+        (f"basicCodeDiscount.{field}", words) for bad, field, words in checks if bad
+    )
+
+
+def _tail(identifier: str) -> str:
+    """A customer's number, from a GID or the number itself."""
+    return identifier.strip().rsplit("/", 1)[-1]
 
 
 def _carrying(

@@ -77,6 +77,12 @@ from fulfilment.core.ports import Clock
 
 from .seed import STORES, sandbox_token, seed_orders
 from .server import SimRequest, SimResponse, Simulator, route
+from .shopify_discounts import (
+    create_discount,
+    discount_by_code,
+    discount_status,
+    plant_discount,
+)
 from .shopify_fulfilment import (
     create_fulfilment,
     fulfilment_order_views,
@@ -295,6 +301,36 @@ class ShopifySimulator(Simulator):
                 fulfilments_of(self._shop(store), self._find(store, order_id))
             )
 
+    def discounts(self, store: str) -> list[Node]:
+        """A copy of *store*'s code discounts, oldest first, each a
+        ``DiscountCodeNode`` as the API serves it (``{id, codeDiscount}``,
+        the discount's ``codes`` a plain list)."""
+        with self.lock:
+            return copy.deepcopy(self._shop(store).get("discounts", []))
+
+    def add_discount(
+        self,
+        store: str,
+        *,
+        code: str,
+        title: str,
+        starts_at: datetime | None = None,
+        ends_at: datetime | None = None,
+    ) -> Node:
+        """Put a 10 % code for everyone in *store*, as its staff would in
+        the admin (no checks): someone else's code, for tests of a clash.
+        It starts at the clock's now unless told otherwise."""
+        with self.lock:
+            node = plant_discount(
+                self._shop(store),
+                code=code,
+                title=title,
+                starts_at=_iso(starts_at or self.clock.now()),
+                ends_at=_iso(ends_at) if ends_at else None,
+            )
+            self.save()
+            return copy.deepcopy(node)
+
     def add_order(self, store: str, node: Mapping[str, Any]) -> Node:
         """Add one order node (GraphQL shape) to *store*, as given."""
         with self.lock:
@@ -409,6 +445,7 @@ def _store_state(handle: str, nodes: Iterable[Mapping[str, Any]]) -> Node:
         "orders": [copy.deepcopy(dict(n)) for n in nodes],
         "fulfillment_orders": {},
         "fulfillments": {},
+        "discounts": [],
     }
 
 
@@ -494,7 +531,24 @@ def _schema() -> GraphQLSchema:
     order.fields["fulfillments"].resolve = _resolve_fulfilments
     fulfilment_order.fields["lineItems"].resolve = _resolve_listed
     mutation.fields["fulfillmentCreate"].resolve = _resolve_fulfilment_create
+    root.fields["codeDiscountNodeByCode"].resolve = _resolve_discount_by_code
+    mutation.fields["discountCodeBasicCreate"].resolve = _resolve_discount_create
+    for kind in _DISCOUNT_KINDS:
+        discount = schema.type_map[kind]
+        assert isinstance(discount, GraphQLObjectType)
+        discount.fields["status"].resolve = _resolve_discount_status
+    basic = schema.type_map["DiscountCodeBasic"]
+    assert isinstance(basic, GraphQLObjectType)
+    basic.fields["codes"].resolve = _resolve_listed
     return schema
+
+
+_DISCOUNT_KINDS = (
+    "DiscountCodeApp",
+    "DiscountCodeBasic",
+    "DiscountCodeBxgy",
+    "DiscountCodeFreeShipping",
+)
 
 
 _SORT_FIELDS = {
@@ -561,6 +615,29 @@ def _resolve_fulfilment_create(
     if view.shop is None:
         raise GraphQLError("Fulfilments are not served here.")
     return create_fulfilment(view.shop, fulfillment, view.now)
+
+
+def _resolve_discount_by_code(
+    _: Any, info: GraphQLResolveInfo, code: str
+) -> Node | None:
+    view: _ShopView = info.context
+    return discount_by_code(view.shop, code)
+
+
+def _resolve_discount_create(
+    _: Any,
+    info: GraphQLResolveInfo,
+    basicCodeDiscount: Node,  # noqa: N803
+) -> Node:
+    view: _ShopView = info.context
+    if view.shop is None:
+        raise GraphQLError("Discounts are not served here.")
+    return create_discount(view.shop, basicCodeDiscount, view.now)
+
+
+def _resolve_discount_status(discount: Node, info: GraphQLResolveInfo) -> str:
+    view: _ShopView = info.context
+    return discount_status(discount, view.now)
 
 
 def _connection(

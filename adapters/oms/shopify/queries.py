@@ -7,6 +7,8 @@ import functools
 from importlib import resources
 
 __all__ = [
+    "code_discount_by_code_query",
+    "discount_code_basic_create_mutation",
     "fulfillment_create_mutation",
     "order_fulfillment_orders_query",
     "order_fulfillments_query",
@@ -47,6 +49,18 @@ def order_fulfillments_query() -> str:
 def fulfillment_create_mutation() -> str:
     """``FulfillmentCreate``: record a shipment with its tracking."""
     return _load("fulfillment_create.graphql", *_FULFILLMENT_FRAGMENTS)
+
+
+@functools.cache
+def discount_code_basic_create_mutation() -> str:
+    """``DiscountCodeBasicCreate``: create one single-use discount code."""
+    return _load("discount_code_basic_create.graphql")
+
+
+@functools.cache
+def code_discount_by_code_query() -> str:
+    """``CodeDiscountByCode``: the discount a shop holds under a code."""
+    return _load("code_discount_by_code.graphql")
 
 
 def _load(*names: str) -> str:

@@ -8,9 +8,11 @@ bucket when the shop's bucket is smaller.  An order with more line items
 than the first page is completed with follow-up queries before it is
 mapped, so no order is ever handed on with lines missing unknowingly.
 
-The source is also the store's :class:`~fulfilment.core.ports.StoreFulfilments`:
-shipment reports go through :class:`.fulfilments.ShopifyFulfilments` on the
-same client, so they share its cost bucket.
+The source is also the store's :class:`~fulfilment.core.ports.StoreFulfilments`
+and :class:`~fulfilment.core.ports.StoreDiscounts`: shipment reports go
+through :class:`.fulfilments.ShopifyFulfilments` and discount codes through
+:class:`.discounts.ShopifyDiscounts`, on the same client, so they share its
+cost bucket.
 """
 
 from __future__ import annotations
@@ -22,10 +24,17 @@ from typing import Any
 
 from fulfilment.core.domain import Order
 from fulfilment.core.errors import ConfigurationError, IncompleteRead
-from fulfilment.core.ports import OrderPage, ShipmentReport, SourceWindow
+from fulfilment.core.ports import (
+    DiscountRequest,
+    ExistingDiscount,
+    OrderPage,
+    ShipmentReport,
+    SourceWindow,
+)
 
 from .client import QueryCostError, ShopifyGraphQLClient
 from .cost import parse_document, requested_cost
+from .discounts import ShopifyDiscounts
 from .fulfilments import ShopifyFulfilments
 from .mapping import CHANNEL, Rejected, map_order
 from .queries import order_line_items_query, orders_query
@@ -61,6 +70,7 @@ class ShopifyOrderSource:
         self._country = country
         self._page_size: int | None = None
         self._fulfilments = ShopifyFulfilments(client, store)
+        self._discounts = ShopifyDiscounts(client, store)
 
     def __repr__(self) -> str:
         return f"ShopifyOrderSource(store={self.store!r})"
@@ -105,6 +115,14 @@ class ShopifyOrderSource:
 
     def find_shipment_report(self, order: Order, tracking_number: str) -> str | None:
         return self._fulfilments.find_shipment_report(order, tracking_number)
+
+    def create_discount(self, request: DiscountRequest) -> str:
+        """Create a single-use discount code in the store; the id of the
+        discount (see :class:`.discounts.ShopifyDiscounts`)."""
+        return self._discounts.create_discount(request)
+
+    def find_discount(self, code: str) -> ExistingDiscount | None:
+        return self._discounts.find_discount(code)
 
     # --- reading -------------------------------------------------------------
 
