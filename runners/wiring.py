@@ -28,6 +28,7 @@ from fulfilment.core.ports import (
     DeliveryPartner,
     OrderSource,
     Storage,
+    StoreDiscounts,
     StoreFulfilments,
 )
 from fulfilment.core.workers.cancel_bookings import cancel_bookings
@@ -35,6 +36,7 @@ from fulfilment.core.workers.create_fulfilment_requests import (
     create_fulfilment_requests,
 )
 from fulfilment.core.workers.fetch_fulfilment_status import fetch_fulfilment_status
+from fulfilment.core.workers.discount_codes import create_discount_codes
 from fulfilment.core.workers.fetch_new_orders import fetch_new_orders
 from fulfilment.core.workers.notify_customers import StoreVoice, notify_customers
 from fulfilment.core.workers.update_store_fulfilments import (
@@ -55,6 +57,7 @@ WORKERS = (
     "create-fulfilment-requests",
     "fetch-fulfilment-status",
     "update-store-fulfilments",
+    "discount-codes",
     "notify-customers",
 )
 
@@ -220,6 +223,32 @@ def _update_store_fulfilments(app: App) -> dict[str, Any]:
     }
 
 
+def _discount_codes(app: App) -> dict[str, Any]:
+    """Each new NPS answer earns its code in the store that sold the order,
+    by the configured tiers and within the store's monthly budget."""
+    report = create_discount_codes(
+        orders=app.storage.orders,
+        nps=app.storage.nps,
+        ledger=app.storage.ledger,
+        attention=app.storage.attention,
+        stores={
+            source.store: source
+            for source in app.sources.values()
+            if isinstance(source, StoreDiscounts)
+        },
+        policy=app.config.discount_policy(),
+        time_zones={h: s.timezone for h, s in app.config.stores.items()},
+        clock=app.clock,
+    )
+    return {
+        "worker": "discount-codes",
+        "outcomes": dict(report.outcomes),
+        "created": dict(report.created),
+        "worth": {store: str(worth) for store, worth in report.worth.items()},
+        "failed_stores": dict(report.failed_stores),
+    }
+
+
 def _notify_customers(app: App) -> dict[str, Any]:
     report = notify_customers(
         orders=app.storage.orders,
@@ -242,6 +271,7 @@ _RUNNERS: dict[str, Callable[[App], dict[str, Any]]] = {
     "create-fulfilment-requests": _create_fulfilment_requests,
     "fetch-fulfilment-status": _fetch_fulfilment_status,
     "update-store-fulfilments": _update_store_fulfilments,
+    "discount-codes": _discount_codes,
     "notify-customers": _notify_customers,
 }
 
