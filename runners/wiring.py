@@ -35,8 +35,8 @@ from fulfilment.core.workers.cancel_bookings import cancel_bookings
 from fulfilment.core.workers.create_fulfilment_requests import (
     create_fulfilment_requests,
 )
-from fulfilment.core.workers.fetch_fulfilment_status import fetch_fulfilment_status
 from fulfilment.core.workers.discount_codes import create_discount_codes
+from fulfilment.core.workers.fetch_fulfilment_status import fetch_fulfilment_status
 from fulfilment.core.workers.fetch_new_orders import fetch_new_orders
 from fulfilment.core.workers.notify_customers import StoreVoice, notify_customers
 from fulfilment.core.workers.update_store_fulfilments import (
