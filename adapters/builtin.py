@@ -15,6 +15,8 @@ from .pl3.aramex import plugin as aramex
 from .pl3.farfill import plugin as farfill
 from .pl3.flextock import plugin as flextock
 from .storage import plugin as storage
+from .survey import plugin as survey_memory
+from .survey.typeform import plugin as typeform
 
 PLUGINS: tuple[ModuleType, ...] = (
     shopify,
@@ -27,4 +29,6 @@ PLUGINS: tuple[ModuleType, ...] = (
     smtp,
     rebrandly,
     notify_memory,
+    typeform,
+    survey_memory,
 )

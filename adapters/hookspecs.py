@@ -31,6 +31,7 @@ from fulfilment.core.ports import (
     OrderSource,
     SmsSender,
     Storage,
+    SurveySource,
 )
 
 from .retry import RetryPolicy
@@ -139,4 +140,18 @@ class FulfilmentHookSpecs:
         """Return link shortener factories by adapter name (``rebrandly``,
         ``memory``).  With a slashtag, a shortener returns the same link for
         the same slashtag and destination, every time."""
+        raise NotImplementedError
+
+    @hookspec
+    def fulfilment_register_survey_sources(
+        self,
+    ) -> Mapping[str, Factory[SurveySource]]:
+        """Return NPS survey factories by adapter name (``typeform``,
+        ``memory``).
+
+        A factory builds one survey per configured form: ``form_link``
+        writes the hidden fields (the order key, the customer's first name)
+        into a personalised link, and ``responses`` hands back the
+        completed answers with the order key read from those fields.
+        """
         raise NotImplementedError

@@ -104,6 +104,11 @@ class Registry:
             "link shortener", self.manager.hook.fulfilment_register_link_shorteners()
         )
 
+    def surveys(self) -> dict[str, Factory[Any]]:
+        return self._merge(
+            "survey", self.manager.hook.fulfilment_register_survey_sources()
+        )
+
     def plugin_names(self) -> list[str]:
         return sorted(
             name

@@ -18,6 +18,7 @@ def fulfilment_register_simulators() -> Mapping[str, Callable[..., Any]]:
     from .rebrandly import RebrandlySimulator
     from .shopify import ShopifySimulator
     from .twilio import TwilioSimulator
+    from .typeform import TypeformSimulator
 
     return {
         "shopify": ShopifySimulator,
@@ -27,4 +28,5 @@ def fulfilment_register_simulators() -> Mapping[str, Callable[..., Any]]:
         "twilio": TwilioSimulator,
         "infobip": InfobipSimulator,
         "rebrandly": RebrandlySimulator,
+        "typeform": TypeformSimulator,
     }

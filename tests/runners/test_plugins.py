@@ -56,7 +56,9 @@ def test_built_in_adapters_register_through_the_hooks() -> None:
         "twilio",
         "infobip",
         "rebrandly",
+        "typeform",
     }
+    assert set(registry.surveys()) == {"typeform", "memory"}
 
 
 def test_an_installed_package_is_discovered_through_its_entry_point() -> None:
