@@ -24,6 +24,7 @@ from .domain import Order, OrderKey, OrderState, ensure_utc
 from .notices import NO_DIRECT_CONTACT
 
 __all__ = [
+    "DISCOUNT",
     "NPS_SURVEY",
     "DiscountCode",
     "DiscountKind",
@@ -34,6 +35,7 @@ __all__ = [
     "NpsResponse",
     "SurveyPolicy",
     "discount_code_for",
+    "discount_key",
     "discount_value",
     "monthly_report",
     "nps_score",
@@ -44,6 +46,14 @@ __all__ = [
 
 # Ledger kind and key prefix of "this order's customer was asked".
 NPS_SURVEY = "nps-survey"
+# Ledger kind of "this answer earns its code": queued by fetch-nps-responses,
+# taken by discount-codes.
+DISCOUNT = "discount"
+
+
+def discount_key(form_id: str, response_id: str) -> str:
+    """The ledger key of the one code an answer can earn."""
+    return f"{DISCOUNT}:{form_id}:{response_id}"
 
 
 class NpsCategory(enum.StrEnum):

@@ -72,12 +72,14 @@ from ..errors import (
 from ..messages import NotifyEvent
 from ..notices import NOTICE, notices_for
 from ..nps import (
+    DISCOUNT,
     DiscountCode,
     DiscountKind,
     DiscountPolicy,
     DiscountTier,
     NpsResponse,
     discount_code_for,
+    discount_key,
     discount_value,
 )
 from ..ports import (
@@ -109,14 +111,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # The ledger kind of "reward this answer with a code".
-DISCOUNT = "discount"
 # The ledger kind remembering that a store's budget of a month was told.
 DISCOUNT_BUDGET = "discount-budget"
-
-
-def discount_key(form_id: str, response_id: str) -> str:
-    """The ledger key of the code rewarding one answer."""
-    return f"{DISCOUNT}:{form_id}:{response_id}"
 
 
 def budget_key(store: str, month: str) -> str:

@@ -33,7 +33,7 @@ import attrs
 
 from ..domain import OrderKey
 from ..errors import IncompleteRead, PartnerError
-from ..nps import NpsResponse
+from ..nps import DISCOUNT, NpsResponse, discount_key
 from ..ports import (
     AttentionItem,
     AttentionQueue,
@@ -61,7 +61,6 @@ log = logging.getLogger(__name__)
 
 # Ledger kind of "this answer earns a discount code"; the discount-codes
 # worker takes these entries.
-DISCOUNT = "discount"
 # Attention reason of an answer that names no order we hold.
 NPS_UNMATCHED = "nps_unmatched"
 _QUOTE_LIMIT = 80
@@ -103,11 +102,6 @@ class FetchNpsReport:
 
 def cursor_name(survey: SurveySource) -> str:
     return f"fetch-nps-responses:{survey.name}:{survey.form_id}"
-
-
-def discount_key(form_id: str, response_id: str) -> str:
-    """The ledger key of the one discount an answer can earn."""
-    return f"{DISCOUNT}:{form_id}:{response_id}"
 
 
 @attrs.define
