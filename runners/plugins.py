@@ -87,6 +87,7 @@ class Registry:
             sms_senders=self.sms_senders(),
             mail_senders=self.mail_senders(),
             link_shorteners=self.link_shorteners(),
+            survey_sources=self.surveys(),
         )
 
     def sms_senders(self) -> dict[str, Factory[Any]]:

@@ -14,6 +14,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import attrs
@@ -30,6 +31,7 @@ from fulfilment.core.ports import (
     Storage,
     StoreDiscounts,
     StoreFulfilments,
+    SurveySource,
 )
 from fulfilment.core.workers.cancel_bookings import cancel_bookings
 from fulfilment.core.workers.create_fulfilment_requests import (
@@ -38,6 +40,10 @@ from fulfilment.core.workers.create_fulfilment_requests import (
 from fulfilment.core.workers.discount_codes import create_discount_codes
 from fulfilment.core.workers.fetch_fulfilment_status import fetch_fulfilment_status
 from fulfilment.core.workers.fetch_new_orders import fetch_new_orders
+from fulfilment.core.workers.fetch_nps_responses import (
+    FetchNpsSettings,
+    fetch_nps_responses,
+)
 from fulfilment.core.workers.notify_customers import StoreVoice, notify_customers
 from fulfilment.core.workers.update_store_fulfilments import (
     StoreFulfilmentSettings,
@@ -57,6 +63,7 @@ WORKERS = (
     "create-fulfilment-requests",
     "fetch-fulfilment-status",
     "update-store-fulfilments",
+    "fetch-nps-responses",
     "discount-codes",
     "notify-customers",
 )
@@ -80,6 +87,7 @@ class App:
     owner: str
     clients: list[httpx.Client] = attrs.Factory(list)
     voices: dict[str, StoreVoice] = attrs.Factory(dict)
+    survey: SurveySource | None = None
 
     def run(self, worker: str) -> dict[str, Any]:
         """Run one worker under its lease; return its report as plain data."""
@@ -223,6 +231,40 @@ def _update_store_fulfilments(app: App) -> dict[str, Any]:
     }
 
 
+def _fetch_nps_responses(app: App) -> dict[str, Any]:
+    """The survey's new answers, kept once each and tied to their orders."""
+    if app.survey is None:
+        return {"worker": "fetch-nps-responses", "skipped": "no [nps] survey"}
+    nps = app.config.nps
+    try:
+        report = fetch_nps_responses(
+            survey=app.survey,
+            orders=app.storage.orders,
+            nps=app.storage.nps,
+            cursors=app.storage.cursors,
+            ledger=app.storage.ledger,
+            attention=app.storage.attention,
+            clock=app.clock,
+            settings=FetchNpsSettings(
+                overlap=timedelta(minutes=nps.overlap_minutes),
+                page_size=nps.page_size,
+            ),
+        )
+    except FulfilmentError as error:
+        log.error("nps.fetch_failed survey=%s error=%s", app.survey.name, error)
+        return {"worker": "fetch-nps-responses", "error": str(error)}
+    return {
+        "worker": "fetch-nps-responses",
+        "form": report.form_id,
+        "pages": report.pages,
+        "fetched": report.fetched,
+        "new": report.new,
+        "duplicates": report.duplicates,
+        "unmatched": report.unmatched,
+        "queued": report.queued,
+    }
+
+
 def _discount_codes(app: App) -> dict[str, Any]:
     """Each new NPS answer earns its code in the store that sold the order,
     by the configured tiers and within the store's monthly budget."""
@@ -271,6 +313,7 @@ _RUNNERS: dict[str, Callable[[App], dict[str, Any]]] = {
     "create-fulfilment-requests": _create_fulfilment_requests,
     "fetch-fulfilment-status": _fetch_fulfilment_status,
     "update-store-fulfilments": _update_store_fulfilments,
+    "fetch-nps-responses": _fetch_nps_responses,
     "discount-codes": _discount_codes,
     "notify-customers": _notify_customers,
 }
@@ -313,8 +356,20 @@ def build_app(
     }
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     voices = _voices(config, registry, context)
+    survey = None
+    if config.nps.survey:
+        table = config.surveys[config.nps.survey]
+        survey = registry.surveys()[table.adapter].build(table.settings, context)
     return App(
-        config, storage, sources, partners, context.clock, owner, clients, voices
+        config,
+        storage,
+        sources,
+        partners,
+        context.clock,
+        owner,
+        clients,
+        voices,
+        survey,
     )
 
 
