@@ -37,10 +37,12 @@ __all__ = [
     "discount_code_for",
     "discount_key",
     "discount_value",
+    "earliest_survey_at",
     "monthly_report",
     "nps_score",
     "survey_contact",
     "survey_due_at",
+    "survey_key",
     "survey_refusal",
 ]
 
@@ -135,6 +137,20 @@ def survey_due_at(order: Order, time_zone: str, policy: SurveyPolicy) -> datetim
     placed = order.placed_at.astimezone(zone).date()
     day = placed + timedelta(days=policy.delay_days)
     return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
+
+
+def survey_key(order_key: str) -> str:
+    """The ledger key of the survey of an order's customer: one per order."""
+    return f"{NPS_SURVEY}:{order_key}"
+
+
+def earliest_survey_at(placed_at: datetime, delay_days: int) -> datetime:
+    """A moment no later than :func:`survey_due_at` in any time zone, for
+    callers that do not know the store's: a day before placement plus
+    *delay_days* (a local day starts less than a day before any moment in
+    it), and three hours more for a change of the clocks in between (an
+    hour almost everywhere; a few places have moved theirs by more)."""
+    return ensure_utc(placed_at) + timedelta(days=delay_days - 1, hours=-3)
 
 
 def survey_contact(order: Order) -> tuple[str | None, str | None]:

@@ -14,6 +14,7 @@ where sub-millisecond precision is the point.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from hypothesis import strategies as st
@@ -36,6 +37,12 @@ from fulfilment.core.domain import (
     TrackingEvent,
     TrackingStatus,
 )
+from fulfilment.core.nps import (
+    DiscountCode,
+    DiscountKind,
+    NpsCategory,
+    NpsResponse,
+)
 from fulfilment.core.ports import AttentionItem, Effect, EffectStatus
 
 __all__ = [
@@ -45,10 +52,12 @@ __all__ = [
     "attention_items",
     "claims",
     "customers",
+    "discount_codes",
     "effects",
     "line_items",
     "money",
     "names",
+    "nps_responses",
     "order_keys",
     "orders",
     "payments",
@@ -400,4 +409,65 @@ def attention_items() -> st.SearchStrategy[AttentionItem]:
         raised_at=utc_datetimes(),
         problems=st.lists(problems(), max_size=2).map(tuple),
         resolved_at=st.none() | utc_datetimes(),
+    )
+
+
+def nps_responses() -> st.SearchStrategy[NpsResponse]:
+    """Answers naming an order or none, with any comment and hidden fields
+    (Typeform names hidden fields in lower case, digits and underscores)."""
+    return st.builds(
+        NpsResponse,
+        response_id=_tokens(8, 32),
+        form_id=st.text(_ALPHANUMERIC, min_size=8, max_size=8),
+        score=st.integers(0, 10),
+        submitted_at=utc_datetimes(),
+        order_key=st.none() | _shop_keys(),
+        comment=st.none() | texts(max_size=200),
+        hidden=st.dictionaries(
+            st.text("abcdefghijklmnopqrstuvwxyz_0123456789", min_size=1, max_size=16),
+            texts(max_size=40),
+            max_size=4,
+        ),
+    )
+
+
+_ALPHANUMERIC = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+_LEGIBLE = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def _shop_keys() -> st.SearchStrategy[OrderKey]:
+    """Keys of the Shopify stores, the only ones the feedback loop meets
+    (drawn faster than :func:`order_keys`, whose odd keys orders cover)."""
+    return st.builds(
+        OrderKey,
+        channel=st.just("shopify"),
+        store=st.sampled_from(STORES),
+        external_id=st.integers(1, 10**13).map(str),
+    )
+
+
+def _tokens(min_size: int, max_size: int) -> st.SearchStrategy[str]:
+    return st.text(_ALPHANUMERIC.lower(), min_size=min_size, max_size=max_size)
+
+
+@st.composite
+def discount_codes(draw: st.DrawFn) -> DiscountCode:
+    """A code for one answer: a percentage or an amount in the order's
+    currency, valid for some days."""
+    currency = draw(st.sampled_from(list(CURRENCY_DECIMALS)))
+    starts = draw(utc_datetimes(max_value=datetime(2099, 1, 1)))
+    number = draw(st.none() | st.integers(1, 10**13))
+    store_id = None if number is None else f"gid://shopify/DiscountCodeNode/{number}"
+    return DiscountCode(
+        code="MERCI-" + draw(st.text(_LEGIBLE, min_size=10, max_size=10)),
+        order_key=draw(_shop_keys()),
+        response_id=draw(_tokens(8, 32)),
+        category=draw(st.sampled_from(NpsCategory)),
+        kind=draw(st.sampled_from(DiscountKind)),
+        value=Decimal(draw(st.sampled_from(["5", "10", "15.5", "50.00", "0.001"]))),
+        worth=draw(money(currency)).amount,
+        currency=currency,
+        starts_at=starts,
+        ends_at=starts + timedelta(days=draw(st.integers(1, 90))),
+        store_id=store_id,
     )

@@ -323,7 +323,7 @@ class MemoryNpsStore:
             and (since is None or r.submitted_at >= since)
             and (not unmatched or r.order_key is None)
         ]
-        return sorted(found, key=lambda r: (r.submitted_at, r.response_id))
+        return sorted(found, key=lambda r: (r.submitted_at, r.response_id, r.form_id))
 
     def add_discount(self, code: DiscountCode) -> bool:
         with self._lock:

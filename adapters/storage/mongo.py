@@ -1,7 +1,8 @@
 """MongoDB stores: the production store, for one runner or many.
 
 Collections, one per aggregate: ``orders``, ``cursors``, ``effects``,
-``leases``, ``attention``.  Documents come from
+``leases``, ``attention``, and for the feedback loop ``nps_responses``,
+``nps_discounts`` and ``nps_surveyed``.  Documents come from
 :func:`~fulfilment.adapters.storage.documents.bson_converter`; an order's
 ``_id`` is its key string (``shopify:shemsi-egypt:5551234567890``), an
 effect's ``_id`` its ledger key, a lease's and a cursor's ``_id`` its name.
@@ -11,23 +12,32 @@ an order with no next attempt is always due), ``claim_expires_at`` (the
 claim's expiry, or the year 1 when unclaimed) and ``write_id`` (which write
 put the document there).  An effect carries ``not_before_at``
 (``not_before``, or the year 1 when unset, so an entry with no earliest time
-is always due).
+is always due).  A survey answer carries ``store`` (of the order it names,
+null when none) and ``unmatched`` (true when it names no known order); a
+discount code's ``_id`` is the code and it carries ``store``; a surveyed
+contact's ``_id`` is the contact, with ``at``.
 
 :meth:`MongoStorage.ensure_indexes` creates an index for every worker query,
 so a worker with nothing to do scans no collection:
 
-=========  ====================================  ============================
-orders     ``(state, due_at)``                   ``due`` (one query a state)
-orders     ``(state, claim_expires_at)``         ``expired_claims``
-orders     ``(store, state)``                    ``list(store=…)``
-orders     ``(state, cancelled_at)``, partial    ``cancelled`` (one query a
-                                                 state)
-effects    ``(status, created_at, _id)``         ``with_status``
-effects    ``(status, kind, not_before_at)``     ``queued``
-effects    ``(subject, created_at, _id)``        ``for_subject``
-attention  ``(subject, reason)``, unique         one item per subject, reason
-attention  ``(resolved_at, raised_at)``          ``open_items``
-=========  ====================================  ============================
+=============  ====================================  ============================
+orders         ``(state, due_at)``                   ``due`` (one query a state)
+orders         ``(state, claim_expires_at)``         ``expired_claims``
+orders         ``(store, state)``                    ``list(store=…)``
+orders         ``(state, cancelled_at)``, partial    ``cancelled`` (one query a
+                                                     state)
+effects        ``(status, created_at, _id)``         ``with_status``
+effects        ``(status, kind, not_before_at)``     ``queued``
+effects        ``(subject, created_at, _id)``        ``for_subject``
+attention      ``(subject, reason)``, unique         one item per subject, reason
+attention      ``(resolved_at, raised_at)``          ``open_items``
+nps_responses  ``(form_id, response_id)``, unique    one answer per response
+nps_responses  ``(store, submitted_at)``             ``responses(store=…)``
+nps_responses  ``(unmatched, submitted_at)``         ``responses(unmatched=…)``
+nps_responses  ``(submitted_at)``                    ``responses(since=…)``
+nps_discounts  ``(store, starts_at)``                ``discounts(store=…)``
+nps_discounts  ``(starts_at)``                       ``discounts(since=…)``
+=============  ====================================  ============================
 
 The ``queued`` index ends with its range field, right after the
 equalities.  SecantusDB's planner serves a range only on the field that
@@ -58,7 +68,7 @@ import bson
 from bson.codec_options import CodecOptions
 from bson.errors import BSONError
 from cattrs.errors import BaseValidationError
-from pymongo import ASCENDING, MongoClient, ReplaceOne, ReturnDocument
+from pymongo import ASCENDING, MongoClient, ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import (
@@ -70,6 +80,7 @@ from pymongo.errors import ConfigurationError as PyMongoConfigurationError
 
 from fulfilment.core.domain import Order, OrderKey, OrderState, ensure_utc
 from fulfilment.core.errors import ConfigurationError, ConflictError, StorageError
+from fulfilment.core.nps import DiscountCode, NpsResponse
 from fulfilment.core.ports import AttentionItem, Effect, EffectStatus
 
 from .documents import Document, as_utc, bson_converter, describe_error
@@ -79,6 +90,7 @@ __all__ = [
     "MongoCursorStore",
     "MongoEffectLedger",
     "MongoLeaseStore",
+    "MongoNpsStore",
     "MongoOrderStore",
     "MongoSettings",
     "MongoStorage",
@@ -588,6 +600,128 @@ def _item_from(document: Mapping[str, Any]) -> AttentionItem:
     return bson_converter().structure(dict(document), AttentionItem)
 
 
+# --- the feedback loop -------------------------------------------------------
+
+_ANSWER_ORDER = [
+    ("submitted_at", ASCENDING),
+    ("response_id", ASCENDING),
+    ("form_id", ASCENDING),
+]
+_CODE_ORDER = [("starts_at", ASCENDING), ("_id", ASCENDING)]
+# Query fields beside the converter's: not part of the domain values.
+_ANSWER_FIELDS = ("store", "unmatched")
+
+
+class MongoNpsStore:
+    """Survey answers (unique per form and response id through an index),
+    the codes they earned (``_id``: the code) and who was asked when
+    (``_id``: the contact).  See ``NpsStore``."""
+
+    def __init__(
+        self,
+        responses: Collectionish,
+        discounts: Collectionish,
+        surveyed: Collectionish,
+    ) -> None:
+        self._responses = responses
+        self._discounts = discounts
+        self._surveyed = surveyed
+
+    @_translated
+    def add_response(self, response: NpsResponse) -> bool:
+        """Keep *response* unless its (form, response id) is kept (the
+        unique index ``form_response`` decides); True when it was new."""
+        document: Document = bson_converter().unstructure(response)
+        document["store"] = response.store
+        document["unmatched"] = response.order_key is None
+        try:
+            self._responses.insert_one(document)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    @_translated
+    def get_response(self, form_id: str, response_id: str) -> NpsResponse | None:
+        found = self._responses.find_one(
+            {"form_id": form_id, "response_id": response_id}, {"_id": False}
+        )
+        return None if found is None else _response_from(found)
+
+    @_translated
+    def responses(
+        self,
+        *,
+        store: str | None = None,
+        since: datetime | None = None,
+        unmatched: bool = False,
+    ) -> list[NpsResponse]:
+        """Answers oldest first (indexes ``store``, ``unmatched``, ``time``;
+        with no filter at all it reads the collection, as a report does)."""
+        query = _since("submitted_at", since)
+        if store is not None:
+            query["store"] = store
+        if unmatched:
+            query["unmatched"] = True
+        found = self._responses.find(query, {"_id": False}).sort(_ANSWER_ORDER)
+        return [_response_from(document) for document in found]
+
+    @_translated
+    def add_discount(self, code: DiscountCode) -> bool:
+        """Keep *code* unless it is kept (its ``_id``); True when new."""
+        document: Document = bson_converter().unstructure(code)
+        document["_id"] = document.pop("code")
+        document["store"] = code.store
+        try:
+            self._discounts.insert_one(document)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    @_translated
+    def discounts(
+        self, *, store: str | None = None, since: datetime | None = None
+    ) -> list[DiscountCode]:
+        """Codes oldest start first (indexes ``store``, ``time``)."""
+        query = _since("starts_at", since)
+        if store is not None:
+            query["store"] = store
+        found = self._discounts.find(query).sort(_CODE_ORDER)
+        return [_discount_from(document) for document in found]
+
+    @_translated
+    def last_surveyed(self, contact: str) -> datetime | None:
+        found = self._surveyed.find_one({"_id": contact})
+        return None if found is None else as_utc(found["at"])
+
+    @_translated
+    def mark_surveyed(self, contacts: Iterable[str], at: datetime) -> None:
+        """One bulk write; ``$max`` keeps the latest time, whatever order
+        the marks arrive in."""
+        moment = ensure_utc(at)
+        writes = [
+            UpdateOne({"_id": contact}, {"$max": {"at": moment}}, upsert=True)
+            for contact in dict.fromkeys(contacts)
+        ]
+        if writes:
+            self._surveyed.bulk_write(writes, ordered=False)
+
+
+def _since(field: str, since: datetime | None) -> Document:
+    return {} if since is None else {field: {"$gte": ensure_utc(since)}}
+
+
+def _response_from(document: Mapping[str, Any]) -> NpsResponse:
+    fields = {k: v for k, v in document.items() if k not in _ANSWER_FIELDS}
+    return bson_converter().structure(fields, NpsResponse)
+
+
+def _discount_from(document: Mapping[str, Any]) -> DiscountCode:
+    fields = dict(document)
+    fields["code"] = fields.pop("_id")
+    fields.pop("store", None)
+    return bson_converter().structure(fields, DiscountCode)
+
+
 # --- the bundle --------------------------------------------------------------
 
 
@@ -630,6 +764,11 @@ class MongoStorage:
         self.ledger = MongoEffectLedger(self.database["effects"])
         self.leases = MongoLeaseStore(self.database["leases"])
         self.attention = MongoAttentionQueue(self.database["attention"])
+        self.nps = MongoNpsStore(
+            self.database["nps_responses"],
+            self.database["nps_discounts"],
+            self.database["nps_surveyed"],
+        )
 
     @_translated
     def ensure_indexes(self) -> None:
@@ -661,6 +800,22 @@ class MongoStorage:
         db["attention"].create_index(
             [("resolved_at", 1), ("raised_at", 1)], name="open"
         )
+        self._ensure_nps_indexes()
+
+    def _ensure_nps_indexes(self) -> None:
+        responses = self.database["nps_responses"]
+        responses.create_index(
+            [("form_id", 1), ("response_id", 1)], name="form_response", unique=True
+        )
+        # Each ends with its range field (see the module docstring).
+        responses.create_index([("store", 1), ("submitted_at", 1)], name="store")
+        responses.create_index(
+            [("unmatched", 1), ("submitted_at", 1)], name="unmatched"
+        )
+        responses.create_index([("submitted_at", 1)], name="time")
+        discounts = self.database["nps_discounts"]
+        discounts.create_index([("store", 1), ("starts_at", 1)], name="store")
+        discounts.create_index([("starts_at", 1)], name="time")
 
     def close(self) -> None:
         if self._owns_client:

@@ -14,6 +14,13 @@ effects     key, status, kind, subject, created_at, not_before_at
             (``not_before``, or the lowest value when unset)
 leases      name, owner, expires_at
 attention   subject, reason, is_open, raised_at
+nps_        form_id, response_id (unique together), store (of the order
+responses   the answer names; NULL when it names none), unmatched (1 when
+            it names no known order, else 0), submitted_at
+nps_        code, store, starts_at
+discounts
+nps_        contact, surveyed_at (no document: the time is all there is)
+surveyed
 ==========  =============================================================
 
 Times in columns are integer microseconds since the Unix epoch (UTC), so
@@ -35,13 +42,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 from cattrs.errors import BaseValidationError
 
 from fulfilment.core.domain import Order, OrderKey, OrderState, ensure_utc
 from fulfilment.core.errors import ConfigurationError, ConflictError, StorageError
+from fulfilment.core.nps import DiscountCode, NpsResponse
 from fulfilment.core.ports import AttentionItem, Effect, EffectStatus
 
 from .documents import as_utc, describe_error, json_converter
@@ -52,6 +60,7 @@ __all__ = [
     "SQLiteDatabase",
     "SQLiteEffectLedger",
     "SQLiteLeaseStore",
+    "SQLiteNpsStore",
     "SQLiteOrderStore",
     "SQLiteSettings",
     "SQLiteStorage",
@@ -133,8 +142,44 @@ UPDATE orders SET cancelled = json_extract(document, '$.cancelled_at') IS NOT NU
 CREATE INDEX orders_cancelled ON orders (state, placed_at) WHERE cancelled = 1;
 """
 
-_MIGRATIONS = (_V1_TABLES, _V2_OUTBOX, _V3_SUBJECT, _V4_CANCELLED)
+# Version 5: the feedback loop.  Survey answers (one per form and response
+# id, found by store or as the unmatched ones a person looks at, oldest
+# first), the discount codes they earned (one per code), and when each
+# customer contact was last sent a survey.
+_V5_NPS = """
+CREATE TABLE nps_responses (
+    form_id TEXT NOT NULL,
+    response_id TEXT NOT NULL,
+    store TEXT,
+    unmatched INTEGER NOT NULL,
+    submitted_at INTEGER NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY (form_id, response_id)
+);
+CREATE INDEX nps_responses_time
+    ON nps_responses (submitted_at, response_id, form_id);
+CREATE INDEX nps_responses_store
+    ON nps_responses (store, submitted_at, response_id, form_id);
+CREATE INDEX nps_responses_unmatched
+    ON nps_responses (unmatched, submitted_at, response_id, form_id);
+CREATE TABLE nps_discounts (
+    code TEXT PRIMARY KEY,
+    store TEXT NOT NULL,
+    starts_at INTEGER NOT NULL,
+    document TEXT NOT NULL
+);
+CREATE INDEX nps_discounts_time ON nps_discounts (starts_at, code);
+CREATE INDEX nps_discounts_store ON nps_discounts (store, starts_at, code);
+CREATE TABLE nps_surveyed (
+    contact TEXT PRIMARY KEY,
+    surveyed_at INTEGER NOT NULL
+)
+"""
+
+_MIGRATIONS = (_V1_TABLES, _V2_OUTBOX, _V3_SUBJECT, _V4_CANCELLED, _V5_NPS)
 SCHEMA_VERSION = len(_MIGRATIONS)
+
+T = TypeVar("T")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -775,6 +820,133 @@ def _item_from(document: str) -> AttentionItem:
     return json_converter().structure(json.loads(document), AttentionItem)
 
 
+# --- the feedback loop -------------------------------------------------------
+
+_INSERT_RESPONSE = (
+    "INSERT INTO nps_responses "
+    "(form_id, response_id, store, unmatched, submitted_at, document) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (form_id, response_id) DO NOTHING"
+)
+_INSERT_DISCOUNT = (
+    "INSERT INTO nps_discounts (code, store, starts_at, document) "
+    "VALUES (?, ?, ?, ?) ON CONFLICT (code) DO NOTHING"
+)
+# The latest time wins, whatever order the marks arrive in.
+_MARK_SURVEYED = (
+    "INSERT INTO nps_surveyed (contact, surveyed_at) VALUES (?, ?) "
+    "ON CONFLICT (contact) DO UPDATE SET "
+    "surveyed_at = max(surveyed_at, excluded.surveyed_at)"
+)
+
+
+class SQLiteNpsStore:
+    """Survey answers, the codes they earned, and who was asked when (see
+    ``NpsStore``)."""
+
+    def __init__(self, database: SQLiteDatabase) -> None:
+        self._db = database
+
+    def add_response(self, response: NpsResponse) -> bool:
+        """Keep *response* unless its (form, response id) is kept; True when
+        it was new."""
+        row = (
+            response.form_id,
+            response.response_id,
+            response.store,
+            int(response.order_key is None),
+            _micros(response.submitted_at),
+            _document(response),
+        )
+        with self._db.write() as conn:
+            return conn.execute(_INSERT_RESPONSE, row).rowcount == 1
+
+    def get_response(self, form_id: str, response_id: str) -> NpsResponse | None:
+        with self._db.read() as conn:
+            found = conn.execute(
+                "SELECT document FROM nps_responses "
+                "WHERE form_id = ? AND response_id = ?",
+                (form_id, response_id),
+            ).fetchone()
+            return None if found is None else _read(found[0], NpsResponse)
+
+    def responses(
+        self,
+        *,
+        store: str | None = None,
+        since: datetime | None = None,
+        unmatched: bool = False,
+    ) -> list[NpsResponse]:
+        """Answers oldest first (indexes ``nps_responses_store``,
+        ``nps_responses_unmatched``, ``nps_responses_time``)."""
+        where, params = _filters(store=store, since=since, time="submitted_at")
+        if unmatched:
+            where.append("unmatched = 1")
+        sql = (
+            f"SELECT document FROM nps_responses WHERE {' AND '.join(where)} "  # noqa: S608
+            "ORDER BY submitted_at, response_id, form_id"
+        )
+        with self._db.read() as conn:
+            rows = conn.execute(sql, params).fetchall()
+            return [_read(document, NpsResponse) for (document,) in rows]
+
+    def add_discount(self, code: DiscountCode) -> bool:
+        """Keep *code* unless it is kept; True when it was new."""
+        row = (code.code, code.store, _micros(code.starts_at), _document(code))
+        with self._db.write() as conn:
+            return conn.execute(_INSERT_DISCOUNT, row).rowcount == 1
+
+    def discounts(
+        self, *, store: str | None = None, since: datetime | None = None
+    ) -> list[DiscountCode]:
+        """Codes oldest start first (indexes ``nps_discounts_store``,
+        ``nps_discounts_time``)."""
+        where, params = _filters(store=store, since=since, time="starts_at")
+        sql = (
+            f"SELECT document FROM nps_discounts WHERE {' AND '.join(where)} "  # noqa: S608
+            "ORDER BY starts_at, code"
+        )
+        with self._db.read() as conn:
+            rows = conn.execute(sql, params).fetchall()
+            return [_read(document, DiscountCode) for (document,) in rows]
+
+    def last_surveyed(self, contact: str) -> datetime | None:
+        with self._db.read() as conn:
+            found = conn.execute(
+                "SELECT surveyed_at FROM nps_surveyed WHERE contact = ?", (contact,)
+            ).fetchone()
+        return None if found is None else _EPOCH + found[0] * _MICROSECOND
+
+    def mark_surveyed(self, contacts: Iterable[str], at: datetime) -> None:
+        """Remember *at* for each contact, unless a later time is kept."""
+        rows = [(contact, _micros(at)) for contact in dict.fromkeys(contacts)]
+        if rows:
+            with self._db.write() as conn:
+                conn.executemany(_MARK_SURVEYED, rows)
+
+
+def _filters(
+    *, store: str | None, since: datetime | None, time: str
+) -> tuple[list[str], list[Any]]:
+    """The WHERE terms (and their parameters) for a store and a lower
+    bound on the *time* column."""
+    where, params = ["1 = 1"], []
+    if store is not None:
+        where.append("store = ?")
+        params.append(store)
+    if since is not None:
+        where.append(f"{time} >= ?")
+        params.append(_micros(since))
+    return where, params
+
+
+def _document(value: NpsResponse | DiscountCode) -> str:
+    return json.dumps(json_converter().unstructure(value))
+
+
+def _read(document: str, kind: type[T]) -> T:
+    return json_converter().structure(json.loads(document), kind)
+
+
 # --- the bundle --------------------------------------------------------------
 
 
@@ -788,6 +960,7 @@ class SQLiteStorage:
         self.ledger = SQLiteEffectLedger(self.database)
         self.leases = SQLiteLeaseStore(self.database)
         self.attention = SQLiteAttentionQueue(self.database)
+        self.nps = SQLiteNpsStore(self.database)
 
     def close(self) -> None:
         self.database.close()

@@ -12,9 +12,16 @@ raises an attention item.
 
 Given the effect ledger, every move also queues what it calls for there,
 before the order is saved (queuing is idempotent, so a lost save only
-queues again what is already queued): the customer notices, and, the first
+queues again what is already queued): the customer notices; the first
 time the parcel leaves ``booked``, the report of its tracking number to
-the store (see :mod:`fulfilment.core.store_reports`).
+the store (see :mod:`fulfilment.core.store_reports`); and, when surveys are
+on, the first time it is delivered, the survey of its customer
+(``nps-survey:<order key>``, for the send-nps-form worker; never for a
+marketplace that forbids direct contact).  Its ``not_before`` is
+:func:`~fulfilment.core.nps.earliest_survey_at`, placement plus
+``survey_after_days`` less a day and a few hours: the days are counted on
+the store's calendar, which this worker does not know, and the survey
+worker leaves an entry that is still too early where it is.
 """
 
 from __future__ import annotations
@@ -28,7 +35,8 @@ import attrs
 
 from ..domain import Order, OrderState, TrackingEvent, TrackingStatus
 from ..errors import ConflictError, PermanentPartnerError, TransientPartnerError
-from ..notices import NOTICE, events_for, notices_for
+from ..notices import NO_DIRECT_CONTACT, NOTICE, events_for, notices_for
+from ..nps import NPS_SURVEY, earliest_survey_at, survey_key
 from ..ports import (
     AttentionItem,
     AttentionQueue,
@@ -54,9 +62,14 @@ S = OrderState
 
 @attrs.frozen
 class TrackingSettings:
+    """``survey_after_days``: ask the customers of delivered orders for
+    their opinion this many days after placement (None: no surveys); it
+    should equal the surveys' ``SurveyPolicy.delay_days``."""
+
     poll_interval: timedelta = timedelta(minutes=30)
     stale_after: timedelta = timedelta(days=5)
     batch_size: int = 1000
+    survey_after_days: int | None = None
 
 
 @attrs.frozen
@@ -118,6 +131,7 @@ def fetch_fulfilment_status(
                 if ledger is not None:
                     _queue_notices(ledger, order, outcome.order, now)
                     _queue_store_report(ledger, order, outcome.order, now)
+                    _queue_survey(ledger, order, outcome.order, now, settings)
                 if _save(orders, outcome.order):
                     moved[outcome.order.state.value] += (
                         order.state != outcome.order.state
@@ -257,6 +271,28 @@ def _queue_store_report(
             now,
             payload=report_payload(after),
         )
+
+
+def _queue_survey(
+    ledger: EffectLedger,
+    before: Order,
+    after: Order,
+    now: datetime,
+    settings: TrackingSettings,
+) -> None:
+    days = settings.survey_after_days
+    delivered = before.state is not S.DELIVERED and after.state is S.DELIVERED
+    if days is None or not delivered or after.key.channel in NO_DIRECT_CONTACT:
+        return
+    key = str(after.key)
+    ledger.queue(
+        survey_key(key),
+        NPS_SURVEY,
+        key,
+        now,
+        payload={"order": key},
+        not_before=earliest_survey_at(after.placed_at, days),
+    )
 
 
 def _batches(orders: list[Order], size: int) -> Iterable[list[Order]]:

@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
 from fulfilment.adapters.pl3.memory import DELIVERED_IN_TWO_DAYS, MemoryDeliveryPartner
-from fulfilment.adapters.storage.memory import MemoryStorage
+from fulfilment.adapters.storage.memory import MemoryOrderStore, MemoryStorage
 from fulfilment.core.clock import ManualClock
-from fulfilment.core.domain import Order, OrderState, TrackingEvent, TrackingStatus
+from fulfilment.core.domain import (
+    Order,
+    OrderKey,
+    OrderState,
+    TrackingEvent,
+    TrackingStatus,
+)
+from fulfilment.core.nps import NPS_SURVEY, survey_key
+from fulfilment.core.ports import Effect, EffectStatus
 from fulfilment.core.routing import RoutingPolicy
 from fulfilment.core.workers.create_fulfilment_requests import (
     create_fulfilment_requests,
 )
 from fulfilment.core.workers.fetch_fulfilment_status import (
     TrackingReport,
+    TrackingSettings,
     fetch_fulfilment_status,
 )
 from tests.builders import T0, make_order
@@ -260,3 +270,146 @@ def test_a_tracking_page_learnt_from_tracking_fills_a_missing_link() -> None:
     world.clock.advance(timedelta(hours=1))
     world.track()
     assert world.order("1").shipment.tracking_url == "https://courier.example/1"  # type: ignore[union-attr]
+
+
+# --- the survey of a delivered order's customer ------------------------------
+
+SURVEYS = TrackingSettings(survey_after_days=14)
+RETURNED_TO_SENDER = (
+    (timedelta(0), T.CREATED, "created", "Parcel registered"),
+    (timedelta(hours=20), T.IN_TRANSIT, "in_transit", "Left the origin hub"),
+    (timedelta(hours=44), T.DELIVERY_FAILED, "refused", "Customer refused"),
+    (timedelta(hours=50), T.RETURN_TO_SENDER, "rts", "Returning to sender"),
+    (timedelta(hours=70), T.RETURNED, "returned", "Back with the shipper"),
+)
+
+
+class LosingOrders:
+    """The order store, where intake refreshes an order just before the
+    tracking worker saves it, once: tracking's save loses the race."""
+
+    def __init__(self, inner: MemoryOrderStore) -> None:
+        self.inner = inner
+        self.lost: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def save(self, order: Order) -> Order:
+        if not self.lost:
+            stored = self.inner.get(order.key)
+            assert stored is not None
+            self.inner.save(attrs.evolve(stored, note="edited in the store"))
+            self.lost.append(str(order.key))
+        return self.inner.save(order)
+
+
+def follow(
+    world: World,
+    days: int = 3,
+    settings: TrackingSettings = SURVEYS,
+    orders: Any = None,
+) -> None:
+    """Poll every three hours for *days*, with the ledger."""
+    for _ in range(days * 8):
+        world.clock.advance(timedelta(hours=3))
+        fetch_fulfilment_status(
+            orders=orders or world.storage.orders,
+            partners={"flextock": world.partner},
+            attention=world.storage.attention,
+            clock=world.clock,
+            ledger=world.storage.ledger,
+            settings=settings,
+        )
+
+
+def survey_of(world: World, external_id: str) -> Effect | None:
+    return world.storage.ledger.get(survey_key(str(world.order(external_id).key)))
+
+
+def test_a_first_delivery_queues_the_survey_of_its_customer() -> None:
+    world = World()
+    world.booked("1")
+
+    follow(world)
+
+    entry = survey_of(world, "1")
+    key = "shopify:shemsi-egypt:1"
+    assert world.order("1").state is S.DELIVERED
+    assert entry is not None
+    assert (entry.key, entry.kind, entry.subject) == (
+        f"nps-survey:{key}",
+        NPS_SURVEY,
+        key,
+    )
+    assert (entry.status, entry.result) == (EffectStatus.QUEUED, {"order": key})
+    # Placed at T0: thirteen days later, less three hours for clock changes.
+    assert entry.not_before == T0 + timedelta(days=13, hours=-3)
+    assert [e.key for e in world.storage.ledger.queued(NPS_SURVEY, T0, 10)] == []
+
+
+def test_no_survey_is_queued_unless_surveys_are_on() -> None:
+    world = World()
+    world.booked("1")
+
+    follow(world, settings=TrackingSettings())
+
+    assert world.order("1").state is S.DELIVERED
+    assert survey_of(world, "1") is None
+
+
+def test_a_parcel_returned_to_the_sender_is_never_surveyed() -> None:
+    world = World(script=RETURNED_TO_SENDER)
+    world.booked("1")
+
+    follow(world, days=4)
+
+    assert world.order("1").state is S.RETURNED
+    assert survey_of(world, "1") is None
+    # The ledger was in use all along: the shipped notices are queued.
+    assert world.storage.ledger.with_status(EffectStatus.QUEUED, 100)
+
+
+def test_an_amazon_order_is_never_queued_for_a_survey() -> None:
+    world = World()
+    amazon = attrs.evolve(
+        make_order("1", store="shemsi-egypt"),
+        key=OrderKey("amazon", "shemsi-egypt", "402-1234567-1234567"),
+    )
+    world.storage.orders.save(amazon)
+    create_fulfilment_requests(
+        orders=world.storage.orders,
+        partners={"flextock": world.partner},
+        routing=ROUTES,
+        ledger=world.storage.ledger,
+        attention=world.storage.attention,
+        clock=world.clock,
+        owner="runner",
+    )
+
+    follow(world)
+
+    assert world.storage.orders.get(amazon.key).state is S.DELIVERED  # type: ignore[union-attr]
+    assert world.storage.ledger.get(survey_key(str(amazon.key))) is None
+
+
+def test_the_survey_is_queued_before_the_order_is_saved_and_only_once() -> None:
+    world = World()
+    world.booked("1")
+    follow(world, days=1)  # in transit, not yet delivered
+    losing = LosingOrders(world.storage.orders)
+
+    follow(world, days=1, orders=losing)
+    first = survey_of(world, "1")
+    follow(world, days=1)
+
+    assert losing.lost == ["shopify:shemsi-egypt:1"]
+    assert first is not None
+    assert world.order("1").state is S.DELIVERED
+    assert survey_of(world, "1") == first
+    surveys = [
+        e
+        for e in world.storage.ledger.with_status(EffectStatus.QUEUED, 100)
+        if e.kind == NPS_SURVEY
+    ]
+    assert len(surveys) == 1

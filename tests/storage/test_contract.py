@@ -1,11 +1,14 @@
 """The storage contract: every store behaves like the in-memory twin.
 
-Each test runs on memory, SQLite and MongoDB (see ``conftest.py``).
+Each test runs on memory, SQLite and MongoDB (see ``conftest.py``).  Times
+are whole milliseconds, the resolution MongoDB keeps.
 """
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -14,10 +17,11 @@ from hypothesis import HealthCheck, given, settings
 
 from fulfilment.core.domain import Claim, Order, OrderKey, OrderState
 from fulfilment.core.errors import ConflictError
+from fulfilment.core.nps import DiscountCode, DiscountKind, NpsCategory, NpsResponse
 from fulfilment.core.ports import AttentionItem, EffectStatus, Storage
 from tests.builders import T0, make_order
 from tests.storage.conftest import Backend
-from tests.strategies import orders
+from tests.strategies import discount_codes, nps_responses, orders
 
 S = OrderState
 MINUTE = timedelta(minutes=1)
@@ -764,3 +768,277 @@ def test_open_items_come_oldest_first(storage: Storage) -> None:
         storage.attention.raise_item(item(subject, raised_at=T0 + minute * MINUTE))
 
     assert [i.subject for i in storage.attention.open_items()] == ["a", "b", "d", "c"]
+
+
+# --- the feedback loop: answers ----------------------------------------------
+
+EGYPT_7 = OrderKey("shopify", "shemsi-egypt", "7")
+FORM = "Xq7LmN2p"
+
+
+def answer(
+    response_id: str,
+    minute: int = 0,
+    *,
+    order_key: OrderKey | None = EGYPT_7,
+    form_id: str = FORM,
+    **changes: Any,
+) -> NpsResponse:
+    """A promoter's answer about *order_key*, *minute* minutes after T0."""
+    return NpsResponse(
+        response_id=response_id,
+        form_id=form_id,
+        score=changes.pop("score", 9),
+        submitted_at=T0 + minute * MINUTE,
+        order_key=order_key,
+        **changes,
+    )
+
+
+def response_ids(found: list[NpsResponse]) -> list[str]:
+    return [r.response_id for r in found]
+
+
+def test_an_answer_is_kept_once(storage: Storage) -> None:
+    first = answer("r1", comment="first")
+
+    created = storage.nps.add_response(first)
+    again = storage.nps.add_response(attrs.evolve(first, score=2, comment="later"))
+
+    assert (created, again) == (True, False)
+    assert storage.nps.get_response(FORM, "r1") == first
+    assert storage.nps.responses() == [first]
+
+
+def test_one_response_id_in_two_forms_is_two_answers(storage: Storage) -> None:
+    storage.nps.add_response(answer("r1"))
+
+    other_form = storage.nps.add_response(answer("r1", form_id="Zz9OtHeR", score=3))
+
+    assert other_form
+    assert storage.nps.get_response("Zz9OtHeR", "r1").score == 3  # type: ignore[union-attr]
+    assert storage.nps.get_response(FORM, "r1").score == 9  # type: ignore[union-attr]
+    assert storage.nps.get_response(FORM, "r404") is None
+
+
+def test_every_field_of_an_answer_survives_the_store(storage: Storage) -> None:
+    arabic = answer(
+        "r1",
+        score=6,
+        comment="التوصيل تأخر يومين، لكن المنتج ممتاز 👍",
+        hidden={"order": str(EGYPT_7), "first_name": "فاطمة", "empty": ""},
+    )
+    unmatched = answer("r2", order_key=None, comment=None, hidden={})
+
+    storage.nps.add_response(arabic)
+    storage.nps.add_response(unmatched)
+
+    read = storage.nps.get_response(FORM, "r1")
+    assert read == arabic
+    assert read is not None
+    assert (read.comment, dict(read.hidden)) == (arabic.comment, arabic.hidden)
+    assert read.submitted_at.utcoffset() == timedelta(0)
+    assert (read.category, read.store) == (NpsCategory.DETRACTOR, "shemsi-egypt")
+    assert storage.nps.get_response(FORM, "r2") == unmatched
+
+
+SERIAL = itertools.count()
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(drawn=nps_responses())
+def test_any_answer_survives_the_store(storage: Storage, drawn: NpsResponse) -> None:
+    # One store serves every example: each gets a response id of its own.
+    kept = attrs.evolve(drawn, response_id=f"{drawn.response_id}-{next(SERIAL)}")
+
+    assert storage.nps.add_response(kept)
+
+    assert storage.nps.get_response(kept.form_id, kept.response_id) == kept
+
+
+def test_answers_come_oldest_first_then_by_response_id(storage: Storage) -> None:
+    for response in (
+        answer("c", 2),
+        answer("b", 1),
+        answer("a", 1, form_id="Zz9OtHeR"),
+        answer("a", 1),
+        answer("d", 0),
+    ):
+        storage.nps.add_response(response)
+
+    found = storage.nps.responses()
+
+    assert [(r.response_id, r.form_id) for r in found] == [
+        ("d", FORM),
+        ("a", FORM),
+        ("a", "Zz9OtHeR"),
+        ("b", FORM),
+        ("c", FORM),
+    ]
+
+
+def test_answers_are_found_by_store_and_submission_time(storage: Storage) -> None:
+    morocco = OrderKey("shopify", "shemsiworld", "1")
+    for response in (
+        answer("eg-early", 0),
+        answer("eg-at", 5),
+        answer("eg-late", 9),
+        answer("ma-late", 9, order_key=morocco),
+        answer("nowhere", 9, order_key=None),
+    ):
+        storage.nps.add_response(response)
+    since = T0 + 5 * MINUTE
+
+    egypt = storage.nps.responses(store="shemsi-egypt", since=since)
+
+    assert response_ids(egypt) == ["eg-at", "eg-late"]
+    assert response_ids(storage.nps.responses(store="shemsiworld")) == ["ma-late"]
+    assert response_ids(storage.nps.responses(since=since)) == [
+        "eg-at",
+        "eg-late",
+        "ma-late",
+        "nowhere",
+    ]
+    assert storage.nps.responses(store="shemsi-lebanon") == []
+
+
+def test_unmatched_answers_are_those_naming_no_order(storage: Storage) -> None:
+    for response in (
+        answer("matched", 0),
+        answer("lost-1", 1, order_key=None),
+        answer("lost-2", 3, order_key=None),
+        answer("lost-old", -5, order_key=None),
+    ):
+        storage.nps.add_response(response)
+
+    unmatched = storage.nps.responses(unmatched=True)
+
+    assert response_ids(unmatched) == ["lost-old", "lost-1", "lost-2"]
+    assert response_ids(storage.nps.responses(unmatched=True, since=T0)) == [
+        "lost-1",
+        "lost-2",
+    ]
+    assert storage.nps.responses(unmatched=True, store="shemsi-egypt") == []
+
+
+# --- the feedback loop: discount codes ---------------------------------------
+
+
+def discount(code: str, day: int = 0, **changes: Any) -> DiscountCode:
+    """A 15 % code for an Egyptian order's answer, starting *day* days
+    after T0 and valid for thirty."""
+    starts = T0 + timedelta(days=day)
+    return DiscountCode(
+        code=code,
+        order_key=changes.pop("order_key", EGYPT_7),
+        response_id=changes.pop("response_id", f"r-{code}"),
+        category=NpsCategory.PROMOTER,
+        kind=DiscountKind.PERCENTAGE,
+        value=Decimal("15"),
+        worth=Decimal("68.85"),
+        currency="EGP",
+        starts_at=starts,
+        ends_at=starts + timedelta(days=30),
+        **changes,
+    )
+
+
+def test_a_discount_code_is_kept_once(storage: Storage) -> None:
+    first = discount("MERCI-ABCDEFGHJK", store_id="gid://shopify/DiscountCodeNode/1")
+
+    created = storage.nps.add_discount(first)
+    again = storage.nps.add_discount(attrs.evolve(first, value=Decimal("50")))
+
+    assert (created, again) == (True, False)
+    assert storage.nps.discounts() == [first]
+
+
+def test_every_field_of_a_discount_code_survives_the_store(storage: Storage) -> None:
+    amount = attrs.evolve(
+        discount("MERCI-2345678923"),
+        kind=DiscountKind.AMOUNT,
+        value=Decimal("50.00"),
+        worth=Decimal("50.00"),
+        currency="MAD",
+        order_key=OrderKey("shopify", "shemsiworld", "5551234567890"),
+        category=NpsCategory.DETRACTOR,
+    )
+
+    storage.nps.add_discount(amount)
+
+    (read,) = storage.nps.discounts()
+    assert read == amount
+    assert (str(read.value), str(read.worth)) == ("50.00", "50.00")
+    assert isinstance(read.value, Decimal)
+    assert (read.store, read.store_id) == ("shemsiworld", None)
+    assert read.ends_at.utcoffset() == timedelta(0)
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(drawn=discount_codes())
+def test_any_discount_code_survives_the_store(
+    storage: Storage, drawn: DiscountCode
+) -> None:
+    kept = attrs.evolve(drawn, code=f"{drawn.code}-{next(SERIAL)}")
+
+    assert storage.nps.add_discount(kept)
+
+    assert kept in storage.nps.discounts(store=kept.store, since=kept.starts_at)
+
+
+def test_discount_codes_are_found_by_store_and_start_oldest_first(
+    storage: Storage,
+) -> None:
+    morocco = OrderKey("shopify", "shemsiworld", "1")
+    for code in (
+        discount("EG-LATE", 3),
+        discount("EG-B", 1),
+        discount("EG-A", 1),
+        discount("EG-OLD", -2),
+        discount("MA-1", 2, order_key=morocco),
+    ):
+        storage.nps.add_discount(code)
+    since = T0 + timedelta(days=1)
+
+    egypt = storage.nps.discounts(store="shemsi-egypt", since=since)
+
+    assert [d.code for d in egypt] == ["EG-A", "EG-B", "EG-LATE"]
+    assert [d.code for d in storage.nps.discounts(store="shemsiworld")] == ["MA-1"]
+    assert [d.code for d in storage.nps.discounts(since=since)] == [
+        "EG-A",
+        "EG-B",
+        "MA-1",
+        "EG-LATE",
+    ]
+    assert storage.nps.discounts(store="shemsi-lebanon") == []
+
+
+# --- the feedback loop: who was asked when -----------------------------------
+
+
+def test_a_contact_never_surveyed_has_no_time(storage: Storage) -> None:
+    assert storage.nps.last_surveyed("+201001234567") is None
+
+
+def test_mark_surveyed_keeps_the_latest_time_per_contact(storage: Storage) -> None:
+    phone, email = "+201001234567", "fatima@example.com"
+    storage.nps.mark_surveyed([phone, email], T0)
+    storage.nps.mark_surveyed([phone], T0 + timedelta(days=100))
+    storage.nps.mark_surveyed([phone, email], T0 - timedelta(days=3))
+
+    assert storage.nps.last_surveyed(phone) == T0 + timedelta(days=100)
+    assert storage.nps.last_surveyed(email) == T0
+    assert storage.nps.last_surveyed("other@example.com") is None
+
+
+def test_mark_surveyed_is_seen_by_another_handle_in_utc(backend: Backend) -> None:
+    one, other = backend.open(), backend.open()
+    cairo = timezone(timedelta(hours=2))
+
+    one.nps.mark_surveyed(["+201001234567"], datetime(2026, 11, 2, 12, tzinfo=cairo))
+    one.nps.mark_surveyed([], T0)
+
+    seen = other.nps.last_surveyed("+201001234567")
+    assert seen == datetime(2026, 11, 2, 10, tzinfo=UTC)
+    assert seen is not None
+    assert seen.utcoffset() == timedelta(0)

@@ -7,6 +7,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -15,8 +16,9 @@ from pymongo import MongoClient, monitoring
 from pymongo.errors import PyMongoError
 
 from fulfilment.adapters.storage.mongo import MongoSettings, MongoStorage, build
-from fulfilment.core.domain import Claim, OrderState
+from fulfilment.core.domain import Claim, OrderKey, OrderState
 from fulfilment.core.errors import ConfigurationError, StorageError
+from fulfilment.core.nps import DiscountCode, DiscountKind, NpsCategory, NpsResponse
 from tests.builders import T0, make_order
 from tests.support.mongo import MongoServer
 
@@ -201,6 +203,79 @@ def test_the_history_of_one_order_is_found_through_an_index(
     assert "COLLSCAN" not in [stage for stage, _ in stages], stages
 
 
+def fill_feedback(storage: MongoStorage) -> None:
+    """Answers and codes of two stores over half an hour, a third of the
+    answers naming no order."""
+    for i in range(30):
+        key = OrderKey("shopify", ("shemsi-egypt", "shemsiworld")[i % 2], str(i))
+        submitted = T0 + timedelta(minutes=i)
+        storage.nps.add_response(
+            NpsResponse(f"r{i}", "form", i % 11, submitted, key if i % 3 else None)
+        )
+        storage.nps.add_discount(
+            DiscountCode(
+                f"CODE-{i}",
+                key,
+                f"r{i}",
+                NpsCategory.PROMOTER,
+                DiscountKind.PERCENTAGE,
+                Decimal("15"),
+                Decimal("68.85"),
+                "EGP",
+                submitted,
+                submitted + timedelta(days=30),
+            )
+        )
+        storage.nps.mark_surveyed([f"+2010012345{i:02d}"], submitted)
+
+
+FEEDBACK_QUERIES = {
+    "answers of a store": (
+        lambda nps: nps.responses(store="shemsi-egypt", since=T0),
+        "store",
+        10,
+    ),
+    "unmatched answers": (lambda nps: nps.responses(unmatched=True), "unmatched", 10),
+    "answers since": (
+        lambda nps: nps.responses(since=T0 + timedelta(minutes=20)),
+        "time",
+        10,
+    ),
+    "codes of a store": (
+        lambda nps: nps.discounts(store="shemsiworld", since=T0),
+        "store",
+        15,
+    ),
+    "codes since": (
+        lambda nps: nps.discounts(since=T0 + timedelta(minutes=25)),
+        "time",
+        5,
+    ),
+    "last surveyed": (
+        lambda nps: [nps.last_surveyed("+201001234507")],
+        "_id_",
+        1,
+    ),
+}
+
+
+@pytest.mark.parametrize("query", list(FEEDBACK_QUERIES))
+def test_feedback_queries_are_found_through_an_index(
+    storage: MongoStorage, log: CommandLog, query: str
+) -> None:
+    ask, index, expected = FEEDBACK_QUERIES[query]
+    fill_feedback(storage)
+    log.commands.clear()
+
+    found = ask(storage.nps)
+
+    (find,) = log.named("find")
+    stages = explain(storage, find)
+    assert len(found) == expected
+    assert ("IXSCAN", index) in stages, stages
+    assert "COLLSCAN" not in [stage for stage, _ in stages], stages
+
+
 def test_not_before_is_kept_to_the_millisecond(storage: MongoStorage) -> None:
     precise = T0 + timedelta(microseconds=123_456)
     storage.ledger.queue("sms:1", "sms", "1", T0, payload={}, not_before=precise)
@@ -226,6 +301,19 @@ def test_a_page_is_one_bulk_write(storage: MongoStorage, log: CommandLog) -> Non
     assert len(log.named("update")[0]["updates"]) == 50
 
 
+def test_marking_contacts_surveyed_is_one_bulk_write(
+    storage: MongoStorage, log: CommandLog
+) -> None:
+    contacts = ["+201001234567", "fatima@example.com", "+201001234567"]
+
+    storage.nps.mark_surveyed(contacts, T0)
+
+    writes = [name for name, _ in log.commands if name in WRITE_COMMANDS]
+    assert writes == ["update"]
+    assert len(log.named("update")[0]["updates"]) == 2
+    assert storage.nps.last_surveyed("fatima@example.com") == T0
+
+
 def test_ensure_indexes_makes_keys_unique_and_is_idempotent(
     storage: MongoStorage,
 ) -> None:
@@ -239,6 +327,11 @@ def test_ensure_indexes_makes_keys_unique_and_is_idempotent(
     assert {"due", "expired_claims", "store_state", "cancelled"} <= set(orders)
     assert "cancelled_at" in orders["cancelled"]["partialFilterExpression"]
     assert {"status", "queued", "subject"} <= set(effects)
+    responses = storage.database["nps_responses"].index_information()
+    discounts = storage.database["nps_discounts"].index_information()
+    assert responses["form_response"].get("unique") is True
+    assert {"store", "unmatched", "time"} <= set(responses)
+    assert {"store", "time"} <= set(discounts)
 
 
 def test_times_are_kept_to_the_millisecond(storage: MongoStorage) -> None:

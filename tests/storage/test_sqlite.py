@@ -7,6 +7,8 @@ import json
 import multiprocessing
 import sqlite3
 from collections.abc import Iterator
+from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import attrs
@@ -21,6 +23,7 @@ from fulfilment.adapters.storage.sqlite import (
 )
 from fulfilment.core.domain import Claim, OrderKey, OrderState
 from fulfilment.core.errors import ConfigurationError, ConflictError, StorageError
+from fulfilment.core.nps import DiscountCode, DiscountKind, NpsCategory, NpsResponse
 from fulfilment.core.ports import EffectStatus
 from tests.builders import T0, make_order
 
@@ -131,6 +134,72 @@ def test_worker_queries_use_their_index(
 
     assert f"USING INDEX {index}" in details, details
     assert "SCAN orders" not in details, details
+
+
+FEEDBACK_QUERIES = {
+    "answers of a store": (
+        lambda nps: nps.responses(store="shemsi-egypt", since=T0),
+        "USING INDEX nps_responses_store (store=? AND submitted_at>?)",
+    ),
+    "unmatched answers": (
+        lambda nps: nps.responses(unmatched=True),
+        "USING INDEX nps_responses_unmatched (unmatched=?)",
+    ),
+    "answers since": (
+        lambda nps: nps.responses(since=T0),
+        "USING INDEX nps_responses_time (submitted_at>?)",
+    ),
+    "codes of a store": (
+        lambda nps: nps.discounts(store="shemsi-egypt", since=T0),
+        "USING INDEX nps_discounts_store (store=? AND starts_at>?)",
+    ),
+    "codes since": (
+        lambda nps: nps.discounts(since=T0),
+        "USING INDEX nps_discounts_time (starts_at>?)",
+    ),
+    "last surveyed": (
+        lambda nps: nps.last_surveyed("+201001234567"),
+        "USING INDEX sqlite_autoindex_nps_surveyed_1 (contact=?)",
+    ),
+}
+
+
+@pytest.mark.parametrize("query", list(FEEDBACK_QUERIES))
+def test_feedback_queries_use_their_index(storage: SQLiteStorage, query: str) -> None:
+    ask, index = FEEDBACK_QUERIES[query]
+    for i in range(30):
+        key = OrderKey("shopify", ("shemsi-egypt", "shemsiworld")[i % 2], str(i))
+        submitted = T0 + timedelta(minutes=i)
+        storage.nps.add_response(
+            NpsResponse(f"r{i}", "form", i % 11, submitted, key if i % 3 else None)
+        )
+        storage.nps.add_discount(discount_code(f"CODE-{i}", key, submitted))
+        storage.nps.mark_surveyed([f"+2010012345{i:02d}"], submitted)
+    seen = statements(storage)
+    ask(storage.nps)
+    (select,) = [s for s in seen if s.startswith("SELECT")]
+
+    plan = storage.database.connection().execute(f"EXPLAIN QUERY PLAN {select}")
+    details = " | ".join(row[3] for row in plan)
+
+    assert index in details, details
+    assert "SCAN" not in details, details
+    assert "TEMP B-TREE" not in details, details
+
+
+def discount_code(code: str, key: OrderKey, starts: datetime) -> DiscountCode:
+    return DiscountCode(
+        code,
+        key,
+        f"r-{code}",
+        NpsCategory.PASSIVE,
+        DiscountKind.AMOUNT,
+        Decimal("50.00"),
+        Decimal("50.00"),
+        "MAD",
+        starts,
+        starts + timedelta(days=30),
+    )
 
 
 def race(path: str, keys: list[str], start: object, name: str) -> list[str]:
@@ -274,7 +343,7 @@ def test_a_version_1_file_is_upgraded_in_place(
 
     with sqlite3.connect(version_1_file) as conn:
         (version,) = conn.execute("PRAGMA user_version").fetchone()
-    assert SCHEMA_VERSION == 4
+    assert SCHEMA_VERSION == 5
     assert version == SCHEMA_VERSION
     assert shape(version_1_file) == shape(str(tmp_path / "new.db"))
 
@@ -326,6 +395,53 @@ def test_an_upgraded_file_finds_the_orders_cancelled_before_it(
     storage.close()
 
     assert found == [cancelled]
+
+
+@pytest.fixture
+def version_4_file(settings: SQLiteSettings) -> str:
+    """A file as version 4 left it: today's schema without the feedback
+    loop's tables (each version only ever adds), with an order in it."""
+    SQLiteStorage(settings).close()
+    with sqlite3.connect(settings.path) as conn:
+        conn.executescript(
+            "DROP TABLE nps_responses; DROP TABLE nps_discounts; "
+            "DROP TABLE nps_surveyed; PRAGMA user_version = 4;"
+        )
+        document = json.dumps(json_converter().unstructure(make_order("9")))
+        conn.execute(
+            "INSERT INTO orders VALUES "
+            "('shopify:shemsiworld:9', 'shopify', 'shemsiworld', '9', 1, 'new', "
+            "0, 0, 0, ?, 0)",
+            (document,),
+        )
+    return settings.path
+
+
+def test_a_version_4_file_gets_the_feedback_tables(
+    version_4_file: str, tmp_path: Path
+) -> None:
+    before = shape(version_4_file)
+    new = str(tmp_path / "new.db")
+    SQLiteStorage(SQLiteSettings(new)).close()
+
+    storage = SQLiteStorage(SQLiteSettings(version_4_file))
+    answer = NpsResponse("r1", "form", 10, T0, make_order("9").key, "ممتاز")
+    added = storage.nps.add_response(answer)
+    storage.nps.mark_surveyed(["+212661234567"], T0)
+    kept = storage.orders.get(make_order("9").key)
+    storage.close()
+
+    assert "nps_responses" not in before
+    assert shape(version_4_file) == shape(new)
+    assert added
+    assert kept is not None
+    with sqlite3.connect(version_4_file) as conn:
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+    assert version == 5
+    reopened = SQLiteStorage(SQLiteSettings(version_4_file))
+    assert reopened.nps.responses(store="shemsiworld") == [answer]
+    assert reopened.nps.last_surveyed("+212661234567") == T0
+    reopened.close()
 
 
 def test_a_newer_schema_is_refused(settings: SQLiteSettings) -> None:
