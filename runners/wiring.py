@@ -45,6 +45,7 @@ from fulfilment.core.workers.fetch_nps_responses import (
     fetch_nps_responses,
 )
 from fulfilment.core.workers.notify_customers import StoreVoice, notify_customers
+from fulfilment.core.workers.send_nps_form import SurveyVoice, send_nps_form
 from fulfilment.core.workers.update_store_fulfilments import (
     StoreFulfilmentSettings,
     update_store_fulfilments,
@@ -63,6 +64,7 @@ WORKERS = (
     "create-fulfilment-requests",
     "fetch-fulfilment-status",
     "update-store-fulfilments",
+    "send-nps-form",
     "fetch-nps-responses",
     "discount-codes",
     "notify-customers",
@@ -191,7 +193,13 @@ def _fetch_fulfilment_status(app: App) -> dict[str, Any]:
         attention=app.storage.attention,
         clock=app.clock,
         ledger=app.storage.ledger,
-        settings=app.config.tracking.settings(),
+        settings=attrs.evolve(
+            app.config.tracking.settings(),
+            # Delivered orders wait in the ledger for their survey.
+            survey_after_days=app.config.nps.delay_days
+            if app.survey is not None
+            else None,
+        ),
     )
     return {
         "worker": "fetch-fulfilment-status",
@@ -228,6 +236,35 @@ def _update_store_fulfilments(app: App) -> dict[str, Any]:
         "outcomes": dict(report.outcomes),
         "reported": dict(report.reported),
         "failed_stores": dict(report.failed_stores),
+    }
+
+
+def _send_nps_form(app: App) -> dict[str, Any]:
+    """Customers whose parcel arrived are asked, about two weeks after they
+    ordered, through the store's voice (short link, notices)."""
+    if app.survey is None:
+        return {"worker": "send-nps-form", "skipped": "no [nps] survey"}
+    policy = app.config.nps.policy()
+    report = send_nps_form(
+        orders=app.storage.orders,
+        ledger=app.storage.ledger,
+        nps=app.storage.nps,
+        attention=app.storage.attention,
+        survey=app.survey,
+        stores={
+            handle: SurveyVoice(
+                time_zone=store.timezone,
+                policy=policy,
+                links=app.voices[handle].links if handle in app.voices else None,
+            )
+            for handle, store in app.config.stores.items()
+        },
+        clock=app.clock,
+    )
+    return {
+        "worker": "send-nps-form",
+        "outcomes": dict(report.outcomes),
+        "queued_by_channel": dict(report.by_channel),
     }
 
 
@@ -313,6 +350,7 @@ _RUNNERS: dict[str, Callable[[App], dict[str, Any]]] = {
     "create-fulfilment-requests": _create_fulfilment_requests,
     "fetch-fulfilment-status": _fetch_fulfilment_status,
     "update-store-fulfilments": _update_store_fulfilments,
+    "send-nps-form": _send_nps_form,
     "fetch-nps-responses": _fetch_nps_responses,
     "discount-codes": _discount_codes,
     "notify-customers": _notify_customers,
