@@ -22,16 +22,20 @@ sent twice.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import tempfile
 from collections import Counter
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from fulfilment.adapters.survey.links import hidden_of_link
 from fulfilment.core.clock import ManualClock, SystemClock
 from fulfilment.core.domain import Order, OrderState, TrackingStatus
 from fulfilment.core.notices import NOTICE
+from fulfilment.core.nps import NPS_SURVEY, nps_score
 from fulfilment.core.ports import EffectStatus
 from fulfilment.core.store_reports import STORE_FULFILMENT
 
@@ -40,7 +44,7 @@ from .config import load_config
 from .plugins import Registry
 from .sandbox.seed import seed_orders
 from .sandbox.server import Fault
-from .sandbox.world import SandboxWorld
+from .sandbox.world import STORES, SandboxWorld
 from .toml_writer import dumps
 from .usage import UsageError
 from .wiring import WORKERS, App, build_app
@@ -48,8 +52,13 @@ from .wiring import WORKERS, App, build_app
 __all__ = ["TICK", "TIMELINE", "print_summary", "run_demo"]
 
 STORE_HANDLES = ("shemsiworld", "shemsi-egypt", "shemsi-uae", "shemsi-lebanon")
-TIMELINE = timedelta(days=8)
+# Eight busy days of parcels at three-hour steps, then ten quieter ones at
+# six: long enough for customers to be asked about their order two weeks
+# after placing it, to answer, and to receive their code.
+TIMELINE = timedelta(days=18)
+BUSY = timedelta(days=8)
 TICK = timedelta(hours=3)
+QUIET_TICK = timedelta(hours=6)
 # The first run cancels one booked order in its store shortly after booking,
 # while the parcel still waits at the partner's warehouse.
 CANCEL_AFTER = timedelta(hours=1)
@@ -88,13 +97,14 @@ def run_demo(
             intake = app.run("fetch-new-orders")
             booking = app.run("create-fulfilment-requests")
             cancelled = _cancel_one_booked_order(app, world) if fresh else None
-            runs = _timeline(app, clock)
+            runs = _timeline(app, clock, world)
             _save_clock(folder / "sandbox", clock)
             orders = app.storage.orders.list()
             attention = app.storage.attention.open_items()
             notices = _notices(app)
             delivered = _delivered_to_sandbox(world)
             reports = _store_reports(app, world)
+            feedback = _feedback(app, world)
         finally:
             app.close()
 
@@ -115,6 +125,7 @@ def run_demo(
         delivered=delivered,
         mail_folder=str(folder / "sandbox" / "mail"),
         store_reports=reports,
+        feedback=feedback,
     )
 
 
@@ -155,17 +166,53 @@ def _cancel_one_booked_order(app: App, world: SandboxWorld) -> str | None:
     return None
 
 
-def _timeline(app: App, clock: ManualClock) -> int:
+def _timeline(app: App, clock: ManualClock, world: SandboxWorld) -> int:
     """Every worker at every step of the simulated days, in the order a
-    scheduler would run them."""
+    scheduler would run them; between steps, customers who got a survey
+    link open it, and some answer."""
     steps = 0
-    end = clock.now() + TIMELINE
+    start = clock.now()
+    end = start + TIMELINE
+    opened: set[str] = set()
     while clock.now() < end:
-        clock.advance(TICK)
+        clock.advance(TICK if clock.now() - start < BUSY else QUIET_TICK)
         for worker in WORKERS:
             app.run(worker)
+        _customers_answer(world, opened)
         steps += 1
     return steps
+
+
+_SHORT_LINK = re.compile(r"https://[\w.-]+/[\w-]+")
+
+
+def _customers_answer(world: SandboxWorld, opened: set[str]) -> None:
+    """Each customer opens the survey link in the SMS or e-mail they got
+    (the sandbox's providers kept it); the Typeform simulator decides, from
+    the order, whether and how they answer, in their store's language."""
+    texts = [
+        str(message.get("body") or message.get("text") or "")
+        for name in ("twilio", "infobip")
+        for messages in world.simulators[name].state["messages"].values()
+        for message in messages
+    ]
+    if world.mail is not None:
+        texts += [_plain(message) for message in world.mail.messages]
+    form = world.typeform.form_url
+    for link in {m for text in texts for m in _SHORT_LINK.findall(text)} - opened:
+        opened.add(link)
+        target = world.simulators["rebrandly"].destination_of(link) or link
+        if not target.startswith(form):
+            continue  # a tracking link
+        hidden = hidden_of_link(target)
+        store = hidden.get("order", "::").split(":")[1]
+        language = STORES[store][3] if store in STORES else None
+        world.typeform.answer(hidden, world.clock.now(), language=language)
+
+
+def _plain(message: Any) -> str:
+    body = message.get_body(("plain",))
+    return str(body.get_content()) if body is not None else ""
 
 
 def _notices(app: App) -> dict[str, Any]:
@@ -199,6 +246,50 @@ def _store_reports(app: App, world: SandboxWorld) -> dict[str, Any]:
         "reported": len(done),
         "fulfilments_in_shopify": {
             handle: len(shop["fulfillments"]) for handle, shop in shops.items()
+        },
+    }
+
+
+def _feedback(app: App, world: SandboxWorld) -> dict[str, Any]:
+    """The loop as the connector's stores and the sandbox see it."""
+    asked = [
+        e
+        for e in app.storage.ledger.with_status(EffectStatus.DONE, 100_000)
+        if e.kind == NPS_SURVEY
+    ]
+    answers = app.storage.nps.responses()
+    codes = app.storage.nps.discounts()
+    by_store: dict[str, list[Any]] = {}
+    for answer in answers:
+        if answer.store is not None:
+            by_store.setdefault(answer.store, []).append(answer)
+    worth: dict[str, Decimal] = {}
+    for code in codes:
+        worth[code.store] = worth.get(code.store, Decimal(0)) + code.worth
+    currencies = {code.store: code.currency for code in codes}
+    return {
+        "nps": {
+            "sent": len(asked),
+            "responses": len(answers),
+            "unmatched": sum(1 for a in answers if a.order_key is None),
+            "by_category": dict(
+                sorted(Counter(a.category.value for a in answers).items())
+            ),
+            "score_by_store": {
+                store: nps_score(these) for store, these in sorted(by_store.items())
+            },
+            "answered_in_typeform": len(world.typeform.completed()),
+        },
+        "discounts": {
+            "created": len(codes),
+            "by_store": dict(sorted(Counter(c.store for c in codes).items())),
+            "worth_by_store": {
+                store: f"{amount} {currencies[store]}"
+                for store, amount in sorted(worth.items())
+            },
+            "in_shopify": sum(
+                len(world.shopify.discounts(handle)) for handle in STORES
+            ),
         },
     }
 
@@ -269,6 +360,7 @@ def _summary(
     delivered: dict[str, int],
     mail_folder: str,
     store_reports: dict[str, Any],
+    feedback: dict[str, Any],
 ) -> dict[str, Any]:
     intake, booking = reports
     overview = views.orders_summary(orders)
@@ -301,6 +393,7 @@ def _summary(
         "timeline": timeline,
         "tracking": _tracking(orders),
         "store_fulfilments": store_reports,
+        **feedback,
         "notifications": {
             **notices,
             "received_by_sandbox": delivered,
@@ -358,6 +451,20 @@ def print_summary(summary: dict[str, Any]) -> None:
     print(
         f"stores told: {reported['reported']} parcels "
         f"(Shopify fulfilments: {_pairs(reported['fulfilments_in_shopify'])})"
+    )
+    nps, codes = summary["nps"], summary["discounts"]
+    print(
+        f"nps:         {nps['sent']} asked, {nps['responses']} answered "
+        f"({_pairs(nps['by_category']) or 'none'})"
+    )
+    scores = {
+        s: "-" if v is None else f"{v:+d}" for s, v in nps["score_by_store"].items()
+    }
+    print(f"  score:     {_pairs(scores) or 'no answers yet'}")
+    worth = ", ".join(codes["worth_by_store"].values()) or "nothing"
+    print(
+        f"discounts:   {codes['created']} codes "
+        f"({_pairs(codes['by_store']) or 'none'}), worth {worth}"
     )
     print(f"notices:     sent {_pairs(notices['by_channel']) or 'none'}")
     print(f"  by event:  {_pairs(notices['by_event']) or 'none'}")

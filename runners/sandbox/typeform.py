@@ -77,9 +77,10 @@ _DEFAULT_PAGE = 25
 _TYPES = frozenset({"started", "partial", "completed"})
 _ZERO = datetime(1970, 1, 1, tzinfo=UTC)
 
-# Scores drawn by customers who answer: a little over half promoters,
-# a fifth passives, the rest detractors.
-_SCORES = (10, 9, 10, 8, 9, 7, 10, 6, 9, 3, 8, 10, 0, 9, 5)
+# Scores given by customers who answer, in turn: the n-th answer to the
+# form takes the n-th score, so any few answers in a row cover every
+# category (half promoters, a quarter each passives and detractors).
+_SCORES = (10, 8, 3, 9, 10, 7, 9, 0, 10, 8, 6, 9)
 _COMMENTS: Mapping[NpsCategory, Mapping[str, str]] = {
     NpsCategory.PROMOTER: {
         "ar": "وصلني الطلب بسرعة والتغليف ممتاز، شكراً لكم",
@@ -167,7 +168,10 @@ class TypeformSimulator(Simulator):
                 return _public(done[0]) if done else None
             roll = _roll(order)
             if roll[0] < ANSWER_SHARE:
-                score = _SCORES[roll[1] % len(_SCORES)]
+                answered = sum(
+                    r["response_type"] == "completed" for r in self.state["responses"]
+                )
+                score = _SCORES[answered % len(_SCORES)]
                 words = _comment(score, language or hidden.get("lang"))
                 comment = words if roll[2] % 2 == 0 else None
                 return self.submit(hidden, score=score, at=at, comment=comment)

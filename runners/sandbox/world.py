@@ -64,7 +64,20 @@ STORE_NAMES: Mapping[str, str] = {
     "shemsi-lebanon": "Shemsi Lebanon",
 }
 SANDBOX_PARTNERS = ("aramex", "flextock", "farfill")
-NOTIFIERS = ("twilio", "infobip", "rebrandly")
+NOTIFIERS = ("twilio", "infobip", "rebrandly", "typeform")
+# What each NPS category earns in the sandbox, and each store's monthly
+# budget for it (the UAE's is small, to show the cap at work).
+DISCOUNTS: Mapping[str, Mapping[str, Any]] = {
+    "promoter": {"percent": 10, "valid_days": 60},
+    "passive": {"percent": 15, "valid_days": 45},
+    "detractor": {"percent": 20, "valid_days": 30},
+}
+BUDGETS: Mapping[str, int] = {
+    "shemsiworld": 2000,
+    "shemsi-egypt": 10000,
+    "shemsi-uae": 120,
+    "shemsi-lebanon": 200,
+}
 MAIL = "mail"
 
 
@@ -106,6 +119,10 @@ class SandboxWorld:
     @property
     def shopify(self) -> Any:
         return self.simulators["shopify"]
+
+    @property
+    def typeform(self) -> Any:
+        return self.simulators["typeform"]
 
     @property
     def urls(self) -> dict[str, str]:
@@ -167,6 +184,7 @@ class SandboxWorld:
                 "locale": locale,
                 "partner": partner if partner in self.simulators else "",
                 "name": STORE_NAMES[handle],
+                "discount_budget": BUDGETS[handle],
                 "sms": SMS_PROVIDERS[handle],
                 "mail": "smtp",
                 "links": "rebrandly",
@@ -201,6 +219,9 @@ class SandboxWorld:
                 "smtp": self.mail.sandbox_settings(self.mail.host, self.mail.port)
             },
             "links": {"rebrandly": notifiers["rebrandly"]},
+            "nps": {"survey": "typeform"},
+            "surveys": {"typeform": notifiers["typeform"]},
+            "discounts": {"prefix": "MERCI", **DISCOUNTS},
             "sandbox": {"data_dir": str(self.data_dir), **self.urls},
         }
 
