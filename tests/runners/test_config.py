@@ -28,6 +28,12 @@ def environment_for(path: Path) -> dict[str, str]:
         n: "http://127.0.0.1:9" for n in names if n.endswith(("_URL", "_BASE_URL"))
     }
     values |= {n: "AC" + "0" * 32 for n in names if n.endswith("_ACCOUNT_SID")}
+    # A survey's public address ends with its form id.
+    values |= {
+        n: "https://forms.example/to/value-of-typeform_form_id"
+        for n in names
+        if n.endswith("_FORM_URL")
+    }
     values |= {n: "Shemsi <orders@shemsi.example>" for n in names if "SENDER" in n}
     values["MONGODB_URI"] = "mongodb://127.0.0.1:9/?directConnection=true"
     values["FULFILMENT_SQLITE_PATH"] = "ci.sqlite3"
