@@ -75,7 +75,7 @@ DISCOUNTS: Mapping[str, Mapping[str, Any]] = {
 BUDGETS: Mapping[str, int] = {
     "shemsiworld": 2000,
     "shemsi-egypt": 10000,
-    "shemsi-uae": 120,
+    "shemsi-uae": 50,
     "shemsi-lebanon": 200,
 }
 MAIL = "mail"

@@ -125,7 +125,11 @@ def test_every_parcel_that_left_has_one_short_tracking_link(
 ) -> None:
     folder, summary = first_run
     links = json.loads((folder / "sandbox" / "rebrandly.json").read_text())["links"]
-    destinations = [link["destination"] for link in links.values()]
+    destinations = [
+        link["destination"]
+        for link in links.values()
+        if not link["destination"].startswith("https://shemsi.typeform.test/")
+    ]
 
     assert len(destinations) == summary["store_fulfilments"]["reported"]
     assert len(set(destinations)) == len(destinations)
@@ -181,6 +185,35 @@ def test_the_demo_cancels_a_parcel_whose_order_was_cancelled_in_its_store(
     assert not [a for a in summary["attention"] if a["subject"] == key]
 
 
+def test_the_demo_closes_the_feedback_loop(
+    first_run: tuple[Path, dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, summary = first_run
+    nps, codes = summary["nps"], summary["discounts"]
+    delivered = summary["tracking"]["by_status"]["delivered"]
+
+    # Every delivered order's customer is asked once; returned and
+    # cancelled ones are not.
+    assert nps["sent"] == delivered
+    assert summary["notifications"]["by_event"]["nps_survey"] == 2 * delivered
+    assert 0 < nps["responses"] == nps["answered_in_typeform"] <= nps["sent"]
+    assert set(nps["by_category"]) == {"promoter", "passive", "detractor"}
+    assert set(nps["score_by_store"]) == {"shemsiworld", "shemsi-egypt", "shemsi-uae"}
+    # One code per answer, except those over a store's monthly budget.
+    over_budget = [
+        a for a in summary["attention"] if a["subject"] == "discounts:shemsi-uae"
+    ]
+    assert len(over_budget) == 1
+    assert 0 < codes["created"] < nps["responses"]
+    assert codes["in_shopify"] == codes["created"]
+    assert summary["notifications"]["by_event"]["discount"] == 2 * codes["created"]
+
+    assert main(["--config", str(folder / "fulfilment.toml"), "report", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert sum(m["codes"] for m in report["months"]) == codes["created"]
+    assert sum(m["responses"] for m in report["months"]) == nps["responses"]
+
+
 def test_the_demo_tells_customers_each_event_once(
     first_run: tuple[Path, dict[str, Any]],
 ) -> None:
@@ -197,6 +230,8 @@ def test_the_demo_tells_customers_each_event_once(
         "out_for_delivery",
         "delivered",
         "delivery_failed",
+        "nps_survey",
+        "discount",
     }
 
 
