@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from .domain import Order, OrderState
+from .domain import Order, OrderState, TrackingStatus
 from .messages import NotifyEvent
 from .ports import EffectLedger, EffectStatus
 
@@ -22,12 +22,15 @@ __all__ = [
     "NOTICE",
     "NO_DIRECT_CONTACT",
     "OPT_OUT",
+    "PARCEL_EVENTS",
     "Notice",
     "events_for",
     "has_opted_out",
     "notices_for",
+    "occurrence",
     "opt_out_key",
     "record_opt_out",
+    "superseded",
     "withdraw_opt_out",
 ]
 
@@ -56,10 +59,16 @@ class Notice:
     channel: str
     to: str
     values: Mapping[str, str] = attrs.field(factory=dict)
+    # The n-th time the order reached this event (a second delivery round
+    # after a failed attempt is news again); the first keeps the plain key.
+    occurrence: int = 1
 
     @property
     def key(self) -> str:
-        return f"{NOTICE}:{self.order_key}:{self.event}:{self.channel}"
+        event = str(self.event)
+        if self.occurrence > 1:
+            event = f"{event}-{self.occurrence}"
+        return f"{NOTICE}:{self.order_key}:{event}:{self.channel}"
 
     def payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -99,11 +108,56 @@ def notices_for(
     extra = dict(values or {})
     notices = []
     for event in events:
+        n = occurrence(order, event)
         if phone is not None and phone.e164:
-            notices.append(Notice(str(order.key), event, "sms", phone.e164, extra))
+            notices.append(Notice(str(order.key), event, "sms", phone.e164, extra, n))
         if email:
-            notices.append(Notice(str(order.key), event, "email", email, extra))
+            notices.append(Notice(str(order.key), event, "email", email, extra, n))
     return notices
+
+
+# Events that can happen more than once to one parcel, by the tracking
+# status that marks each time.
+_REPEATING = {
+    NotifyEvent.OUT_FOR_DELIVERY: TrackingStatus.OUT_FOR_DELIVERY,
+    NotifyEvent.DELIVERY_FAILED: TrackingStatus.DELIVERY_FAILED,
+}
+
+
+def occurrence(order: Order, event: NotifyEvent) -> int:
+    """How many times *order*'s parcel has reached *event*, counted from
+    its tracking history (so every rerun counts the same)."""
+    status = _REPEATING.get(event)
+    if status is None or order.shipment is None:
+        return 1
+    return max(1, sum(e.status is status for e in order.shipment.events))
+
+
+# The parcel notices that still tell the truth in each state.
+_STILL_NEWS = {
+    OrderState.IN_TRANSIT: {NotifyEvent.SHIPPED},
+    OrderState.OUT_FOR_DELIVERY: {NotifyEvent.OUT_FOR_DELIVERY},
+    OrderState.DELIVERY_FAILED: {NotifyEvent.DELIVERY_FAILED},
+    OrderState.DELIVERED: {NotifyEvent.DELIVERED},
+}
+PARCEL_EVENTS = frozenset(
+    {
+        NotifyEvent.SHIPPED,
+        NotifyEvent.OUT_FOR_DELIVERY,
+        NotifyEvent.DELIVERED,
+        NotifyEvent.DELIVERY_FAILED,
+    }
+)
+
+
+def superseded(event: NotifyEvent, state: OrderState) -> bool:
+    """Whether a parcel notice queued earlier is no longer true now that
+    the order is in *state* ("out for delivery today" once it is delivered,
+    "the courier will try again" once it is on its way back).  Other
+    notices (a survey, a code) never are."""
+    if event not in PARCEL_EVENTS:
+        return False
+    return event not in _STILL_NEWS.get(state, set())
 
 
 def opt_out_key(channel: str, address: str) -> str:

@@ -8,6 +8,8 @@ tracking link, sends it, and completes the entry with the provider's
 receipt.  Outcomes:
 
 - sent: DONE with the receipt;
+- no longer true (held back until the parcel moved on: "out for delivery"
+  once it is delivered): FAILED as superseded, nothing sent;
 - the order was cancelled meanwhile: FAILED, nothing sent;
 - refused by the provider (invalid number, opted out): FAILED with its
   words; an opted-out customer is remembered in the ledger
@@ -37,7 +39,13 @@ from ..errors import (
     TransientPartnerError,
 )
 from ..messages import NotifyEvent, QuietHours, render, send_time
-from ..notices import NOTICE, has_opted_out, record_opt_out
+from ..notices import (
+    NOTICE,
+    PARCEL_EVENTS,
+    has_opted_out,
+    record_opt_out,
+    superseded,
+)
 from ..ports import (
     OPTED_OUT,
     AttentionItem,
@@ -149,6 +157,19 @@ def _one(run: _Run, entry: Effect) -> str:
         # its way" would now be wrong.
         run.ledger.mark(entry.key, EffectStatus.FAILED, "the order was cancelled", now)
         return "order_cancelled"
+    event = NotifyEvent(str(payload["event"]))
+    if event in PARCEL_EVENTS and order.state is OrderState.BOOKED:
+        return "not_yet"  # queued by a tracking run whose save is still due
+    if superseded(event, order.state):
+        # Held back (quiet hours, a provider down) until the parcel moved
+        # on: the customer hears the news that is still true instead.
+        run.ledger.mark(
+            entry.key,
+            EffectStatus.FAILED,
+            f"superseded: the order is now {order.state.value}",
+            now,
+        )
+        return "superseded"
     channel, to = str(payload["channel"]), str(payload["to"])
     if has_opted_out(run.ledger, channel, to):
         run.ledger.mark(
@@ -214,7 +235,7 @@ def _send(run: _Run, order: Order, voice: StoreVoice, entry: Effect) -> Receipt:
     given = payload.get("values") or {}
     # Values decided when the notice was queued (a survey link, a discount
     # code) win over what the order says now.
-    values = _values(run, order, voice, tracking=event in _TRACKING) | dict(given)
+    values = _values(run, order, voice, tracking=event in PARCEL_EVENTS) | dict(given)
     message = render(event, voice.locale, values)
     if payload["channel"] == "sms":
         if voice.sms is None:
@@ -235,16 +256,6 @@ def _send(run: _Run, order: Order, voice: StoreVoice, entry: Effect) -> Receipt:
             language=message.language,
         )
     )
-
-
-_TRACKING = frozenset(
-    {
-        NotifyEvent.SHIPPED,
-        NotifyEvent.OUT_FOR_DELIVERY,
-        NotifyEvent.DELIVERED,
-        NotifyEvent.DELIVERY_FAILED,
-    }
-)
 
 
 def _values(
@@ -293,7 +304,10 @@ def _uncertain(run: _Run, entry: Effect, why: str) -> None:
     run.attention.raise_item(
         AttentionItem(
             entry.subject,
-            "notification_uncertain",
+            # One item per notice: several uncertain ones of an order are
+            # each a person's to check.
+            f"notification_uncertain:{entry.result.get('event')}:"
+            f"{entry.result.get('channel')}",
             f"{entry.result.get('channel')} notice {entry.result.get('event')}: "
             f"{why}; it is not sent again automatically",
             now,

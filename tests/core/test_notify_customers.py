@@ -15,7 +15,11 @@ from fulfilment.adapters.notify.memory import (
     MemoryMailSender,
     MemorySmsSender,
 )
-from fulfilment.adapters.pl3.memory import DELIVERED_IN_TWO_DAYS, MemoryDeliveryPartner
+from fulfilment.adapters.pl3.memory import (
+    CREATED_ONLY,
+    DELIVERED_IN_TWO_DAYS,
+    MemoryDeliveryPartner,
+)
 from fulfilment.adapters.storage.memory import MemoryStorage
 from fulfilment.core.clock import ManualClock
 from fulfilment.core.domain import Order, OrderState, TrackingEvent, TrackingStatus
@@ -162,7 +166,7 @@ def test_a_lost_reply_is_marked_uncertain_and_never_resent() -> None:
     assert len(uncertain) == 1
     assert world.sms.send_calls == 3  # the one whose reply was lost: not again
     reasons = {i.reason for i in world.storage.attention.open_items()}
-    assert "notification_uncertain" in reasons
+    assert any(r.startswith("notification_uncertain:") for r in reasons)
 
 
 def test_nothing_sent_is_retried_on_the_next_run() -> None:
@@ -307,3 +311,88 @@ def test_values_queued_with_a_notice_are_what_the_customer_reads() -> None:
     assert "15%" in sms
     assert "https://short.example/" not in sms
     assert world.links.links == {}  # no tracking link shortened for it
+
+
+def scripted(world: World, external_id: str) -> str:
+    """Book one order whose parcel only moves as the test says; its
+    reference."""
+    world.partner = MemoryDeliveryPartner(
+        "flextock", clock=world.clock, script=CREATED_ONLY
+    )
+    world.book(egyptian(external_id))
+    shipment = world.storage.orders.list()[0].shipment
+    assert shipment is not None
+    return shipment.reference
+
+
+def step(world: World, reference: str, status: TrackingStatus, code: str) -> None:
+    world.partner.add_event(
+        reference, TrackingEvent(code, status, code, world.clock.now())
+    )
+    world.clock.advance(timedelta(minutes=40))
+    world.track()
+    world.notify()
+
+
+def test_a_notice_held_at_night_is_dropped_once_the_parcel_moved_on() -> None:
+    world = World()
+    reference = scripted(world, "12")
+    step(world, reference, TrackingStatus.IN_TRANSIT, "moving")  # noon: sent
+    world.clock.set(T0.replace(hour=20))  # 22:00 in Cairo
+    step(world, reference, TrackingStatus.OUT_FOR_DELIVERY, "ofd")  # held
+    world.clock.set(T0.replace(hour=5, day=T0.day + 1))  # 07:00: still quiet
+    step(world, reference, TrackingStatus.DELIVERED, "done")
+    world.clock.set(T0.replace(hour=8, day=T0.day + 1))  # 10:00 in Cairo
+
+    report = world.notify()
+
+    texts = world.sms.bodies_to("+201001234567")
+    assert len(texts) == 2  # shipped, then delivered; never "arrives today"
+    assert report.outcomes == {"sent": 2}  # the delivered ones, at 10:00
+    failed = world.storage.ledger.with_status(EffectStatus.FAILED, 10)
+    assert {e.detail for e in failed} == {"superseded: the order is now delivered"}
+
+
+def test_a_second_delivery_round_is_news_again() -> None:
+    world = World()
+    reference = scripted(world, "13")
+    for status, code in [
+        (TrackingStatus.OUT_FOR_DELIVERY, "ofd-1"),
+        (TrackingStatus.DELIVERY_FAILED, "absent-1"),
+        (TrackingStatus.OUT_FOR_DELIVERY, "ofd-2"),
+        (TrackingStatus.DELIVERY_FAILED, "absent-2"),
+        (TrackingStatus.OUT_FOR_DELIVERY, "ofd-3"),
+        (TrackingStatus.DELIVERED, "done"),
+    ]:
+        step(world, reference, status, code)
+
+    events = [
+        e.result["event"]
+        for e in world.storage.ledger.with_status(EffectStatus.DONE, 50)
+        if e.kind == NOTICE and e.result["channel"] == "sms"
+    ]
+    # "Shipped" was queued with the first round but is no news by then.
+    assert sorted(events) == sorted(
+        ["out_for_delivery"] * 3 + ["delivery_failed"] * 2 + ["delivered"]
+    )
+    keys = {e.key for e in world.storage.ledger.with_status(EffectStatus.DONE, 50)}
+    assert "notice:shopify:shemsi-egypt:13:out_for_delivery-3:sms" in keys
+    # Reruns change nothing: the rounds are counted from the history.
+    sent = world.sms.send_calls
+    world.day(rounds=4)
+    assert world.sms.send_calls == sent
+
+
+def test_each_uncertain_notice_is_its_own_item_for_a_person() -> None:
+    world = World()
+    reference = scripted(world, "14")
+    world.sms.fail_next(LOST_REPLY)
+    world.mail.fail_next(LOST_REPLY)
+    step(world, reference, TrackingStatus.IN_TRANSIT, "moving")
+
+    reasons = sorted(i.reason for i in world.storage.attention.open_items())
+
+    assert reasons == [
+        "notification_uncertain:shipped:email",
+        "notification_uncertain:shipped:sms",
+    ]
