@@ -469,6 +469,9 @@ def print_summary(summary: dict[str, Any]) -> None:
     print(f"notices:     sent {_pairs(notices['by_channel']) or 'none'}")
     print(f"  by event:  {_pairs(notices['by_event']) or 'none'}")
     print(f"  received:  {_pairs(notices['received_by_sandbox'])} (by the sandbox)")
+    dropped = notices["by_status"].get("failed", 0)
+    if dropped:
+        print(f"  dropped:   {dropped} held at night, no longer true by morning")
     print(f"  e-mails:   {notices['mail_folder']}/*.eml")
     for handle, error in orders.get("failed_stores", {}).items():
         print(f"FAILED:      {handle}: {error}")
