@@ -340,11 +340,13 @@ def _inject_first_run_faults(world: SandboxWorld) -> None:
 def _config_text(world: SandboxWorld) -> str:
     header = (
         "# Written by `fulfilment demo` for its sandbox world.  Start the\n"
-        "# simulators again with `fulfilment sandbox serve --data-dir "
-        f"{world.data_dir}`\n"
+        "# simulators again with `fulfilment --config <this file> sandbox serve`\n"
         "# and use this file with `fulfilment --config <this file> ...`.\n\n"
     )
-    return header + dumps(world.config())
+    data = world.config()
+    # Relative to this file, so a copied demo folder serves its own world.
+    data["sandbox"]["data_dir"] = world.data_dir.name
+    return header + dumps(data)
 
 
 def _summary(
