@@ -77,6 +77,7 @@ def run_demo(
     fresh = not world.shopify.has_orders()
     if orders_file is not None:
         orders = _read_orders(orders_file)
+        _refuse_out_of_window(orders_file, orders, clock.now())
         try:
             world.shopify.load_orders(orders)
         except ValueError as error:
@@ -325,6 +326,36 @@ def _read_orders(path: Path) -> dict[str, list[dict[str, Any]]]:
                 f"{path}: {handle}: expected a list of Shopify Order objects"
             )
     return data
+
+
+# How far back the demo's configuration reads (its first_run_lookback_days).
+LOOKBACK = timedelta(days=3650)
+
+
+def _refuse_out_of_window(
+    path: Path, orders: dict[str, list[dict[str, Any]]], now: datetime
+) -> None:
+    """Orders last updated in the future or more than ten years ago would
+    never be fetched; say so instead of leaving them out silently."""
+    problems = []
+    for handle, nodes in orders.items():
+        for index, node in enumerate(nodes):
+            text = node.get("updatedAt") or node.get("createdAt")
+            try:
+                moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+            except ValueError:
+                continue  # the Shopify simulator names malformed times
+            if moment.tzinfo is None:
+                continue
+            if moment > now or moment < now - LOOKBACK:
+                problems.append(
+                    f"{handle}[{index}]: updatedAt {text} is outside the demo's "
+                    f"window ({(now - LOOKBACK):%Y-%m-%d} to now)"
+                )
+    if problems:
+        raise UsageError(
+            f"{path}: orders the demo would never fetch:\n" + "\n".join(problems)
+        )
 
 
 def _inject_first_run_faults(world: SandboxWorld) -> None:

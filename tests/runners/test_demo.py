@@ -333,6 +333,26 @@ def test_orders_from_a_file_replace_the_seeded_ones(
     assert summary["orders"]["by_store"] == {"shemsi-uae": 1, "shemsiworld": 2}
 
 
+def test_orders_the_demo_would_never_fetch_are_named_not_dropped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seeded = seed_orders(T0)
+    future, ancient = seeded["shemsiworld"][0], seeded["shemsiworld"][1]
+    future["updatedAt"] = "9999-01-01T00:00:00Z"
+    ancient["updatedAt"] = ancient["createdAt"] = "1900-01-01T00:00:00Z"
+    orders_file = tmp_path / "orders.json"
+    orders_file.write_text(json.dumps({"shemsiworld": [future, ancient]}))
+
+    code = main(
+        ["demo", "--data-dir", str(tmp_path / "w"), "--orders", str(orders_file)]
+    )
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "shemsiworld[0]: updatedAt 9999-01-01T00:00:00Z is outside" in err
+    assert "shemsiworld[1]: updatedAt 1900-01-01T00:00:00Z is outside" in err
+
+
 def test_an_orders_file_with_an_unknown_store_is_one_clear_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
