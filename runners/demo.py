@@ -180,6 +180,8 @@ def _timeline(app: App, clock: ManualClock, world: SandboxWorld) -> int:
         for worker in WORKERS:
             app.run(worker)
         _customers_answer(world, opened)
+        # Kept at every step: a demo stopped half way resumes from here.
+        _save_clock(world.data_dir, clock)
         steps += 1
     return steps
 

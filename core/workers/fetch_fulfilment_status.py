@@ -221,6 +221,8 @@ def _apply(
         ),
         shipment.incident,
     )
+    if state is S.DELIVERED:
+        incident = None  # whatever went wrong on the way is over
     updated = attrs.evolve(
         order,
         state=state,

@@ -9,7 +9,11 @@ import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fulfilment.adapters.pl3.memory import DELIVERED_IN_TWO_DAYS, MemoryDeliveryPartner
+from fulfilment.adapters.pl3.memory import (
+    CREATED_ONLY,
+    DELIVERED_IN_TWO_DAYS,
+    MemoryDeliveryPartner,
+)
 from fulfilment.adapters.storage.memory import MemoryOrderStore, MemoryStorage
 from fulfilment.core.clock import ManualClock
 from fulfilment.core.domain import (
@@ -413,3 +417,25 @@ def test_the_survey_is_queued_before_the_order_is_saved_and_only_once() -> None:
         if e.kind == NPS_SURVEY
     ]
     assert len(surveys) == 1
+
+
+def test_a_delivered_parcel_carries_no_incident_any_more() -> None:
+    world = World(script=CREATED_ONLY)
+    world.booked("1")
+    shipment = world.order("1").shipment
+    assert shipment is not None
+    for hours, status, words in [
+        (1, T.OUT_FOR_DELIVERY, "with the courier"),
+        (2, T.DELIVERY_FAILED, "Customer not reachable"),
+        (3, T.DELIVERED, "Delivered"),
+    ]:
+        world.partner.add_event(
+            shipment.reference,
+            TrackingEvent(words, status, words, T0 + timedelta(hours=hours)),
+        )
+        world.clock.set(T0 + timedelta(hours=hours, minutes=40))
+        world.track()
+        if status is T.DELIVERY_FAILED:
+            assert world.order("1").shipment.incident == words  # type: ignore[union-attr]
+
+    assert world.order("1").shipment.incident is None  # type: ignore[union-attr]
