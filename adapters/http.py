@@ -4,6 +4,7 @@ Every HTTP adapter sends through :func:`send`, so transport failures and
 status codes mean the same thing everywhere:
 
 ====================================  =========================================
+no usable URL, a header HTTP forbids  ``PermanentPartnerError`` (never sent)
 connect error, connect timeout        ``TransientPartnerError`` (never sent)
 read/write timeout, broken response   ``OutcomeUnknown`` (may have been acted on)
 429, 503                              ``TransientPartnerError`` with retry_after
@@ -59,6 +60,20 @@ def send(
         response = client.request(
             method, url, json=json, params=params, headers=headers, content=content
         )
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
+        raise PermanentPartnerError(
+            f"no request can be made: {error}", partner=partner
+        ) from error
+    except httpx.LocalProtocolError as error:
+        # h11 refuses to write what HTTP does not allow (a line break in a
+        # header).  httpx computes every body's length itself, so the
+        # refusal comes at the request line or headers, before any byte
+        # left.  The refused value may be a credential: it is not quoted.
+        raise PermanentPartnerError(
+            "the request is not valid HTTP (LocalProtocolError: a header "
+            "holds a character HTTP forbids); nothing was sent",
+            partner=partner,
+        ) from error
     except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
         raise TransientPartnerError(
             f"could not connect: {error}", partner=partner

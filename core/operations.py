@@ -3,6 +3,9 @@
 ``record_booking`` says "the partner has this parcel": after a booking whose
 outcome was unknown, the operator found it in the partner's portal and
 records its reference; the ledger is completed so nothing books it again.
+Only an order a person was asked about (``needs_attention``) takes one: an
+order on hold waits for something else (a payment, a partner for its
+country), and one being booked is a runner's to settle.
 
 ``retry_order`` says "I have fixed it (or checked the partner), try again":
 the order goes back to ``new`` with its attempts reset, its open attention
@@ -13,6 +16,7 @@ of unknown outcome after checking the partner has no parcel for the order.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import attrs
@@ -22,13 +26,52 @@ from .domain import Order, OrderKey, OrderState, Shipment
 from .errors import ConflictError
 from .ports import AttentionQueue, EffectLedger, EffectStatus, OrderStore
 
-__all__ = ["NotRetryable", "record_booking", "retry_order"]
+__all__ = [
+    "InvalidRecord",
+    "NotRetryable",
+    "check_record",
+    "record_booking",
+    "retry_order",
+]
 
 RETRYABLE = frozenset({OrderState.NEEDS_ATTENTION, OrderState.ON_HOLD})
+RECORDABLE = frozenset({OrderState.NEEDS_ATTENTION})
+
+# A line break or another control character: it would break the lines a
+# reference is shown on, and the partner never issues one.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# A web page a person opens: http(s), a host name and an optional port,
+# then anything but spaces and control characters.
+_WEB_ADDRESS = re.compile(
+    r"https?://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?"
+    r"(?:[/?#][^\s\x00-\x1f\x7f-\x9f]*)?",
+    re.IGNORECASE,
+)
 
 
 class NotRetryable(ValueError):
     """The order is not waiting for anyone: nothing to retry."""
+
+
+class InvalidRecord(ValueError):
+    """What the operator typed cannot be recorded (a blank reference, a
+    label address that is not a web page)."""
+
+
+def check_record(reference: str, label_url: str | None) -> None:
+    """Raise :class:`InvalidRecord` unless *reference* is a partner
+    reference and *label_url*, when given, an http(s) URL with a host."""
+    if not reference.strip():
+        raise InvalidRecord("the partner's reference must not be blank")
+    if _CONTROL.search(reference):
+        raise InvalidRecord(
+            f"the partner's reference {reference!r} holds a line break or "
+            "control character"
+        )
+    if label_url is not None and not _WEB_ADDRESS.fullmatch(label_url):
+        raise InvalidRecord(
+            f"the label URL {label_url!r} is not an http(s) URL with a host"
+        )
 
 
 def retry_order(
@@ -83,13 +126,15 @@ def record_booking(
     now: datetime,
     label_url: str | None = None,
 ) -> Order:
+    check_record(reference, label_url)
+    reference = reference.strip()
     order = orders.get(key)
     if order is None:
         raise LookupError(f"no order {key}")
-    if order.state not in RETRYABLE | {OrderState.BOOKING}:
+    if order.state not in RECORDABLE:
         raise NotRetryable(
             f"order {key} is {order.state}; only an order waiting for attention "
-            "can have a booking recorded"
+            "(needs_attention) can have a booking recorded"
         )
     merchant_reference = booking_reference(order)
     effect_key = f"book:{key}"

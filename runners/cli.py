@@ -38,12 +38,19 @@ from typing import Any
 
 import phonenumbers
 
+from fulfilment.adapters.validators import mail_address_problem
 from fulfilment.core.domain import OrderKey, OrderState
 from fulfilment.core.errors import ConfigurationError, FulfilmentError
 from fulfilment.core.masking import mask_email, mask_phone
 from fulfilment.core.notices import record_opt_out, withdraw_opt_out
 from fulfilment.core.nps import monthly_report
-from fulfilment.core.operations import NotRetryable, record_booking, retry_order
+from fulfilment.core.operations import (
+    InvalidRecord,
+    NotRetryable,
+    check_record,
+    record_booking,
+    retry_order,
+)
 from fulfilment.core.ports import EffectStatus
 
 from . import views
@@ -54,6 +61,9 @@ from .usage import UsageError
 from .wiring import WORKERS, App, build_app
 
 __all__ = ["main"]
+
+# A line break or another control character in what an operator typed.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -382,6 +392,7 @@ def _one_line(result: dict[str, Any]) -> str:
 
 def _orders_list(args: argparse.Namespace) -> int:
     def body(app: App) -> int:
+        _known_store(app, args.store)
         state = OrderState(args.state) if args.state else None
         orders = app.storage.orders.list(state=state, store=args.store)
         if args.json:
@@ -474,6 +485,11 @@ def _attention_retry(args: argparse.Namespace) -> int:
 
 
 def _attention_record(args: argparse.Namespace) -> int:
+    try:
+        check_record(args.reference, args.label_url)
+    except InvalidRecord as error:
+        raise UsageError(str(error)) from None
+
     def act(app: App) -> str:
         partner = app.partners.get(args.partner)
         if partner is None:
@@ -502,7 +518,8 @@ def _attention_record(args: argparse.Namespace) -> int:
             attention=app.storage.attention,
             now=app.clock.now(),
         )
-        return f"{order.key}: booked with {args.partner} as {args.reference}"
+        reference = order.shipment.reference if order.shipment else args.reference
+        return f"{order.key}: booked with {args.partner} as {reference}"
 
     return _operator_action(args, act)
 
@@ -537,12 +554,16 @@ def _month(text: str) -> str:
     return text
 
 
+def _known_store(app: App, handle: str | None) -> None:
+    """A ``--store`` that names no configured store is a usage error: an
+    empty answer would read as "nothing there"."""
+    if handle is not None and handle not in app.config.stores:
+        raise UsageError(f"no store {handle!r}; known: {', '.join(app.config.stores)}")
+
+
 def _report(args: argparse.Namespace) -> int:
     def body(app: App) -> int:
-        if args.store and args.store not in app.config.stores:
-            raise UsageError(
-                f"no store {args.store!r}; known: {', '.join(app.config.stores)}"
-            )
+        _known_store(app, args.store)
         zones = {h: s.timezone for h, s in app.config.stores.items()}
         rows = [
             row
@@ -571,20 +592,27 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _contact(address: str) -> tuple[str, str]:
-    """(channel, address as notices carry it) for what an operator typed."""
-    text = address.strip()
+    """(channel, address as notices carry it) for what an operator typed.
+
+    A refusal shows the address masked, as every other output does: the
+    terminal's scrollback and pasted tickets are no place for it either.
+    """
+    text = address.strip(" ")
     if "@" in text:
-        if text.count("@") != 1 or not all(text.split("@")):
-            raise UsageError(f"{address!r} is not an e-mail address")
+        if mail_address_problem(text, display_name=False):
+            raise UsageError(
+                f"{mask_email(text)!r} is not an e-mail address "
+                "(like name@example.com, without mailto: or spaces)"
+            )
         return "email", text
     try:
-        number = phonenumbers.parse(text, None)
+        number = None if _CONTROL.search(text) else phonenumbers.parse(text, None)
     except phonenumbers.NumberParseException:
         number = None
     if number is None or not phonenumbers.is_possible_number(number):
         raise UsageError(
-            f"{address!r} is neither an e-mail address nor a phone number in "
-            "international form (+212612345678)"
+            f"{mask_phone(text)!r} is neither an e-mail address nor a phone "
+            "number in international form (+212612345678)"
         )
     return "sms", phonenumbers.format_number(
         number, phonenumbers.PhoneNumberFormat.E164

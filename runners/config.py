@@ -33,6 +33,7 @@ import attrs
 
 from fulfilment.adapters.hookspecs import Factory
 from fulfilment.adapters.retry import RetryPolicy
+from fulfilment.adapters.validators import CONFIG_RELATIVE, mail_address, single_line
 from fulfilment.core.errors import ConfigurationError
 from fulfilment.core.messages import QuietHours
 from fulfilment.core.nps import (
@@ -317,7 +318,7 @@ class StoreConfig:
     # How the store speaks to its customers: its name in messages, the
     # [sms.*], [mail.*] and [links.*] tables it uses (none: no such
     # messages), its own quiet hours and sender address.
-    name: str = ""
+    name: str = attrs.field(default="", validator=single_line)
     sms: str = ""
     mail: str = ""
     links: str = ""
@@ -325,7 +326,9 @@ class StoreConfig:
         default=None,
         validator=attrs.validators.optional(lambda _, a, v: _quiet_hours(v, a.name)),
     )
-    mail_from: str | None = None
+    mail_from: str | None = attrs.field(
+        default=None, validator=attrs.validators.optional(mail_address)
+    )
     # The most the store's discount codes may be worth in one month, in its
     # currency; none: no cap.
     discount_budget: Decimal | None = attrs.field(
@@ -571,28 +574,18 @@ def _structure(
     partners = {
         name: p
         for name, table in partner_tables.items()
-        if (p := _partner(name, table, adapters, problems)) is not None
+        if (p := _partner(name, table, adapters, path, problems)) is not None
     }
     notifiers = {
-        section: {
-            name: n
-            for name, table in _table(data, section, problems).items()
-            if (n := _notifier(section, name, table, adapters, problems)) is not None
-        }
+        section: _notifiers(section, data, adapters, path, problems)
         for section in _NOTIFIERS
     }
-    store_tables = _table(data, "stores", problems)
-    if not store_tables:
-        problems.append("stores: no store is configured; add a [stores.<handle>]")
-    stores = {
-        handle: s
-        for handle, table in store_tables.items()
-        if (s := _store(handle, table, adapters, partner_tables, problems)) is not None
-    }
+    stores = _stores(data, adapters, partner_tables, path, problems)
     survey = (
         data.get("nps", {}).get("survey") if isinstance(data.get("nps"), dict) else None
     )
-    if survey and survey not in _table(data, "surveys", []):
+    # A survey that is not a string is NpsConfig's to report, with its shape.
+    if isinstance(survey, str) and survey and survey not in _table(data, "surveys", []):
         problems.append(
             f"nps.survey: {survey!r} is not configured under [surveys] "
             f"(add a [surveys.{survey}] table)"
@@ -654,7 +647,7 @@ def _storage(
 
 
 def _partner(
-    name: str, table: Any, adapters: Adapters, problems: list[str]
+    name: str, table: Any, adapters: Adapters, path: Path, problems: list[str]
 ) -> PartnerConfig | None:
     if not isinstance(table, dict):
         problems.append(f"partners.{name}: must be a table")
@@ -666,26 +659,65 @@ def _partner(
     )
     if factory is None:
         return None
+    options = _beside(path, options, factory.settings_type)
     settings = _plain(options, factory.settings_type, f"partners.{name}", problems)
     return None if settings is None else PartnerConfig(adapter, settings)
 
 
+def _notifiers(
+    section: str,
+    data: dict[str, Any],
+    adapters: Adapters,
+    path: Path,
+    problems: list[str],
+) -> dict[str, NotifierConfig]:
+    built = {}
+    for name, table in _table(data, section, problems).items():
+        factories = adapters.notifiers(section)
+        notifier = _notifier(f"{section}.{name}", table, factories, path, problems)
+        if notifier is not None:
+            built[name] = notifier
+    return built
+
+
 def _notifier(
-    section: str, name: str, table: Any, adapters: Adapters, problems: list[str]
+    where: str,
+    table: Any,
+    factories: Mapping[str, Factory[Any]],
+    path: Path,
+    problems: list[str],
 ) -> NotifierConfig | None:
-    where = f"{section}.{name}"
+    """The ``[sms.NAME]``-style table at *where*; its adapter defaults to
+    NAME."""
     if not isinstance(table, dict):
         problems.append(f"{where}: must be a table")
         return None
     options = dict(table)
-    adapter = options.pop("adapter", name)
-    factory = _factory(
-        adapters.notifiers(section), adapter, f"{where}.adapter", problems
-    )
+    adapter = options.pop("adapter", where.rpartition(".")[2])
+    factory = _factory(factories, adapter, f"{where}.adapter", problems)
     if factory is None:
         return None
+    options = _beside(path, options, factory.settings_type)
     settings = _plain(options, factory.settings_type, where, problems)
     return None if settings is None else NotifierConfig(adapter, settings)
+
+
+def _stores(
+    data: dict[str, Any],
+    adapters: Adapters,
+    partners: Mapping[str, Any],
+    path: Path,
+    problems: list[str],
+) -> dict[str, StoreConfig]:
+    tables = _table(data, "stores", problems)
+    if not tables:
+        problems.append("stores: no store is configured; add a [stores.<handle>]")
+    built = {}
+    for handle, table in tables.items():
+        store = _store(handle, table, adapters, partners, path=path, problems=problems)
+        if store is not None:
+            built[handle] = store
+    return built
 
 
 def _store(
@@ -693,6 +725,8 @@ def _store(
     table: Any,
     adapters: Adapters,
     partners: Mapping[str, Any],
+    *,
+    path: Path,
     problems: list[str],
 ) -> StoreConfig | None:
     where = f"stores.{handle}"
@@ -732,8 +766,26 @@ def _store(
             f"store's handle {handle!r}; leave it out or make them equal"
         )
         return None
+    source_table = _beside(path, source_table, factory.settings_type)
     source = _plain(source_table, factory.settings_type, f"{where}.source", problems)
     return None if source is None else attrs.evolve(store, source=source)
+
+
+def _beside(path: Path, options: dict[str, Any], cls: type[Any]) -> dict[str, Any]:
+    """*options* with each relative path in a field that names a file (see
+    :data:`~fulfilment.adapters.validators.CONFIG_RELATIVE`) made relative
+    to the configuration file."""
+    files = {
+        field.name
+        for field in (attrs.fields(cls) if attrs.has(cls) else ())
+        if field.metadata.get(CONFIG_RELATIVE)
+    }
+    return {
+        key: str((path.parent / value).resolve())
+        if key in files and isinstance(value, str) and value
+        else value
+        for key, value in options.items()
+    }
 
 
 def _defaults_from_store(

@@ -2,8 +2,9 @@
 
 cattrs' default structuring is forgiving in ways a configuration must not
 be: it turns ``"no"`` into ``True``, ``1.9`` into ``1``, a list into its
-``str()``, and iterates a string into its letters (``cod_currencies =
-"MAD"`` becoming ``{"M", "A", "D"}``).  This converter accepts only the TOML
+``str()``, iterates a string into its letters (``cod_currencies =
+"MAD"`` becoming ``{"M", "A", "D"}``), and asks a list for the ``items()``
+of a table.  This converter accepts only the TOML
 type a field asks for, refuses NaN and infinities, and :func:`describe`
 turns a failure into one line per problem, each with its path.
 """
@@ -17,7 +18,7 @@ from typing import Any, get_args, get_origin
 
 import attrs
 import cattrs
-from cattrs.cols import is_any_set, is_sequence
+from cattrs.cols import is_any_set, is_mapping, is_sequence, mapping_structure_factory
 from cattrs.errors import (
     ClassValidationError,
     ForbiddenExtraKeysError,
@@ -113,6 +114,17 @@ def _collection(type_: Any, converter: cattrs.Converter) -> Callable[..., Any]:
     return structure
 
 
+def _mapping(type_: Any, converter: cattrs.Converter) -> Callable[..., Any]:
+    inner = mapping_structure_factory(type_, converter)
+
+    def structure(value: Any, _: Any) -> Any:
+        if not isinstance(value, Mapping):
+            raise TypeError(f"expected a table, not {kind(value)}")
+        return inner(value, type_)
+
+    return structure
+
+
 def _table(cls: type[Any], converter: cattrs.Converter) -> Callable[..., Any]:
     inner = make_dict_structure_fn(cls, converter)
 
@@ -134,6 +146,9 @@ def strict_converter() -> cattrs.Converter:
     converter.register_structure_hook_factory(
         lambda t: is_sequence(t) or is_any_set(t),
         lambda t: _collection(t, converter),
+    )
+    converter.register_structure_hook_factory(
+        is_mapping, lambda t: _mapping(t, converter)
     )
     converter.register_structure_hook_factory(
         attrs.has, lambda cls: _table(cls, converter)

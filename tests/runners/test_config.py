@@ -28,6 +28,7 @@ def environment_for(path: Path) -> dict[str, str]:
         n: "http://127.0.0.1:9" for n in names if n.endswith(("_URL", "_BASE_URL"))
     }
     values |= {n: "AC" + "0" * 32 for n in names if n.endswith("_ACCOUNT_SID")}
+    values |= {n: "MG" + "0" * 32 for n in names if n.endswith("_SERVICE_SID")}
     # A survey's public address ends with its form id.
     values |= {
         n: "https://forms.example/to/value-of-typeform_form_id"
@@ -412,3 +413,14 @@ def test_a_table_given_as_a_string_says_a_table_is_expected(
     found = problems_of(tmp_path, adapters, text)
 
     assert "stores.shemsi-lebanon.routing[0]: expected a table, not a string" in found
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [('["typeform"]', "a list"), ("{a = 1}", "a table")]
+)
+def test_a_survey_name_that_is_not_a_string_is_a_plain_shape_error(
+    tmp_path: Path, adapters: Adapters, value: str, shown: str
+) -> None:
+    found = problems_of(tmp_path, adapters, MINIMAL + f"[nps]\nsurvey = {value}\n")
+
+    assert found == f"nps.survey: expected a string, not {shown}"

@@ -11,7 +11,9 @@ from collections.abc import Mapping
 
 import attrs
 
-from .._settings import country_senders, not_blank, optional_not_blank
+from fulfilment.adapters.validators import http_url, positive_seconds
+
+from .._settings import country_senders, not_blank, optional_not_blank, table
 
 __all__ = ["InfobipSettings"]
 
@@ -26,10 +28,10 @@ class InfobipSettings:
     default sender.
     """
 
-    base_url: str = attrs.field(validator=not_blank)
+    base_url: str = attrs.field(validator=http_url)
     api_key: str = attrs.field(repr=False, validator=not_blank)
     sender: str | None = attrs.field(default=None, validator=optional_not_blank)
     senders: Mapping[str, str] = attrs.field(
-        factory=dict, converter=dict, validator=country_senders
+        factory=dict, converter=table("senders"), validator=country_senders
     )
-    timeout: float = 30.0
+    timeout: float = attrs.field(default=30.0, validator=positive_seconds)

@@ -11,7 +11,8 @@
   customers' messages ever cross a network in clear.
 
 ``ca_file`` names the certificate authorities to trust instead of the
-system's (a private relay, the tests' throwaway one); ``verify = false``
+system's (a private relay, the tests' throwaway one; a relative path is
+read beside the configuration file); ``verify = false``
 turns certificate checks off and is meant for nothing but a local relay.
 The password arrives from a ``${ENV_VAR}`` reference and is kept out of
 ``repr``.
@@ -23,6 +24,15 @@ import email.utils
 
 import attrs
 
+from fulfilment.adapters.validators import (
+    CONFIG_RELATIVE,
+    host_name,
+    mail_address,
+    positive_seconds,
+    readable_file,
+    tcp_port,
+)
+
 from .._settings import not_blank, optional_not_blank
 
 __all__ = ["LOOPBACK_HOSTS", "SECURITY_MODES", "SmtpSettings"]
@@ -32,10 +42,7 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 _DEFAULT_PORTS = {"starttls": 587, "tls": 465, "plain": 25}
 
 
-def _address(_: object, attribute: attrs.Attribute[str], value: str) -> None:
-    _, address = email.utils.parseaddr(value)
-    if "@" not in address:
-        raise ValueError(f"{attribute.name} {value!r} has no e-mail address")
+_optional = attrs.validators.optional
 
 
 @attrs.frozen
@@ -49,19 +56,25 @@ class SmtpSettings:
     """
 
     host: str = attrs.field(validator=not_blank)
-    sender: str = attrs.field(validator=_address)
+    sender: str = attrs.field(validator=mail_address)
     security: str = attrs.field(
         default="starttls", validator=attrs.validators.in_(SECURITY_MODES)
     )
-    port: int | None = None
+    port: int | None = attrs.field(default=None, validator=_optional(tcp_port))
     username: str | None = attrs.field(default=None, validator=optional_not_blank)
     password: str | None = attrs.field(default=None, repr=False)
-    reply_to: str | None = None
-    message_id_domain: str | None = None
-    helo_name: str | None = None
-    ca_file: str | None = None
+    reply_to: str | None = attrs.field(default=None, validator=_optional(mail_address))
+    message_id_domain: str | None = attrs.field(
+        default=None, validator=_optional(host_name)
+    )
+    helo_name: str | None = attrs.field(default=None, validator=_optional(host_name))
+    ca_file: str | None = attrs.field(
+        default=None,
+        validator=_optional(readable_file),
+        metadata={CONFIG_RELATIVE: True},
+    )
     verify: bool = True
-    timeout: float = 30.0
+    timeout: float = attrs.field(default=30.0, validator=positive_seconds)
 
     def __attrs_post_init__(self) -> None:
         if self.security == "plain" and self.host not in LOOPBACK_HOSTS:

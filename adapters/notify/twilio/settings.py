@@ -14,7 +14,7 @@ import attrs
 
 from fulfilment.adapters.validators import http_url, positive_seconds
 
-from .._settings import country_senders, optional_not_blank
+from .._settings import country_senders, optional_not_blank, table
 
 __all__ = ["TwilioSettings"]
 
@@ -22,6 +22,13 @@ __all__ = ["TwilioSettings"]
 def _account_sid(_: object, attribute: attrs.Attribute[str], value: str) -> None:
     if not value.startswith("AC"):
         raise ValueError(f"{attribute.name} must be an account SID (AC...)")
+
+
+def _messaging_service_sid(
+    _: object, attribute: attrs.Attribute[str], value: str
+) -> None:
+    if not value.startswith("MG"):
+        raise ValueError(f"{attribute.name} must be a messaging service SID (MG...)")
 
 
 @attrs.frozen
@@ -49,9 +56,11 @@ class TwilioSettings:
     )
     sender: str | None = attrs.field(default=None, validator=optional_not_blank)
     senders: Mapping[str, str] = attrs.field(
-        factory=dict, converter=dict, validator=country_senders
+        factory=dict, converter=table("senders"), validator=country_senders
     )
-    messaging_service_sid: str | None = None
+    messaging_service_sid: str | None = attrs.field(
+        default=None, validator=attrs.validators.optional(_messaging_service_sid)
+    )
     timeout: float = attrs.field(default=30.0, validator=positive_seconds)
 
     def __attrs_post_init__(self) -> None:
