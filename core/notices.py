@@ -29,6 +29,7 @@ __all__ = [
     "notices_for",
     "occurrence",
     "opt_out_key",
+    "reached",
     "record_opt_out",
     "superseded",
     "withdraw_opt_out",
@@ -79,6 +80,8 @@ class Notice:
         }
         if self.values:
             payload["values"] = dict(self.values)
+        if self.occurrence > 1:
+            payload["occurrence"] = self.occurrence
         return payload
 
 
@@ -148,6 +151,24 @@ PARCEL_EVENTS = frozenset(
         NotifyEvent.DELIVERY_FAILED,
     }
 )
+
+
+def reached(order: Order, event: NotifyEvent, n: int = 1) -> bool:
+    """Whether the stored *order* has got as far as the *n*-th *event*.  A
+    tracking run queues notices before it saves the order; until the save
+    lands (or when a runner died in between and the next poll redoes it),
+    the notice is early, not wrong."""
+    if event not in PARCEL_EVENTS:
+        return True
+    if event is NotifyEvent.SHIPPED:
+        return order.state not in (OrderState.BOOKED, OrderState.BOOKING)
+    history = order.shipment.events if order.shipment else ()
+    if event is NotifyEvent.DELIVERED:
+        return order.state is OrderState.DELIVERED or any(
+            e.status is TrackingStatus.DELIVERED for e in history
+        )
+    status = _REPEATING[event]
+    return sum(e.status is status for e in history) >= n
 
 
 def superseded(event: NotifyEvent, state: OrderState) -> bool:

@@ -43,6 +43,7 @@ from ..notices import (
     NOTICE,
     PARCEL_EVENTS,
     has_opted_out,
+    reached,
     record_opt_out,
     superseded,
 )
@@ -158,7 +159,7 @@ def _one(run: _Run, entry: Effect) -> str:
         run.ledger.mark(entry.key, EffectStatus.FAILED, "the order was cancelled", now)
         return "order_cancelled"
     event = NotifyEvent(str(payload["event"]))
-    if event in PARCEL_EVENTS and order.state is OrderState.BOOKED:
+    if not reached(order, event, int(payload.get("occurrence", 1))):
         return "not_yet"  # queued by a tracking run whose save is still due
     if superseded(event, order.state):
         # Held back (quiet hours, a provider down) until the parcel moved

@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 import attrs
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from fulfilment.adapters.notify.memory import (
@@ -145,6 +145,15 @@ crash_points = st.one_of(st.none(), st.integers(1, 30))
 
 
 @settings(deadline=None)
+# Tracking queued "delivered" and died before saving the order; notify then
+# saw an order still in transit and must wait, not drop the notice.
+@example(
+    rounds=[(1, None, None)] * 3
+    + [(4, None, None)]
+    + [(8, None, None)] * 4
+    + [(8, 2, None)],
+    orders=1,
+)
 @given(
     rounds=st.lists(
         st.tuples(st.integers(1, 8), crash_points, crash_points),
