@@ -307,6 +307,11 @@ class Order:
     connector's own (state, problems, shipment, booking attempts) and
     survive a refresh.  ``revision`` counts stored versions and lets stores
     write with compare-and-set.
+
+    ``source_problems`` are parts of the source order that stop it from
+    being booked (no city, no items); ``source_warnings`` are parts that
+    were set aside without stopping the parcel (an e-mail address nothing
+    can be sent to), kept so an operator sees why a customer hears nothing.
     """
 
     key: OrderKey
@@ -324,6 +329,7 @@ class Order:
     tags: tuple[str, ...] = ()
     note: str | None = None
     source_problems: tuple[Problem, ...] = ()
+    source_warnings: tuple[Problem, ...] = ()
     raw: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
 
     state: OrderState = OrderState.NEW
