@@ -15,6 +15,8 @@ receipt.  Outcomes:
 - nothing sent (connection refused, 429): back to QUEUED for the next run;
 - may have been sent (timeout, broken reply): UNCERTAIN and surfaced, never
   resent blindly;
+- an unexpected error while rendering or sending it (a bug): UNCERTAIN and
+  surfaced the same way, logged with the order key, and the batch goes on;
 - an entry left PENDING by a runner that died mid-send: UNCERTAIN and
   surfaced once its grace period has passed.
 """
@@ -22,9 +24,11 @@ receipt.  Outcomes:
 from __future__ import annotations
 
 import logging
+import traceback
 from collections import Counter
 from collections.abc import Mapping
 from datetime import timedelta
+from pathlib import PurePath
 
 import attrs
 
@@ -194,6 +198,9 @@ def _one(run: _Run, entry: Effect) -> str:
     except TransientPartnerError as transient:
         run.ledger.mark(entry.key, EffectStatus.QUEUED, str(transient), now)
         return "retry_later"
+    except Exception as error:  # one broken notice must not stop the batch
+        _crashed(run, order, taken, error)
+        return "crashed"
     run.ledger.complete(
         entry.key,
         {
@@ -300,6 +307,35 @@ def _uncertain(run: _Run, entry: Effect, why: str) -> None:
         )
     )
     run.ledger.mark(entry.key, EffectStatus.UNCERTAIN, why, now)
+
+
+def _crashed(run: _Run, order: Order, entry: Effect, error: Exception) -> None:
+    """An unexpected error while rendering or sending one notice (a bug,
+    a value no adapter could write).  Whether it went out cannot be known,
+    so it is uncertain, never resent.  Only the error's type and where it
+    was raised are told: its words may hold the recipient's address."""
+    where = _raised_at(error)
+    log.error(
+        "notices.send_failed order=%s notice=%s error=%s at=%s",
+        order.key,
+        entry.key,
+        type(error).__name__,
+        where,
+    )
+    _uncertain(
+        run,
+        entry,
+        f"sending stopped on an unexpected {type(error).__name__} (at {where}); "
+        "it may have gone out",
+    )
+
+
+def _raised_at(error: Exception) -> str:
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return "unknown"
+    last = frames[-1]
+    return f"{PurePath(last.filename).name}:{last.lineno} in {last.name}"
 
 
 def _settle_abandoned(run: _Run, settings: NotifySettings) -> Counter[str]:

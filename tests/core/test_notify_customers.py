@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import attrs
@@ -307,3 +308,37 @@ def test_values_queued_with_a_notice_are_what_the_customer_reads() -> None:
     assert "15%" in sms
     assert "https://short.example/" not in sms
     assert world.links.links == {}  # no tracking link shortened for it
+
+
+def test_an_unexpected_error_on_one_notice_leaves_it_uncertain_and_the_batch_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    world = World()
+    world.book(egyptian("12"), egyptian("13"))
+    world.clock.advance(timedelta(hours=6))
+    world.track()
+    world.mail.fail_next(RuntimeError("cannot write fatima@example.com"))
+    caplog.set_level(logging.ERROR, logger="fulfilment.core.workers.notify_customers")
+
+    report = world.notify()
+    world.day(rounds=20)
+
+    assert report.outcomes == {"sent": 3, "crashed": 1}
+    (uncertain,) = world.storage.ledger.with_status(EffectStatus.UNCERTAIN, 10)
+    assert uncertain.key.endswith(":email")
+    assert "RuntimeError" in uncertain.detail
+    # Sent once per notice, the one that failed included: never again.
+    assert world.mail.send_calls == 6
+    assert len(world.sms.bodies_to("+201001234567")) == 6
+    (item,) = [
+        i
+        for i in world.storage.attention.open_items()
+        if i.reason == "notification_uncertain"
+    ]
+    assert item.subject == uncertain.subject
+    assert "RuntimeError" in item.message
+    assert "fatima" not in item.message + uncertain.detail
+    (logged,) = [r.getMessage() for r in caplog.records]
+    assert logged.startswith("notices.send_failed order=shopify:shemsi-egypt:1")
+    assert "error=RuntimeError" in logged
+    assert "fatima" not in logged
