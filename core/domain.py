@@ -36,6 +36,7 @@ __all__ = [
     "TrackingEvent",
     "TrackingStatus",
     "ensure_utc",
+    "minor_units",
 ]
 
 
@@ -63,6 +64,25 @@ def _decimal(value: Decimal | int | str) -> Decimal:
     if not amount.is_finite():
         raise ValueError(f"amount {value!r} is not a finite number")
     return amount
+
+
+# ISO 4217 minor units of the currencies whose smallest unit is not the
+# hundredth; every other currency here (MAD, EGP, AED, LBP, USD, ...) has 2.
+_MINOR_UNITS = {
+    "BHD": 3,
+    "IQD": 3,
+    "JOD": 3,
+    "KWD": 3,
+    "LYD": 3,
+    "OMR": 3,
+    "TND": 3,
+    "JPY": 0,
+}
+
+
+def minor_units(currency: str) -> int:
+    """How many digits *currency* has after the decimal point (ISO 4217)."""
+    return _MINOR_UNITS.get(currency, 2)
 
 
 @attrs.frozen

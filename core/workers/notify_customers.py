@@ -40,7 +40,7 @@ from ..errors import (
     PermanentPartnerError,
     TransientPartnerError,
 )
-from ..messages import NotifyEvent, QuietHours, render, send_time
+from ..messages import NotifyEvent, QuietHours, money_text, render, send_time
 from ..notices import NOTICE, has_opted_out, record_opt_out
 from ..ports import (
     OPTED_OUT,
@@ -270,7 +270,7 @@ def _values(
         "store": voice.name,
         "partner": shipment.partner.title() if shipment else "",
         "link": link,
-        "amount": f"{collect.amount} {collect.currency}" if collect else "",
+        "amount": money_text(collect) if collect else "",
     }
 
 

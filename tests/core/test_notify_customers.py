@@ -346,3 +346,16 @@ def test_an_unexpected_error_on_one_notice_leaves_it_uncertain_and_the_batch_goe
     assert logged.startswith("notices.send_failed order=shopify:shemsi-egypt:1")
     assert "error=RuntimeError" in logged
     assert "fatima" not in logged
+
+
+def test_the_amount_to_collect_reads_with_its_minor_units() -> None:
+    world = World()
+    world.book(make_order("14", store="shemsi-egypt", amount="570.0"))
+
+    world.day(rounds=20)
+
+    (out_for_delivery,) = [
+        b for b in world.sms.bodies_to("+201001234567") if "570" in b
+    ]
+    assert "570.00 EGP" in out_for_delivery
+    assert "570.0 EGP" not in out_for_delivery
