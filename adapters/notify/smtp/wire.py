@@ -26,8 +26,8 @@ What a failure means depends on when it happened:
 5xx to RCPT                                 ``PartnerRejected`` (invalid_recipient)
 5xx to DATA or to the message               ``PartnerRejected`` (body_refused)
 5xx to MAIL FROM                            ``PermanentPartnerError`` (sender)
-recipient not one address, or international ``PartnerRejected`` (invalid_recipient)
-and the server has no SMTPUTF8
+recipient not one address                   ``PartnerRejected`` (invalid_recipient)
+international recipient, no SMTPUTF8        ``PartnerRejected`` (invalid_recipient)
 sender or reply-to not one address          ``PermanentPartnerError`` (sender)
 authentication refused, TLS failure         ``PermanentPartnerError``
 4xx at any step, refused connection         ``TransientPartnerError``
