@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import attrs
 
-from .domain import Order, Problem
+from .domain import Order, Problem, minor_units
 from .ports import Capabilities
 from .routing import Route
 
@@ -131,12 +131,8 @@ def _implausible_amounts(order: Order) -> tuple[Problem, ...]:
     return tuple(problems)
 
 
-# Currencies whose smallest unit is not the hundredth (ISO 4217 minor units).
-_MINOR_UNITS = {"BHD": 3, "JOD": 3, "KWD": 3, "OMR": 3, "TND": 3, "JPY": 0}
-
-
 def _too_fine(amount: Decimal, currency: str) -> bool:
-    places = _MINOR_UNITS.get(currency, 2)
+    places = minor_units(currency)
     return amount != amount.quantize(Decimal(1).scaleb(-places))
 
 

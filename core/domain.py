@@ -36,6 +36,7 @@ __all__ = [
     "TrackingEvent",
     "TrackingStatus",
     "ensure_utc",
+    "minor_units",
 ]
 
 
@@ -63,6 +64,25 @@ def _decimal(value: Decimal | int | str) -> Decimal:
     if not amount.is_finite():
         raise ValueError(f"amount {value!r} is not a finite number")
     return amount
+
+
+# ISO 4217 minor units of the currencies whose smallest unit is not the
+# hundredth; every other currency here (MAD, EGP, AED, LBP, USD, ...) has 2.
+_MINOR_UNITS = {
+    "BHD": 3,
+    "IQD": 3,
+    "JOD": 3,
+    "KWD": 3,
+    "LYD": 3,
+    "OMR": 3,
+    "TND": 3,
+    "JPY": 0,
+}
+
+
+def minor_units(currency: str) -> int:
+    """How many digits *currency* has after the decimal point (ISO 4217)."""
+    return _MINOR_UNITS.get(currency, 2)
 
 
 @attrs.frozen
@@ -307,6 +327,11 @@ class Order:
     connector's own (state, problems, shipment, booking attempts) and
     survive a refresh.  ``revision`` counts stored versions and lets stores
     write with compare-and-set.
+
+    ``source_problems`` are parts of the source order that stop it from
+    being booked (no city, no items); ``source_warnings`` are parts that
+    were set aside without stopping the parcel (an e-mail address nothing
+    can be sent to), kept so an operator sees why a customer hears nothing.
     """
 
     key: OrderKey
@@ -324,6 +349,7 @@ class Order:
     tags: tuple[str, ...] = ()
     note: str | None = None
     source_problems: tuple[Problem, ...] = ()
+    source_warnings: tuple[Problem, ...] = ()
     raw: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
 
     state: OrderState = OrderState.NEW

@@ -47,6 +47,7 @@ SOURCE_FIELDS = (
     "tags",
     "note",
     "source_problems",
+    "source_warnings",
     "raw",
 )
 

@@ -9,10 +9,20 @@ import re
 __all__ = ["mask_email", "mask_phone", "mask_text"]
 
 # Personal data that may arrive inside free text (a provider's refusal, an
-# upstream error): e-mail addresses, international phone numbers, and local
-# mobile formats of the four markets (a trunk 0 and 8 to 10 digits).  Order
-# ids and AWBs do not start with + or 0, so they stay readable.
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+# upstream error, a library's protocol trace): e-mail addresses, international
+# phone numbers, and local mobile formats of the four markets (a trunk 0 and
+# 8 to 10 digits).  Order ids and AWBs do not start with + or 0, so they stay
+# readable.
+#
+# An address may be written in any script (letters and their marks:
+# ``أَحمد@مثال.مصر``), have a quoted local part (``"Ali Baba"@example.com``),
+# or reach a log as a bytes repr, where every non-ASCII byte is an escape
+# (``b'RCPT TO:<\xd8\xa3...@...>'``, as aiosmtpd logs each command).
+_BYTE = r"\\x[0-9a-fA-F]{2}"
+_NON_ASCII = r"[^\x00-\x7f\s]"
+_LOCAL = rf"(?:\"(?:[^\"\\\r\n]|\\.)*\"|(?:[\w.+-]|{_NON_ASCII}|{_BYTE})+)"
+_LABEL = rf"(?:[\w-]|{_NON_ASCII}|{_BYTE})+"
+_EMAIL = re.compile(rf"{_LOCAL}@{_LABEL}(?:\.{_LABEL})+")
 _PHONE = re.compile(r"(?<![\w+])(?:\+|00|0|[٠-٩])[0-9٠-٩][0-9٠-٩ .-]{5,18}[0-9٠-٩]")
 
 
@@ -29,13 +39,16 @@ def mask_phone(phone: str | None) -> str:
 
 
 def mask_email(email: str | None) -> str:
-    """``layla.h@example.com`` -> ``l***@example.com``."""
+    """``layla.h@example.com`` -> ``l***@example.com``; of a local part
+    only its first letter or digit is kept (``"Ali Baba"@example.com`` ->
+    ``A***@example.com``), and none when it starts otherwise."""
     if not email:
         return "-"
-    local, _, domain = email.partition("@")
-    if not domain:
+    local, _, domain = email.rpartition("@")
+    if not local or not domain:
         return "***"
-    return f"{local[:1]}***@{domain}"
+    first = local.lstrip('"')[:1]
+    return f"{first if first.isalnum() else ''}***@{domain}"
 
 
 def mask_text(text: str) -> str:

@@ -10,6 +10,13 @@ Pure functions:
   scramble the sentence.  SMS text is left as plain characters: phones lay
   out mixed text themselves, and invisible direction marks would turn a
   GSM-7 message into UCS-2.
+- What customers typed is never trusted to behave: direction controls
+  (which could turn the rest of a sentence around) are dropped from every
+  value, and the first name, isolated in ``<bdi>`` too, is read as one line
+  of words and cut to :data:`NAME_LIMIT` characters, so a pasted essay
+  cannot push an SMS past what a provider accepts.
+- :func:`money_text` writes an amount with the minor units of its currency
+  (``570.00 MAD``, ``0.500 KWD``), never as the source happened to send it.
 - :func:`sms_segments` says how a text will be encoded (GSM-7 or UCS-2) and
   how many segments it costs, before anything is sent.
 - :func:`send_time` moves a message due inside the store's quiet hours to the
@@ -22,18 +29,24 @@ import enum
 import html
 import re
 import string
+import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 import attrs
 
+from .domain import Money, minor_units
+
 __all__ = [
     "LOCALES",
+    "NAME_LIMIT",
     "NotifyEvent",
     "QuietHours",
     "Rendered",
     "SmsEncoding",
+    "money_text",
     "render",
     "send_time",
     "sms_segments",
@@ -205,8 +218,10 @@ _TEMPLATES: Mapping[str, Mapping[NotifyEvent, _Template]] = {
 }
 LOCALES = frozenset(_TEMPLATES)
 _RTL = frozenset({"ar"})
-# Values that stay left to right inside an Arabic sentence.
+# Values isolated from the sentence around them: left-to-right parts of an
+# Arabic sentence, and the name, which may be in either direction.
 _ISOLATED = (
+    "first_name",
     "order",
     "link",
     "amount",
@@ -241,8 +256,9 @@ def render(event: NotifyEvent, locale: str, values: Mapping[str, str]) -> Render
         ("first_name", "order", "store", "partner", "link", "code", "discount"), ""
     )
     filled["expires"] = ""
-    filled |= {k: v for k, v in values.items() if v is not None}
-    amount = values.get("amount")
+    filled |= {k: _undirected(v) for k, v in values.items() if v is not None}
+    filled["first_name"] = _name(filled["first_name"])
+    amount = filled.get("amount")
     filled["cod_sentence"] = (
         string.Template(_COD[language]).safe_substitute(amount=amount) if amount else ""
     )
@@ -256,6 +272,65 @@ def render(event: NotifyEvent, locale: str, values: Mapping[str, str]) -> Render
         text=_fill(body, filled),
         html=_html(body, filled, language, direction),
     )
+
+
+def money_text(money: Money) -> str:
+    """*money* as customers read it: the digits of its currency's minor
+    units (rounded half up), then the currency code."""
+    places = Decimal(1).scaleb(-minor_units(money.currency))
+    amount = money.amount.quantize(places, rounding=ROUND_HALF_UP)
+    return f"{amount:f} {money.currency}"
+
+
+NAME_LIMIT = 40
+"""The most characters of a customer's name a message carries."""
+
+# Explicit direction marks, embeddings, overrides and isolates (and the
+# Arabic letter mark): in a value they would reorder the text after it.
+_DIRECTION_CONTROLS = dict.fromkeys(
+    map(ord, "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+)
+_ZWJ = "\u200d"
+
+
+def _undirected(value: str) -> str:
+    return value.translate(_DIRECTION_CONTROLS)
+
+
+def _name(value: str) -> str:
+    """A name as one line: controls and line breaks become spaces, runs of
+    spaces one, and it is cut to :data:`NAME_LIMIT` characters."""
+    spaced = "".join(" " if unicodedata.category(c) == "Cc" else c for c in value)
+    return _cut(" ".join(spaced.split()), NAME_LIMIT)
+
+
+def _cut(text: str, limit: int) -> str:
+    """*text* cut to at most *limit* code points, before any character that
+    would lose a part: a letter and its marks, an emoji and what joins or
+    modifies it, the two halves of a flag."""
+    if len(text) <= limit:
+        return text
+    end = limit
+    while end > 0 and _inside_character(text, end):
+        end -= 1
+    return text[:end].rstrip()
+
+
+def _inside_character(text: str, index: int) -> bool:
+    """Whether a cut before ``text[index]`` splits one visible character."""
+    after, before = text[index], text[index - 1]
+    if _ZWJ in (after, before) or unicodedata.category(after) in ("Mn", "Mc", "Me"):
+        return True
+    if "\ufe00" <= after <= "\ufe0f" or "\U0001f3fb" <= after <= "\U0001f3ff":
+        return True  # a variation selector, a skin tone
+    flags = 0
+    while index - flags > 0 and _is_flag_half(text[index - flags - 1]):
+        flags += 1
+    return flags % 2 == 1 and _is_flag_half(after)
+
+
+def _is_flag_half(character: str) -> bool:
+    return "\U0001f1e6" <= character <= "\U0001f1ff"
 
 
 _OPTIONAL = re.compile(r"\[([^\[\]]*)\]")
@@ -291,6 +366,11 @@ def _html(
     for name in _ISOLATED:
         if escaped.get(name):
             escaped[name] = f"<bdi>{escaped[name]}</bdi>"
+    if escaped.get("cod_sentence"):
+        # Filled again here so the amount in it is isolated too.
+        escaped["cod_sentence"] = _fill(
+            html.escape(_COD[language], quote=False), escaped
+        )
     if escaped.get("link"):
         link = html.escape(values["link"], quote=True)
         escaped["link"] = (

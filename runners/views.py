@@ -109,6 +109,11 @@ def _detail(order: Order) -> dict[str, Any]:
         else None,
         "attempts": order.attempts,
         "next_attempt_at": _iso(order.next_attempt_at),
+        # Set aside without stopping the order (an unusable e-mail).
+        "warnings": [
+            {"code": p.code, "message": mask_text(p.message), "field": p.field}
+            for p in order.source_warnings
+        ],
     }
 
 
@@ -330,6 +335,7 @@ def _header(view: Mapping[str, Any]) -> str:
             ("attempts", _joined(str(view["attempts"]), when and f"next {when}"))
         )
     pairs += [("problem", f"{p['code']}: {p['message']}") for p in view["problems"]]
+    pairs += [("warning", f"{p['code']}: {p['message']}") for p in view["warnings"]]
     return "\n".join(_aligned([(label, value or "-") for label, value in pairs]))
 
 

@@ -370,6 +370,7 @@ def orders(
         tags=tuple(draw(st.lists(texts(max_size=10), max_size=3))),
         note=draw(names()),
         source_problems=tuple(draw(st.lists(problems(), max_size=2))),
+        source_warnings=tuple(draw(st.lists(problems(), max_size=2))),
         raw=draw(raw_payloads()),
         state=draw(states or st.sampled_from(OrderState)),
         problems=tuple(draw(st.lists(problems(), max_size=2))),

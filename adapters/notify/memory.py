@@ -19,7 +19,6 @@ import attrs
 
 from fulfilment.core.errors import (
     OutcomeUnknown,
-    PartnerError,
     PartnerRejected,
     PermanentPartnerError,
 )
@@ -48,7 +47,8 @@ LOST_REPLY = "lost_reply"
 
 _SLASHTAG = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
-Failure = PartnerError | str
+# A partner error, or any other exception to stand for a bug in an adapter.
+Failure = Exception | str
 
 
 @attrs.frozen
@@ -68,7 +68,7 @@ class _Failures:
     def before(self) -> bool:
         """Raise a queued exception; True when the reply must be lost."""
         failure = self._queue.popleft() if self._queue else None
-        if isinstance(failure, PartnerError):
+        if isinstance(failure, Exception):
             raise failure
         return failure == LOST_REPLY
 

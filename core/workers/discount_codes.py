@@ -60,7 +60,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from ..domain import Order
+from ..domain import Money, Order
 from ..errors import (
     DiscountCodeTaken,
     OutcomeUnknown,
@@ -69,7 +69,7 @@ from ..errors import (
     StorageError,
     TransientPartnerError,
 )
-from ..messages import NotifyEvent
+from ..messages import NotifyEvent, money_text
 from ..notices import NOTICE, notices_for
 from ..nps import (
     DISCOUNT,
@@ -132,7 +132,7 @@ def discount_text(kind: DiscountKind, value: Decimal, currency: str) -> str:
     ``12.5%``, ``50.00 MAD``."""
     if kind is DiscountKind.PERCENTAGE:
         return f"{value.normalize():f}%"
-    return f"{value.quantize(Decimal('0.01'))} {currency}"
+    return money_text(Money(value, currency))
 
 
 @attrs.frozen

@@ -17,6 +17,8 @@ receipt.  Outcomes:
 - nothing sent (connection refused, 429): back to QUEUED for the next run;
 - may have been sent (timeout, broken reply): UNCERTAIN and surfaced, never
   resent blindly;
+- an unexpected error while rendering or sending it (a bug): UNCERTAIN and
+  surfaced the same way, logged with the order key, and the batch goes on;
 - an entry left PENDING by a runner that died mid-send: UNCERTAIN and
   surfaced once its grace period has passed.
 """
@@ -24,9 +26,11 @@ receipt.  Outcomes:
 from __future__ import annotations
 
 import logging
+import traceback
 from collections import Counter
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import PurePath
 
 import attrs
 
@@ -38,7 +42,7 @@ from ..errors import (
     PermanentPartnerError,
     TransientPartnerError,
 )
-from ..messages import NotifyEvent, QuietHours, render, send_time
+from ..messages import NotifyEvent, QuietHours, money_text, render, send_time
 from ..notices import (
     NOTICE,
     PARCEL_EVENTS,
@@ -153,30 +157,10 @@ def _one(run: _Run, entry: Effect) -> str:
         )
         return "dropped"
     now = run.clock.now()
-    if order.state is OrderState.CANCELLED:
-        # Cancelled with its partner before this went out: "your order is on
-        # its way" would now be wrong.
-        run.ledger.mark(entry.key, EffectStatus.FAILED, "the order was cancelled", now)
-        return "order_cancelled"
-    event = NotifyEvent(str(payload["event"]))
-    if not reached(order, event, int(payload.get("occurrence", 1))):
-        return "not_yet"  # queued by a tracking run whose save is still due
-    if superseded(event, order.state):
-        # Held back (quiet hours, a provider down) until the parcel moved
-        # on: the customer hears the news that is still true instead.
-        run.ledger.mark(
-            entry.key,
-            EffectStatus.FAILED,
-            f"superseded: the order is now {order.state.value}",
-            now,
-        )
-        return "superseded"
+    held = _held_back(run, order, entry, now)
+    if held is not None:
+        return held
     channel, to = str(payload["channel"]), str(payload["to"])
-    if has_opted_out(run.ledger, channel, to):
-        run.ledger.mark(
-            entry.key, EffectStatus.FAILED, f"the customer opted out of {channel}", now
-        )
-        return "opted_out"
     if send_time(now, voice.time_zone, voice.quiet) > now:
         return "waiting_for_morning"
     taken = run.ledger.take(entry.key, now)
@@ -216,6 +200,9 @@ def _one(run: _Run, entry: Effect) -> str:
     except TransientPartnerError as transient:
         run.ledger.mark(entry.key, EffectStatus.QUEUED, str(transient), now)
         return "retry_later"
+    except Exception as error:  # one broken notice must not stop the batch
+        _crashed(run, order, taken, error)
+        return "crashed"
     run.ledger.complete(
         entry.key,
         {
@@ -228,6 +215,36 @@ def _one(run: _Run, entry: Effect) -> str:
         now,
     )
     return "sent"
+
+
+def _held_back(run: _Run, order: Order, entry: Effect, now: datetime) -> str | None:
+    """Why this notice does not go now (an outcome), or None when it may."""
+    payload = entry.result
+    if order.state is OrderState.CANCELLED:
+        # Cancelled with its partner before this went out: "your order is on
+        # its way" would now be wrong.
+        run.ledger.mark(entry.key, EffectStatus.FAILED, "the order was cancelled", now)
+        return "order_cancelled"
+    event = NotifyEvent(str(payload["event"]))
+    if not reached(order, event, int(payload.get("occurrence", 1))):
+        return "not_yet"  # queued by a tracking run whose save is still due
+    if superseded(event, order.state):
+        # Held back (quiet hours, a provider down) until the parcel moved
+        # on: the customer hears the news that is still true instead.
+        run.ledger.mark(
+            entry.key,
+            EffectStatus.FAILED,
+            f"superseded: the order is now {order.state.value}",
+            now,
+        )
+        return "superseded"
+    channel, to = str(payload["channel"]), str(payload["to"])
+    if has_opted_out(run.ledger, channel, to):
+        run.ledger.mark(
+            entry.key, EffectStatus.FAILED, f"the customer opted out of {channel}", now
+        )
+        return "opted_out"
+    return None
 
 
 def _send(run: _Run, order: Order, voice: StoreVoice, entry: Effect) -> Receipt:
@@ -275,7 +292,7 @@ def _values(
         "store": voice.name,
         "partner": shipment.partner.title() if shipment else "",
         "link": link,
-        "amount": f"{collect.amount} {collect.currency}" if collect else "",
+        "amount": money_text(collect) if collect else "",
     }
 
 
@@ -315,6 +332,35 @@ def _uncertain(run: _Run, entry: Effect, why: str) -> None:
         )
     )
     run.ledger.mark(entry.key, EffectStatus.UNCERTAIN, why, now)
+
+
+def _crashed(run: _Run, order: Order, entry: Effect, error: Exception) -> None:
+    """An unexpected error while rendering or sending one notice (a bug,
+    a value no adapter could write).  Whether it went out cannot be known,
+    so it is uncertain, never resent.  Only the error's type and where it
+    was raised are told: its words may hold the recipient's address."""
+    where = _raised_at(error)
+    log.error(
+        "notices.send_failed order=%s notice=%s error=%s at=%s",
+        order.key,
+        entry.key,
+        type(error).__name__,
+        where,
+    )
+    _uncertain(
+        run,
+        entry,
+        f"sending stopped on an unexpected {type(error).__name__} (at {where}); "
+        "it may have gone out",
+    )
+
+
+def _raised_at(error: Exception) -> str:
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return "unknown"
+    last = frames[-1]
+    return f"{PurePath(last.filename).name}:{last.lineno} in {last.name}"
 
 
 def _settle_abandoned(run: _Run, settings: NotifySettings) -> Counter[str]:

@@ -13,6 +13,10 @@ of both.  It refuses what a real relay refuses and fails when told to:
   ``"disconnect"`` keeps the message, then drops the connection without
   answering (the sender cannot know it was delivered).
 
+It offers SMTPUTF8 (RFC 6531), as current relays do, so international
+addresses (``أحمد@مثال.مصر``) arrive as written; ``smtputf8=False`` makes
+it an older server that does not.
+
 Messages are written to ``<data_dir>/mail/NNNNN.eml`` and kept in memory
 (:attr:`MailSink.messages`), parsed, for assertions and the demo report; a
 sink started over the same folder reads the earlier ones back and numbers on.
@@ -57,6 +61,7 @@ class MailSink:
         credentials: tuple[str, str] | None = None,
         refused_domains: Iterable[str] = ("invalid.example",),
         busy_domains: Iterable[str] = ("busy.example",),
+        smtputf8: bool = True,
     ) -> None:
         self.folder = Path(data_dir) / "mail" if data_dir else None
         self.host = host
@@ -66,7 +71,10 @@ class MailSink:
         self.messages: list[EmailMessage] = []
         self._faults: deque[str] = deque()
         self._lock = threading.Lock()
-        self._options = _server_options(tls_context, implicit_tls, credentials)
+        self._options = {
+            **_server_options(tls_context, implicit_tls, credentials),
+            "enable_SMTPUTF8": smtputf8,
+        }
         self._controller: Controller | None = None
 
     def sandbox_settings(self, host: str, port: int) -> dict[str, Any]:
@@ -134,10 +142,11 @@ class MailSink:
 
     def keep(self, envelope: Envelope) -> None:
         """Store one accepted message, its envelope recipients recorded in
-        ``Delivered-To`` headers as a mailbox would."""
+        ``Delivered-To`` headers as a mailbox would (in UTF-8, as the
+        message's own headers are under SMTPUTF8)."""
         content = envelope.original_content or b""
         headers = "".join(f"Delivered-To: {r}\r\n" for r in envelope.rcpt_tos)
-        raw = headers.encode("ascii") + content
+        raw = headers.encode("utf-8") + content
         with self._lock:
             self.messages.append(_parse(raw))
             if self.folder is not None:

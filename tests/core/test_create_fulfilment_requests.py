@@ -185,6 +185,21 @@ def test_an_order_with_source_problems_is_not_booked(world: World) -> None:
     assert world.parcels() == 0
 
 
+def test_an_order_with_only_source_warnings_is_booked(world: World) -> None:
+    warned = attrs.evolve(
+        make_order("7w"),
+        source_warnings=(
+            Problem("unusable_email", "not one address", "customer.email"),
+        ),
+    )
+    world.add(warned)
+
+    world.book()
+
+    assert world.order("7w").state is S.BOOKED
+    assert world.parcels() == 1
+
+
 def test_a_lost_reply_is_recovered_by_lookup_not_rebooked(world: World) -> None:
     world.add(make_order("8", store="shemsi-egypt"))
     world.partners["flextock"].fail_next("lost_reply")

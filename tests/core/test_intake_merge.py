@@ -48,6 +48,20 @@ def test_a_malformed_order_is_kept_with_its_problems_and_raised() -> None:
     assert "shippingAddress.city: no city" in result.attention[1]
 
 
+def test_source_warnings_follow_the_newest_version_and_hold_nothing_up() -> None:
+    warning = Problem("unusable_email", "not one address", "customer.email")
+    warned = attrs.evolve(make_order("2w"), source_warnings=(warning,))
+    stored = merge(None, warned, NOW)
+    assert stored.order is not None
+
+    fixed = merge(stored.order, newer(stored.order, source_warnings=()), NOW)
+
+    assert (stored.order.state, stored.attention) == (S.NEW, None)
+    assert stored.order.source_warnings == (warning,)
+    assert fixed.order is not None
+    assert fixed.order.source_warnings == ()
+
+
 def test_an_older_version_never_replaces_a_newer_one() -> None:
     stored = make_order("3", name="#new")
     older = attrs.evolve(

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fulfilment.core.domain import Money
 from fulfilment.core.messages import (
     NotifyEvent,
     QuietHours,
+    money_text,
     render,
     send_time,
     sms_segments,
@@ -191,3 +194,101 @@ def test_nothing_is_ever_sent_inside_quiet_hours(due: datetime) -> None:
     local = when.astimezone(ZoneInfo("Asia/Beirut"))
     assert not QUIET.contains(local.time().replace(tzinfo=None))
     assert when >= due
+
+
+# --- what customers typed, and money -------------------------------------------
+
+DIRECTION_CONTROLS = (
+    "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
+@pytest.mark.parametrize("locale", ["en", "fr", "ar"])
+def test_direction_controls_are_dropped_and_the_name_is_isolated(locale: str) -> None:
+    values = VALUES | {"first_name": "\u202eFati\u2066ma\u200f", "order": "#10\u202e01"}
+
+    rendered = render(NotifyEvent.SHIPPED, locale, values)
+
+    every_part = rendered.sms + rendered.subject + rendered.text + rendered.html
+    assert [c for c in DIRECTION_CONTROLS if c in every_part] == []
+    assert "<bdi>Fatima</bdi>" in rendered.html
+    assert "<bdi>#1001</bdi>" in rendered.html
+    assert "Fatima" in rendered.sms
+
+
+@pytest.mark.parametrize("locale", ["en", "fr", "ar"])
+def test_line_breaks_and_controls_in_a_name_become_single_spaces(locale: str) -> None:
+    values = VALUES | {"first_name": " Fatima\r\n\r\nBcc:\x07 Zahra\t"}
+
+    rendered = render(NotifyEvent.DELIVERED, locale, values)
+
+    assert "Fatima Bcc: Zahra" in rendered.text
+    assert "\x07" not in rendered.text + rendered.html
+    assert rendered.text.count("\n\n") == 1  # the template's own paragraphs
+
+
+@pytest.mark.parametrize("locale", ["en", "fr", "ar"])
+@pytest.mark.parametrize("event", list(NotifyEvent))
+def test_a_very_long_name_is_cut_so_the_sms_fits(
+    locale: str, event: NotifyEvent
+) -> None:
+    values = VALUES | {"first_name": "Fatima" * 1000, "amount": "459.00 MAD"}
+
+    rendered = render(event, locale, values)
+
+    assert len(rendered.sms) <= 1600  # the longest text Twilio accepts
+    assert "Fatima" * 6 + "Fati" in rendered.sms + rendered.text  # 40 characters
+    assert "Fatima" * 7 not in rendered.sms + rendered.text + rendered.html
+
+
+@pytest.mark.parametrize(
+    ("name", "kept"),
+    [
+        ("a" * 39 + "e\u0301" + "b" * 10, "a" * 39),  # é as e and its accent
+        ("م" * 39 + "حَ" + "د" * 5, "م" * 39),  # a letter and its vowel mark
+        ("x" * 38 + "👩\u200d👧" + "y", "x" * 38),  # one emoji of two people
+    ],
+)
+def test_a_long_name_is_cut_between_characters_not_inside_one(
+    name: str, kept: str
+) -> None:
+    rendered = render(NotifyEvent.DELIVERED, "en", VALUES | {"first_name": name})
+
+    assert rendered.sms.startswith(f"Hello {kept}, your order")
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "text"),
+    [
+        ("570.0", "MAD", "570.00 MAD"),
+        ("570", "EGP", "570.00 EGP"),
+        ("1E+3", "AED", "1000.00 AED"),
+        ("12.5", "USD", "12.50 USD"),
+        ("0.1", "KWD", "0.100 KWD"),
+        ("1500.0", "JPY", "1500 JPY"),
+        ("19.999", "MAD", "20.00 MAD"),
+    ],
+)
+def test_an_amount_shows_the_minor_units_of_its_currency(
+    amount: str, currency: str, text: str
+) -> None:
+    assert money_text(Money(Decimal(amount), currency)) == text
+
+
+@pytest.mark.parametrize(
+    ("locale", "sentence"),
+    [
+        ("en", "Please have 570.00 MAD ready for the courier."),
+        ("fr", "Merci de préparer 570.00 MAD pour le livreur."),
+        ("ar", "يرجى تجهيز مبلغ 570.00 MAD للمندوب."),
+    ],
+)
+def test_the_amount_to_prepare_reads_with_its_minor_units(
+    locale: str, sentence: str
+) -> None:
+    amount = money_text(Money(Decimal("570.0"), "MAD"))
+
+    rendered = render(NotifyEvent.OUT_FOR_DELIVERY, locale, VALUES | {"amount": amount})
+
+    assert sentence in rendered.sms
+    assert "<bdi>570.00 MAD</bdi>" in rendered.html

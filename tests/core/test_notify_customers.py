@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import attrs
@@ -396,3 +397,54 @@ def test_each_uncertain_notice_is_its_own_item_for_a_person() -> None:
         "notification_uncertain:shipped:email",
         "notification_uncertain:shipped:sms",
     ]
+
+
+def test_an_unexpected_error_on_one_notice_leaves_it_uncertain_and_the_batch_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    world = World()
+    world.book(egyptian("12"), egyptian("13"))
+    world.clock.advance(timedelta(hours=6))
+    world.track()
+    world.mail.fail_next(RuntimeError("cannot write fatima@example.com"))
+    caplog.set_level(logging.ERROR, logger="fulfilment.core.workers.notify_customers")
+
+    report = world.notify()
+    world.day(rounds=20)
+
+    assert report.outcomes == {"sent": 3, "crashed": 1}
+    (uncertain,) = world.storage.ledger.with_status(EffectStatus.UNCERTAIN, 10)
+    assert uncertain.key.endswith(":email")
+    assert "RuntimeError" in uncertain.detail
+    # Sent once per notice, the one that failed included: never again.
+    assert world.mail.send_calls == 6
+    assert len(world.sms.bodies_to("+201001234567")) == 6
+    (item,) = [
+        i
+        for i in world.storage.attention.open_items()
+        if i.reason.startswith("notification_uncertain:")
+    ]
+    assert item.subject == uncertain.subject
+    assert "RuntimeError" in item.message
+    assert "fatima" not in item.message + uncertain.detail
+    (logged,) = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.endswith("notify_customers") and r.levelno == logging.ERROR
+    ]
+    assert logged.startswith("notices.send_failed order=shopify:shemsi-egypt:1")
+    assert "error=RuntimeError" in logged
+    assert "fatima" not in logged
+
+
+def test_the_amount_to_collect_reads_with_its_minor_units() -> None:
+    world = World()
+    world.book(make_order("14", store="shemsi-egypt", amount="570.0"))
+
+    world.day(rounds=20)
+
+    (out_for_delivery,) = [
+        b for b in world.sms.bodies_to("+201001234567") if "570" in b
+    ]
+    assert "570.00 EGP" in out_for_delivery
+    assert "570.0 EGP" not in out_for_delivery

@@ -10,6 +10,7 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from fulfilment.adapters.notify.common import INVALID_RECIPIENT
@@ -275,3 +276,107 @@ def test_the_sandbox_sink_keeps_each_message_as_an_eml_file(tmp_path: Path) -> N
     assert first.read_bytes().startswith(b"Delivered-To: layla@example.com")
     assert received(again.messages[0]).text.rstrip("\n") == ARABIC_TEXT
     assert len(again.messages_to("layla@example.com")) == 2
+
+
+# --- addresses that cannot go on the wire as written ---------------------------
+
+INJECTED = "x@example.com\r\nBcc: evil@attacker.example"
+ARABIC_ADDRESS = "أحمد@مثال.مصر"
+ARABIC_DOMAIN = "layla@مثال.مصر"
+
+
+@pytest.mark.parametrize(
+    "address",
+    [INJECTED, "layla@example.com\n", "a@b.com, c@d.com", "layla", "<x@example.com>"],
+)
+def test_a_recipient_that_is_not_one_address_is_rejected_and_nothing_is_sent(
+    starttls_sink: MailSink, certificate: Certificate, address: str
+) -> None:
+    with pytest.raises(PartnerRejected) as refused:
+        mailer_for(starttls_sink, certificate).send_mail(mail(to=address))
+
+    assert refused.value.code == INVALID_RECIPIENT
+    assert "evil" not in str(refused.value)
+    assert "x@example.com" not in str(refused.value)
+    assert "layla@example.com" not in str(refused.value)
+    assert "recipient" in str(refused.value)
+    assert starttls_sink.messages == []
+
+
+def test_a_sender_that_cannot_go_on_the_wire_is_a_permanent_error(
+    starttls_sink: MailSink, certificate: Certificate
+) -> None:
+    message = attrs.evolve(
+        mail(), sender="Shemsi <orders@shemsi.example>\r\nBcc: x@y.z"
+    )
+
+    with pytest.raises(PermanentPartnerError) as refused:
+        mailer_for(starttls_sink, certificate).send_mail(message)
+
+    assert not isinstance(refused.value, PartnerRejected)
+    assert refused.value.code == "sender"
+    assert "x@y.z" not in str(refused.value)
+    assert starttls_sink.messages == []
+
+
+def test_a_quoted_local_part_is_delivered_as_written(
+    starttls_sink: MailSink, certificate: Certificate
+) -> None:
+    mailer_for(starttls_sink, certificate).send_mail(mail(to='"Ali Baba"@Example.COM'))
+
+    (message,) = starttls_sink.messages_to('"Ali Baba"@Example.COM')
+    assert message["To"] == '"Ali Baba"@Example.COM'
+
+
+def test_an_international_address_goes_out_as_smtputf8_when_offered(
+    starttls_sink: MailSink, certificate: Certificate
+) -> None:
+    mailer_for(starttls_sink, certificate).send_mail(
+        mail(to=ARABIC_ADDRESS, subject=ARABIC_SUBJECT, text=ARABIC_TEXT)
+    )
+
+    (message,) = starttls_sink.messages_to(ARABIC_ADDRESS)
+    assert message["To"] == ARABIC_ADDRESS
+    assert received(message).subject == ARABIC_SUBJECT
+    assert received(message).text.rstrip("\n") == ARABIC_TEXT
+
+
+def test_an_international_address_is_refused_by_a_server_without_smtputf8(
+    certificate: Certificate,
+) -> None:
+    with (
+        smtp_sink(certificate, credentials=LOGIN, smtputf8=False) as sink,
+        pytest.raises(PartnerRejected) as refused,
+    ):
+        mailer_for(sink, certificate).send_mail(mail(to=ARABIC_ADDRESS))
+
+    assert refused.value.code == INVALID_RECIPIENT
+    assert "does not accept international addresses (no SMTPUTF8)" in str(refused.value)
+    assert "أحمد" not in str(refused.value)
+    assert sink.messages == []
+
+
+def test_an_international_domain_travels_in_its_ascii_form_to_any_server(
+    certificate: Certificate,
+) -> None:
+    with smtp_sink(certificate, credentials=LOGIN, smtputf8=False) as sink:
+        mailer_for(sink, certificate).send_mail(mail(to=ARABIC_DOMAIN))
+
+    (message,) = sink.messages_to("layla@xn--mgbh0fb.xn--wgbh1c")
+    assert message["To"] == "layla@xn--mgbh0fb.xn--wgbh1c"
+
+
+def test_the_sandbox_sink_keeps_an_international_message_as_an_eml_file(
+    tmp_path: Path,
+) -> None:
+    with MailSink(data_dir=tmp_path) as sink:
+        table = sink.sandbox_settings("127.0.0.1", sink.port)
+        mailer_for(sink, **table, username=None, password=None).send_mail(
+            mail(to=ARABIC_ADDRESS)
+        )
+
+    with MailSink(data_dir=tmp_path) as again:
+        (message,) = again.messages_to(ARABIC_ADDRESS)
+    (eml,) = (tmp_path / "mail").glob("*.eml")
+    assert eml.read_bytes().startswith(f"Delivered-To: {ARABIC_ADDRESS}".encode())
+    assert message["To"] == ARABIC_ADDRESS

@@ -134,3 +134,73 @@ def test_a_transport_failure_means_what_its_timing_says(
     error: BaseException, data_sent: bool, kind: type[PartnerError]
 ) -> None:
     assert type(wire.error_of(error, data_sent=data_sent)) is kind
+
+
+# --- addresses -----------------------------------------------------------------
+
+ADDRESS_TEXT = st.text(
+    st.sampled_from('ab.-_+"@ \\\r\n\t,<>أح') | st.characters(), max_size=24
+)
+
+
+def compose_or_refuse(to: str) -> email.message.EmailMessage | PartnerRejected:
+    try:
+        return wire.compose(mail(to=to), SETTINGS, T0)
+    except PartnerRejected as refused:
+        return refused
+
+
+@given(to=ADDRESS_TEXT | st.emails())
+def test_any_recipient_text_is_composed_as_one_address_or_refused(to: str) -> None:
+    composed = compose_or_refuse(to)
+
+    if isinstance(composed, PartnerRejected):
+        assert composed.code == INVALID_RECIPIENT
+        return
+    recipient = wire.envelope_recipient(composed)
+    international = wire.is_international(recipient)
+    message = read_back(wire.wire_bytes(composed, international=international))
+    assert len(message["To"].addresses) == 1
+    assert message["Bcc"] is None
+    assert "\n" not in recipient
+    assert "\r" not in recipient
+
+
+@pytest.mark.parametrize(
+    ("address", "travelling"),
+    [
+        ("layla@example.com", "layla@example.com"),
+        ("layla@مثال.مصر", "layla@xn--mgbh0fb.xn--wgbh1c"),
+        ("أحمد@مثال.مصر", "أحمد@مثال.مصر"),  # only SMTPUTF8 carries it
+        ('"Ali Baba"@Example.COM', '"Ali Baba"@Example.COM'),
+    ],
+)
+def test_an_address_travels_in_the_form_servers_take(
+    address: str, travelling: str
+) -> None:
+    assert wire.recipient(address) == travelling
+
+
+def test_an_international_message_keeps_its_headers_in_utf8() -> None:
+    composed = wire.compose(mail(to="أحمد@مثال.مصر"), SETTINGS, T0)
+
+    data = wire.wire_bytes(composed, international=True)
+
+    assert "To: أحمد@مثال.مصر\r\n".encode() in data
+    assert read_back(data)["To"] == "أحمد@مثال.مصر"
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "Shemsi <orders@shemsi.example>\r\nBcc: x@y.z",
+        "orders@shemsi.example, other@shemsi.example",
+        "Shemsi <orders>",
+    ],
+)
+def test_a_sender_that_is_not_one_address_is_a_setup_error(sender: str) -> None:
+    with pytest.raises(PermanentPartnerError) as broken:
+        wire.compose(attrs.evolve(mail(), sender=sender), SETTINGS, T0)
+
+    assert broken.value.code == "sender"
+    assert not isinstance(broken.value, PartnerRejected)

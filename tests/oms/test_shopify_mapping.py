@@ -512,3 +512,92 @@ def test_a_node_without_any_usable_id_is_rejected_not_raised(node: Any) -> None:
 
     assert isinstance(result, Rejected)
     assert result.raw == node
+
+
+# --- e-mail addresses ----------------------------------------------------------
+
+INJECTED = "x@example.com\r\nBcc: evil@attacker.example"
+
+
+def with_email(address: Any) -> dict[str, Any]:
+    customer = {**order_node()["customer"], "email": address}
+    return order_node(email=address, customer=customer)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        INJECTED,
+        "x@example.com\nBcc: evil@attacker.example",
+        "layla @example.com",
+        "layla\t@example.com",
+        "layla\x00@example.com",
+        "layla\u202e@example.com",
+        "layla.example.com",
+        "layla@home@example.com",
+        "a@b.com, c@d.com",
+        "<layla@example.com>",
+        '"Ali Baba"@example.com',
+        "layla@",
+        "@example.com",
+        "layla@localhost",
+        "layla@example..com",
+        "layla..h@example.com",
+        "layla@-example.com",
+    ],
+)
+def test_an_unusable_email_is_set_aside_and_the_order_still_books(
+    address: str,
+) -> None:
+    order = mapped(with_email(address))
+
+    assert order.customer is not None
+    assert order.customer.email is None
+    assert order.source_problems == ()  # a bad e-mail never stops a parcel
+    (warning,) = order.source_warnings
+    assert (warning.code, warning.field) == ("unusable_email", "customer.email")
+    assert "evil" not in warning.message
+    assert "layla" not in warning.message
+    assert order.raw["customer"]["email"] == address  # kept as sent
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "layla.h@example.com",
+        "Layla+orders@Example.COM",
+        "o'brien@example.ie",
+        "أحمد@مثال.مصر",
+        "layla@مثال.مصر",
+        "yasmine@xn--mgbh0fb.xn--wgbh1c",
+    ],
+)
+def test_a_plausible_email_is_kept_as_written(address: str) -> None:
+    order = mapped(with_email(address))
+
+    assert order.customer is not None
+    assert order.customer.email == address
+    assert order.source_warnings == ()
+
+
+def test_a_usable_order_email_makes_up_for_an_unusable_customer_email() -> None:
+    node = with_email(INJECTED)
+    node["email"] = "yasmine.benali@example.com"
+
+    order = mapped(node)
+
+    assert order.customer is not None
+    assert order.customer.email == "yasmine.benali@example.com"
+    assert order.source_warnings == ()
+
+
+def test_an_unusable_order_email_is_located_on_its_own_field() -> None:
+    node = order_node(email="layla at example.com", customer=None)
+
+    order = mapped(node)
+
+    assert order.customer is not None
+    assert order.customer.email is None
+    assert [(w.code, w.field) for w in order.source_warnings] == [
+        ("unusable_email", "email")
+    ]

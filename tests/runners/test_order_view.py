@@ -10,6 +10,7 @@ import attrs
 from fulfilment.core.domain import (
     Order,
     OrderState,
+    Problem,
     Shipment,
     TrackingEvent,
     TrackingStatus,
@@ -134,3 +135,23 @@ def test_only_attention_items_about_the_order_are_shown() -> None:
         (KEY, "tracking_stale")
     ]
     assert view["attention"][0]["message"] == "no news from 01******567"
+
+
+def test_a_warning_from_the_source_is_shown_beside_the_problems() -> None:
+    warning = Problem(
+        "unusable_email",
+        "customer.email is not one e-mail address (it holds a line break); "
+        "no e-mail is sent to this customer",
+        "customer.email",
+    )
+    order = attrs.evolve(in_transit(), source_warnings=(warning,))
+
+    view = order_show_json(order, [], [])
+
+    assert view["problems"] == []
+    assert view["warnings"] == [
+        {"code": warning.code, "message": warning.message, "field": warning.field}
+    ]
+    assert "warning   unusable_email: customer.email is not one" in (
+        order_show_text(view)
+    )

@@ -25,6 +25,9 @@ class SmtpMailSender:
     with one Message-ID, which mail readers and logs recognise.  Failures
     before the message was transmitted are retried under the retry policy;
     a connection lost after it was is ``OutcomeUnknown`` and never retried.
+    A recipient that is not one address, or that only SMTPUTF8 can carry to
+    a server without it, is ``PartnerRejected`` (invalid_recipient) before
+    anything is sent.
     """
 
     name = wire.PARTNER
@@ -43,9 +46,11 @@ class SmtpMailSender:
 
     def send_mail(self, message: MailMessage) -> Receipt:
         mail = wire.compose(message, self._settings, self._clock.now())
-        sender, data = wire.envelope_sender(mail), wire.wire_bytes(mail)
+        sender, to = wire.envelope_sender(mail), wire.envelope_recipient(mail)
+        international = wire.is_international(sender, to)
+        data = wire.wire_bytes(mail, international=international)
         self._retry.call(
-            lambda: self._client.submit(sender, message.to, data),
+            lambda: self._client.submit(sender, to, data, international=international),
             idempotent=False,
             what="smtp.send_mail",
         )

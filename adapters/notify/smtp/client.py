@@ -4,6 +4,10 @@ Each message gets its own connection: notifications go out a few at a time
 and a fresh connection never trips over a relay's idle timeout.  The steps
 are taken one by one (not ``sendmail``) so a failure is known to have
 happened before or after the message was transmitted.
+
+An international message (an address only UTF-8 can carry) asks for
+``SMTPUTF8`` on ``MAIL FROM``; a server that does not offer it is told
+nothing and the recipient is refused before ``MAIL``.
 """
 
 from __future__ import annotations
@@ -41,9 +45,12 @@ class SmtpClient:
         self._settings = settings
         self._tls = tls
 
-    def submit(self, sender: str, recipient: str, data: bytes) -> None:
-        """Hand one message to the server; raises partner errors only."""
-        connection = self._prepare(sender, recipient)
+    def submit(
+        self, sender: str, recipient: str, data: bytes, *, international: bool = False
+    ) -> None:
+        """Hand one message to the server; raises partner errors only.
+        *international*: the addresses need SMTPUTF8."""
+        connection = self._prepare(sender, recipient, international)
         try:
             self._transmit(connection, data, recipient)
         finally:
@@ -51,12 +58,14 @@ class SmtpClient:
                 connection.quit()
             connection.close()
 
-    def _prepare(self, sender: str, recipient: str) -> smtplib.SMTP:
+    def _prepare(
+        self, sender: str, recipient: str, international: bool
+    ) -> smtplib.SMTP:
         """An open connection on which MAIL and RCPT were accepted."""
         connection: smtplib.SMTP | None = None
         try:
             connection = self._connect()
-            self._envelope(connection, sender, recipient)
+            self._envelope(connection, sender, recipient, international)
         except (OSError, smtplib.SMTPException, PartnerError) as error:
             if connection is not None:
                 connection.close()
@@ -90,9 +99,19 @@ class SmtpClient:
         return connection
 
     @staticmethod
-    def _envelope(connection: smtplib.SMTP, sender: str, recipient: str) -> None:
+    def _envelope(
+        connection: smtplib.SMTP, sender: str, recipient: str, international: bool
+    ) -> None:
         connection.ehlo_or_helo_if_needed()
-        code, reply = connection.mail(sender)
+        options: list[str] = []
+        if international:
+            if not connection.has_extn("smtputf8"):
+                raise wire.no_smtputf8(recipient)
+            # smtplib then writes the commands in UTF-8.
+            options.append("SMTPUTF8")
+            if connection.has_extn("8bitmime"):
+                options.append("BODY=8BITMIME")
+        code, reply = connection.mail(sender, options)
         if code != _OK:
             raise wire.refused(code, reply, stage="mail")
         code, reply = connection.rcpt(recipient)

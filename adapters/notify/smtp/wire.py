@@ -10,12 +10,25 @@ text untouched), base64-encoded when not ASCII so no relay has to handle
 8-bit data; non-ASCII headers are RFC 2047 encoded.  ``Content-Language``
 carries the message's language.
 
+Addresses are checked before anything is composed: text that is not one
+address (two addresses, a line break that would smuggle in a ``Bcc:``) is
+never put in a header.  An international address has no RFC 2047 form:
+
+- an international domain after an ASCII local part (``layla@مثال.مصر``)
+  travels in its ASCII (IDNA) form, which every server and relay takes;
+- an international local part (``أحمد@مثال.مصر``) travels as UTF-8 under
+  SMTPUTF8 (RFC 6531), headers included, when the server offers it; a
+  server that does not cannot deliver it, and the recipient is refused.
+
 What a failure means depends on when it happened:
 
 =========================================  ===================================
 5xx to RCPT                                 ``PartnerRejected`` (invalid_recipient)
 5xx to DATA or to the message               ``PartnerRejected`` (body_refused)
 5xx to MAIL FROM                            ``PermanentPartnerError`` (sender)
+recipient not one address                   ``PartnerRejected`` (invalid_recipient)
+international recipient, no SMTPUTF8        ``PartnerRejected`` (invalid_recipient)
+sender or reply-to not one address          ``PermanentPartnerError`` (sender)
 authentication refused, TLS failure         ``PermanentPartnerError``
 4xx at any step, refused connection         ``TransientPartnerError``
 connection lost after the message was sent  ``OutcomeUnknown``
@@ -28,9 +41,11 @@ import email.policy
 import email.utils
 import smtplib
 import ssl
+import unicodedata
 from datetime import datetime
 from email.message import EmailMessage
 
+from fulfilment.adapters.emails import email_problem
 from fulfilment.core.errors import (
     OutcomeUnknown,
     PartnerError,
@@ -38,6 +53,7 @@ from fulfilment.core.errors import (
     PermanentPartnerError,
     TransientPartnerError,
 )
+from fulfilment.core.masking import mask_email
 from fulfilment.core.ports import MailMessage
 
 from ..common import BODY_REFUSED, INVALID_RECIPIENT, hide_contact, mail_message_id
@@ -47,14 +63,20 @@ __all__ = [
     "PARTNER",
     "REFERENCE_HEADER",
     "compose",
+    "envelope_recipient",
     "envelope_sender",
     "error_of",
+    "is_international",
+    "no_smtputf8",
+    "recipient",
     "refused",
     "wire_bytes",
 ]
 
 PARTNER = "smtp"
 REFERENCE_HEADER = "X-Fulfilment-Reference"
+# Characters that end or corrupt a header line wherever they stand.
+_BREAKING = frozenset({"Cc", "Zl", "Zp"})
 
 
 # --- composing ---------------------------------------------------------------
@@ -66,15 +88,17 @@ def compose(
     """The e-mail for *message*: text, plus an HTML alternative when given."""
     # Composed with line feeds (what a reader decodes back to); ``as_bytes``
     # under the SMTP policy gives the wire form with CRLF.
+    to = recipient(message.to)
+    sender = _own_address(message.sender or settings.sender, "sender")
+    reply_to = message.reply_to or settings.reply_to
     mail = EmailMessage(policy=email.policy.default)
     mail["Message-ID"] = mail_message_id(message.reference, settings.id_domain)
     mail["Date"] = email.utils.format_datetime(now)
-    mail["From"] = message.sender or settings.sender
-    mail["To"] = message.to
+    mail["From"] = sender
+    mail["To"] = to
     mail["Subject"] = message.subject
-    reply_to = message.reply_to or settings.reply_to
     if reply_to:
-        mail["Reply-To"] = reply_to
+        mail["Reply-To"] = _own_address(reply_to, "reply-to")
     mail[REFERENCE_HEADER] = message.reference
     mail.set_content(message.text, charset="utf-8", cte=_cte(message.text))
     if message.html:
@@ -89,12 +113,106 @@ def compose(
 
 def envelope_sender(mail: EmailMessage) -> str:
     """The bare address of the ``From`` header, for ``MAIL FROM``."""
-    return email.utils.parseaddr(str(mail["From"]))[1]
+    return _travelling(email.utils.parseaddr(str(mail["From"]))[1]) or ""
 
 
-def wire_bytes(mail: EmailMessage) -> bytes:
-    """*mail* as transmitted: CRLF line ends, non-ASCII headers encoded."""
-    return mail.as_bytes(policy=email.policy.SMTP)
+def envelope_recipient(mail: EmailMessage) -> str:
+    """The address of the ``To`` header, for ``RCPT TO``."""
+    return str(mail["To"].addresses[0].addr_spec)
+
+
+def is_international(*addresses: str) -> bool:
+    """Whether an address can only travel as UTF-8 (under SMTPUTF8)."""
+    return not all(address.isascii() for address in addresses)
+
+
+def wire_bytes(mail: EmailMessage, *, international: bool = False) -> bytes:
+    """*mail* as transmitted: CRLF line ends, non-ASCII headers encoded;
+    *international*: headers in UTF-8 as written, for SMTPUTF8."""
+    policy = email.policy.SMTPUTF8 if international else email.policy.SMTP
+    return mail.as_bytes(policy=policy)
+
+
+# --- addresses ---------------------------------------------------------------
+
+
+def recipient(address: str) -> str:
+    """*address* as it goes on the wire: one address, its international
+    domain in ASCII (IDNA) form when the local part is ASCII.  Anything else
+    is ``PartnerRejected`` (invalid_recipient), the address masked."""
+    problem = email_problem(address, quoted=True)
+    travelling = None if problem else _travelling(address)
+    if travelling is None:
+        shown = mask_email(address) if problem is None else "(not shown)"
+        why = problem or "its domain has no ASCII (IDNA) form"
+        raise _invalid_recipient(f"recipient {shown} is not an address: {why}")
+    return travelling
+
+
+def no_smtputf8(address: str) -> PartnerRejected:
+    """The refusal of an international *address* by a server without
+    SMTPUTF8: nothing can carry it there."""
+    return _invalid_recipient(
+        "the mail server does not accept international addresses (no "
+        f"SMTPUTF8); recipient {mask_email(address)}"
+    )
+
+
+def _invalid_recipient(message: str) -> PartnerRejected:
+    return PartnerRejected(
+        message,
+        partner=PARTNER,
+        problems=(("recipient", message),),
+        code=INVALID_RECIPIENT,
+    )
+
+
+def _own_address(value: str, what: str) -> str:
+    """*value* (``Name <address>`` or an address) checked for a header.
+    These are our own addresses, from the configuration: a broken one is a
+    setup error (the notices wait for the fix), not a refused recipient."""
+    address = email.utils.parseaddr(value)[1]
+    problem = (
+        _control_problem(value)
+        or _count_problem(value)
+        or email_problem(address, quoted=True)
+    )
+    if problem is None and _travelling(address) is None:
+        problem = "its domain has no ASCII (IDNA) form"
+    if problem:
+        raise PermanentPartnerError(
+            f"the {what} address is not usable in a mail header: {problem}",
+            partner=PARTNER,
+            code="sender",
+        )
+    return value
+
+
+def _control_problem(value: str) -> str | None:
+    if any(unicodedata.category(c) in _BREAKING for c in value):
+        return "it holds a line break or a control character"
+    return None
+
+
+def _count_problem(value: str) -> str | None:
+    if len(email.utils.getaddresses([value])) != 1:
+        return "it is not one address"
+    return None
+
+
+def _travelling(address: str) -> str | None:
+    """*address* with an international domain in IDNA form when its local
+    part is ASCII; as written when nothing needs changing or the local part
+    is international too (then only SMTPUTF8 carries it); None when the
+    domain has no IDNA form."""
+    local, _, domain = address.rpartition("@")
+    if domain.isascii() or not local.isascii():
+        return address
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    return f"{local}@{ascii_domain}"
 
 
 def _cte(text: str) -> str:

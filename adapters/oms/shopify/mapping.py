@@ -9,8 +9,10 @@ read becomes a :class:`~fulfilment.core.domain.Problem` in
 ``source_problems`` whose ``field`` is the path in the node
 (``shippingAddress.city``, ``lineItems.nodes[2].currentQuantity``), and the
 node itself is kept in ``raw`` so the order can be re-mapped once the cause
-is fixed.  Only a node with no usable id at all cannot become an order; it
-comes back as a :class:`Rejected` for the source to log and count.
+is fixed.  A part that is set aside without stopping the order becomes a
+warning in ``source_warnings``, located the same way.  Only a node with no
+usable id at all cannot become an order; it comes back as a
+:class:`Rejected` for the source to log and count.
 
 Business rules encoded here:
 
@@ -30,6 +32,12 @@ Business rules encoded here:
 - phones are read with the shipping country (else the store's country).
   A cancelled order needs no delivery, so it is not checked for an address,
   a phone or items;
+- the customer's e-mail is ``customer.email``, else the order's ``email``.
+  One that is not a single address (a line break, a space, no or two ``@``;
+  see :func:`~fulfilment.adapters.emails.email_problem`) is never used for
+  messages: it is left out of ``customer.email`` (``raw`` keeps it) and,
+  when no usable address remains, noted in ``source_warnings``.  A bad
+  e-mail never stops a parcel, so it is no problem;
 - a line's ``grams`` is the weight of one unit, read from
   ``variant.inventoryItem.measurement.weight`` and converted to whole grams
   (half up).  Shopify stores 0 when the merchant entered no weight, so a
@@ -47,6 +55,7 @@ from typing import Any
 
 import attrs
 
+from fulfilment.adapters.emails import email_problem
 from fulfilment.adapters.phones import normalise_phone
 from fulfilment.core.domain import (
     Address,
@@ -138,10 +147,14 @@ class _Mapper:
     def __init__(self, node: Mapping[str, Any], country: str | None) -> None:
         self.node = node
         self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
         self.default_country = country
 
     def problem(self, code: str, message: str, field: str | None) -> None:
         self.problems.append(Problem(code, message, field))
+
+    def warn(self, code: str, message: str, field: str) -> None:
+        self.warnings.append(Problem(code, message, field))
 
     def order(self, key: OrderKey) -> Order:
         cancelled_at = self.time("cancelledAt", required=False)
@@ -170,6 +183,7 @@ class _Mapper:
             tags=_tags(self.node.get("tags")),
             note=_text(self.node.get("note")),
             source_problems=tuple(self.problems),
+            source_warnings=tuple(self.warnings),
             raw=self.node,
         )
 
@@ -295,18 +309,42 @@ class _Mapper:
     def customer(self, address: Address | None) -> Customer | None:
         data = self.node.get("customer")
         data = data if isinstance(data, Mapping) else {}
-        email = _text(data.get("email")) or _text(self.node.get("email"))
+        typed = _text(data.get("email")) or _text(self.node.get("email"))
         raw_phone = _text(data.get("phone")) or _text(self.node.get("phone"))
-        if not data and email is None and raw_phone is None:
+        if not data and typed is None and raw_phone is None:
             return None
         return Customer(
             external_id=_text(data.get("id")),
             first_name=_text(data.get("firstName")) or (address and address.first_name),
             last_name=_text(data.get("lastName")) or (address and address.last_name),
-            email=email,
+            email=self.email(data),
             phone=normalise_phone(raw_phone, self.region()),
             locale=_text(data.get("locale")),
         )
+
+    def email(self, customer: Mapping[str, Any]) -> str | None:
+        """The first usable address of ``customer.email`` and ``email``; a
+        warning on the first one given when none is usable."""
+        given = [
+            (field, text)
+            for field, text in (
+                ("customer.email", _text(customer.get("email"))),
+                ("email", _text(self.node.get("email"))),
+            )
+            if text is not None
+        ]
+        for _, address in given:
+            if email_problem(address) is None:
+                return address
+        if given:
+            field, address = given[0]
+            self.warn(
+                "unusable_email",
+                f"{field} is not one e-mail address ({email_problem(address)}); "
+                "no e-mail is sent to this customer",
+                field,
+            )
+        return None
 
     # --- line items ----------------------------------------------------------
 
