@@ -269,6 +269,21 @@ class MonthlyNps:
     currency: str | None
 
 
+def first_answers(responses: list[NpsResponse]) -> list[NpsResponse]:
+    """One answer per order, the first submitted (the one that earns the
+    code): a customer who sends the survey twice counts once.  Answers
+    that name no order are kept as they are."""
+    seen: set[OrderKey] = set()
+    first = []
+    for response in sorted(responses, key=lambda r: (r.submitted_at, r.response_id)):
+        if response.order_key is not None:
+            if response.order_key in seen:
+                continue
+            seen.add(response.order_key)
+        first.append(response)
+    return first
+
+
 def monthly_report(
     responses: list[NpsResponse],
     discounts: list[DiscountCode],
@@ -276,9 +291,10 @@ def monthly_report(
 ) -> list[MonthlyNps]:
     """NPS per store and month (months on each store's calendar, answers by
     submission, codes by start), with the codes issued and their worth.
-    Answers that match no order belong to no store and are left out."""
+    Answers that match no order belong to no store and are left out; a
+    second answer about the same order is not counted."""
     answered: dict[tuple[str, str], list[NpsResponse]] = {}
-    for response in responses:
+    for response in first_answers(responses):
         if response.store is not None:
             month = _month(response.submitted_at, time_zones.get(response.store))
             answered.setdefault((response.store, month), []).append(response)

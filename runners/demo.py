@@ -35,7 +35,7 @@ from fulfilment.adapters.survey.links import hidden_of_link
 from fulfilment.core.clock import ManualClock, SystemClock
 from fulfilment.core.domain import Order, OrderState, TrackingStatus
 from fulfilment.core.notices import NOTICE
-from fulfilment.core.nps import NPS_SURVEY, nps_score
+from fulfilment.core.nps import NPS_SURVEY, first_answers, nps_score
 from fulfilment.core.ports import EffectStatus
 from fulfilment.core.store_reports import STORE_FULFILMENT
 
@@ -260,7 +260,7 @@ def _feedback(app: App, world: SandboxWorld) -> dict[str, Any]:
         for e in app.storage.ledger.with_status(EffectStatus.DONE, 100_000)
         if e.kind == NPS_SURVEY
     ]
-    answers = app.storage.nps.responses()
+    answers = first_answers(app.storage.nps.responses())
     codes = app.storage.nps.discounts()
     by_store: dict[str, list[Any]] = {}
     for answer in answers:

@@ -89,3 +89,6 @@ def configure_logging(level: str, fmt: str, secrets: Iterable[str] = ()) -> None
     logging.getLogger("httpx").setLevel(
         logging.INFO if level == "DEBUG" else logging.WARNING
     )
+    # The sandbox mail sink (aiosmtpd) writes every line of every message at
+    # DEBUG: names, discount codes.  Its commands at INFO are enough.
+    logging.getLogger("mail.log").setLevel(max(logging.INFO, root.level))

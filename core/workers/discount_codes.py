@@ -111,6 +111,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # The ledger kind of "reward this answer with a code".
+# The ledger kind naming the one answer that rewards an order.
+REWARD = "reward"
 # The ledger kind remembering that a store's budget of a month was told.
 DISCOUNT_BUDGET = "discount-budget"
 
@@ -270,6 +272,14 @@ def _one(run: _Run, entry: Effect) -> _Done:
     tier = run.policy.tiers.get(response.category)
     if tier is None:
         return _fail(run, entry, f"no reward for {response.category}", "no_reward")
+    if not _first_for_order(run, response, order, now):
+        return _fail(
+            run,
+            entry,
+            "the customer answered again about the same order; the first "
+            "answer earned its code",
+            "answered_again",
+        )
     if order.key.store in run.down:
         return _Done("store_down")
     taken = run.ledger.take(entry.key, now)
@@ -295,6 +305,23 @@ def _one(run: _Run, entry: Effect) -> _Done:
     except TransientPartnerError as transient:
         _back_to_queue(run, order, taken, str(transient))
         return _Done("retry_later")
+
+
+def _first_for_order(
+    run: _Run, response: NpsResponse, order: Order, now: datetime
+) -> bool:
+    """Whether *response* is the answer that rewards *order*: a customer
+    may send the survey twice, and one order earns one code.  The first
+    answer to get here claims the order in the ledger (``reward:<order>``);
+    a claim left without its answer by a runner that died in between is
+    taken by whichever answer comes next."""
+    key = f"{REWARD}:{order.key}"
+    claim, fresh = run.ledger.begin(key, REWARD, str(order.key), now)
+    mine = {"form": response.form_id, "response": response.response_id}
+    if fresh or not claim.result:
+        run.ledger.complete(key, mine, now)
+        return True
+    return dict(claim.result) == mine
 
 
 def _load(run: _Run, entry: Effect) -> tuple[NpsResponse, Order] | str:

@@ -628,3 +628,20 @@ def test_a_lookup_that_fails_leaves_the_answer_queued_for_the_next_look(
     assert runs == [{"uncertain": 1}, {"retry_later": 1}, {"found": 1}]
     assert (shop.discount_calls, shop.discount_lookups) == (1, 2)
     assert world.entry(response).status is EffectStatus.DONE
+
+
+def test_an_order_answered_twice_earns_one_code(world: World) -> None:
+    first = world.answer(1, 10)
+    world.clock.advance(timedelta(hours=2))
+    again = attrs.evolve(first, response_id="resp-1-again", score=8)
+    world.queue(again)
+
+    report = world.run()
+    world.clock.advance(timedelta(hours=1))
+    world.run()  # a rerun changes nothing
+
+    assert report.outcomes == {"created": 1, "answered_again": 1}
+    assert len(world.shops[MOROCCO].discounts) == 1
+    assert world.entry(again).status is EffectStatus.FAILED
+    assert "answered again" in world.entry(again).detail
+    assert len(world.storage.nps.discounts()) == 1

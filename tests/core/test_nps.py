@@ -218,8 +218,8 @@ def test_the_report_counts_each_month_on_the_stores_calendar() -> None:
     november = datetime(2026, 10, 31, 22, 30, tzinfo=UTC)
     responses = [
         answer(10, october, rid="a"),
-        answer(3, october, rid="b"),
-        answer(9, november, rid="c"),
+        answer(3, october, key=OrderKey("shopify", "shemsi-egypt", "2"), rid="b"),
+        answer(9, november, key=OrderKey("shopify", "shemsi-egypt", "3"), rid="c"),
         answer(9, november, key=None, rid="d"),  # matches no order: no store
     ]
     codes = [code(october, "50.00"), code(november, "20.50"), code(november, "1.25")]
@@ -239,3 +239,18 @@ def test_the_report_counts_each_month_on_the_stores_calendar() -> None:
         Decimal("21.75"),
         "EGP",
     )
+
+
+def test_a_second_answer_about_the_same_order_is_not_counted() -> None:
+    first = answer(10, datetime(2026, 11, 20, 12, tzinfo=UTC), rid="a")
+    again = answer(0, datetime(2026, 11, 21, 12, tzinfo=UTC), rid="b")
+    other = answer(
+        3,
+        datetime(2026, 11, 22, tzinfo=UTC),
+        key=OrderKey("shopify", "shemsi-egypt", "2"),
+        rid="c",
+    )
+
+    (row,) = monthly_report([again, other, first], [], {"shemsi-egypt": "UTC"})
+
+    assert (row.responses, row.promoters, row.detractors) == (2, 1, 1)

@@ -251,3 +251,33 @@ def test_addresses_of_every_form_are_masked_and_the_words_around_them_kept(
 ) -> None:
     assert mask_text(text) == masked
     assert mask_text(masked) == masked
+
+
+def test_a_debug_run_keeps_message_bodies_out_of_the_log(tmp_path: Path) -> None:
+    import smtplib
+    from email.message import EmailMessage
+
+    from fulfilment.runners.logs import configure_logging
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        configure_logging("DEBUG", "text")
+        capture = Capture()
+        root.handlers.append(capture)
+        with MailSink(data_dir=tmp_path) as sink:
+            message = EmailMessage()
+            message["From"] = SANDBOX_SENDER
+            message["To"] = "rania@example.com"
+            message["Subject"] = "A thank-you"
+            message.set_content("Hello Rania, your code MERCI-ABCDEFGHJK is yours.")
+            with smtplib.SMTP(sink.host, sink.port) as client:
+                client.send_message(message)
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+    logged = "\n".join(raw for name, raw, _ in capture.lines if name == "mail.log")
+    assert "rcpt" in logged.lower()  # the sink's commands are still traced
+    assert "MERCI-ABCDEFGHJK" not in logged
+    assert "Rania" not in logged
