@@ -169,8 +169,8 @@ class NotificationsConfig:
 
 
 def _budget(value: Decimal, where: str) -> None:
-    if not value.is_finite() or value < 0:
-        raise ValueError(f"{where} must be a sum of 0 or more, not {value}")
+    if not value.is_finite() or not 0 <= value <= 10**12:
+        raise ValueError(f"{where} must be a sum from 0 to 10^12, not {value}")
 
 
 def _quiet_hours(value: str, where: str) -> QuietHours:
@@ -218,8 +218,9 @@ class TierConfig:
 
 
 def _percent(value: Decimal, where: str) -> None:
-    if not value.is_finite() or not 0 < value <= 100:
-        raise ValueError(f"{where} must be above 0 and at most 100, not {value}")
+    # Hundredths of a percent are the finest a shop's discount takes.
+    if not value.is_finite() or not Decimal("0.01") <= value <= 100:
+        raise ValueError(f"{where} must be 0.01 to 100, not {value}")
 
 
 @attrs.frozen

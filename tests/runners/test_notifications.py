@@ -344,3 +344,59 @@ def test_run_all_includes_notify_customers(
     assert report["worker"] == "notify-customers"
     assert report["outcomes"] == {}
     assert report["sent_by_channel"] == {}
+
+
+@pytest.mark.parametrize(
+    ("tables", "expected"),
+    [
+        (
+            '[discounts.promoter]\npercent = "1e-999999999"',
+            "percent must be 0.01 to 100",
+        ),
+        ("[discounts.passive]\npercent = 0", "percent must be 0.01 to 100"),
+    ],
+)
+def test_discount_tiers_are_checked(
+    tmp_path: Path, adapters: Adapters, tables: str, expected: str
+) -> None:
+    assert expected in problems(tmp_path, adapters, "", tables)
+
+
+def test_a_budget_beyond_any_shop_is_refused(
+    tmp_path: Path, adapters: Adapters
+) -> None:
+    found = problems(tmp_path, adapters, 'discount_budget = "1e999999999"', "")
+
+    assert "discount_budget must be a sum from 0 to 10^12" in found
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            'form_url = "https://evil.example@shemsi.typeform.test/to/F1"',
+            "carries a user name before its host",
+        ),
+        ('comment_field_ref = "score"', "score_field_ref and comment_field_ref"),
+    ],
+)
+def test_a_misleading_survey_table_is_refused(
+    tmp_path: Path, adapters: Adapters, change: str, expected: str
+) -> None:
+    table = "\n".join(
+        [
+            "[nps]",
+            'survey = "typeform"',
+            "[surveys.typeform]",
+            'base_url = "http://127.0.0.1:9"',
+            'token = "${TOKEN}"',
+            'form_id = "F1"',
+            'score_field_ref = "score"',
+            change
+            if change.startswith("form_url")
+            else 'form_url = "https://shemsi.typeform.test/to/F1"',
+            change if not change.startswith("form_url") else "",
+        ]
+    )
+
+    assert expected in problems(tmp_path, adapters, "", table)

@@ -99,9 +99,16 @@ class TypeformSettings:
                 f"form_url {self.form_url!r} must be the form's address alone: "
                 "the hidden fields are added to it"
             )
+        if parts.username is not None or parts.password is not None:
+            raise ValueError(
+                f"form_url {self.form_url!r} carries a user name before its host; "
+                "customers would be sent somewhere else than it seems"
+            )
         if parts.path.rstrip("/").rsplit("/", 1)[-1] != self.form_id:
             raise ValueError(
                 f"form_url {self.form_url!r} does not lead to form {self.form_id!r}"
             )
         if self.order_field == self.first_name_field:
             raise ValueError("order_field and first_name_field must differ")
+        if self.score_field_ref and self.score_field_ref == self.comment_field_ref:
+            raise ValueError("score_field_ref and comment_field_ref must differ")
