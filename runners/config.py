@@ -69,7 +69,8 @@ def _between(low: float, high: float) -> Any:
     def check(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
         if not low <= value <= high:
             raise ValueError(
-                f"{attribute.name} must be between {low:g} and {high:g}, not {value}"
+                f"{attribute.name} must be between {low:g} and {high:g}, "
+                f"not {value:g}"
             )
 
     return check
