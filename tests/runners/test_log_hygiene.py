@@ -47,20 +47,29 @@ class Capture(logging.Handler):
         self.lines.append((record.name, record.getMessage(), written.getMessage()))
 
 
+LIBRARY_LOGGERS = ("httpx", "mail.log")
+
+
 @contextmanager
 def captured_logs() -> Iterator[Capture]:
     """The root logger's output, caught before any handler an earlier test
     left behind can rewrite a record."""
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    # An earlier command-line test may have tuned library loggers.
+    tuned = {name: logging.getLogger(name).level for name in LIBRARY_LOGGERS}
     capture = Capture()
     root.handlers[:] = [capture]
     root.setLevel(logging.DEBUG)
+    for name in LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET)
     try:
         yield capture
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
+        for name, was in tuned.items():
+            logging.getLogger(name).setLevel(was)
 
 
 def test_a_debug_run_logs_no_personal_data_or_secret(tmp_path: Path) -> None:
@@ -261,6 +270,7 @@ def test_a_debug_run_keeps_message_bodies_out_of_the_log(tmp_path: Path) -> None
 
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    tuned = {name: logging.getLogger(name).level for name in LIBRARY_LOGGERS}
     try:
         configure_logging("DEBUG", "text")
         capture = Capture()
@@ -276,6 +286,8 @@ def test_a_debug_run_keeps_message_bodies_out_of_the_log(tmp_path: Path) -> None
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
+        for name, was in tuned.items():
+            logging.getLogger(name).setLevel(was)
 
     logged = "\n".join(raw for name, raw, _ in capture.lines if name == "mail.log")
     assert "rcpt" in logged.lower()  # the sink's commands are still traced
