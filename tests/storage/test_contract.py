@@ -316,7 +316,7 @@ def test_list_filters_by_state_and_store_in_key_order(storage: Storage) -> None:
     max_examples=25,
     deadline=None,
     # One store serves every example; keys that repeat overwrite earlier ones.
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(drawn=orders())
 def test_every_field_of_an_order_survives_the_store(
@@ -845,7 +845,10 @@ def test_every_field_of_an_answer_survives_the_store(storage: Storage) -> None:
 SERIAL = itertools.count()
 
 
-@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(drawn=nps_responses())
 def test_any_answer_survives_the_store(storage: Storage, drawn: NpsResponse) -> None:
     # One store serves every example: each gets a response id of its own.
@@ -974,7 +977,10 @@ def test_every_field_of_a_discount_code_survives_the_store(storage: Storage) -> 
     assert read.ends_at.utcoffset() == timedelta(0)
 
 
-@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(drawn=discount_codes())
 def test_any_discount_code_survives_the_store(
     storage: Storage, drawn: DiscountCode
