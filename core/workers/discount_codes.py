@@ -95,6 +95,7 @@ from ..ports import (
     OrderStore,
     StoreDiscounts,
 )
+from ._outbox import requeue_abandoned, settle_crashed
 
 __all__ = [
     "DISCOUNT",
@@ -593,37 +594,31 @@ def _store_unavailable(run: _Run, store: str, error: PermanentPartnerError) -> N
 
 
 def _crashed(run: _Run, entry: Effect, error: Exception) -> _Done:
-    """An unexpected error on one entry (a bug, an answer no adapter could
-    read).  Whether the store made the code cannot be known and a retry
-    would only meet the same error, so a person looks: the entry, if it
-    was taken, is marked uncertain and leaves the queue."""
     log.exception("discounts.entry_failed entry=%s", entry.key)
-    now = run.clock.now()
-    why = f"{type(error).__name__}: {error}"
-    current = run.ledger.get(entry.key)
-    if current is not None and current.status is EffectStatus.PENDING:
-        run.ledger.mark(entry.key, EffectStatus.UNCERTAIN, why, now)
-    run.attention.raise_item(
-        AttentionItem(
-            entry.subject,
-            "discount_crashed",
-            f"the discount code for answer {entry.result.get('form')}/"
-            f"{entry.result.get('response')} stopped on an unexpected error "
-            f"({why}); look the answer's code up in the store and send it by "
-            "hand, or make one",
-            now,
-        )
+    form, response = entry.result.get("form"), entry.result.get("response")
+    settle_crashed(
+        run.ledger,
+        run.attention,
+        entry,
+        error,
+        run.clock.now(),
+        reason="discount_crashed",
+        what_to_do=lambda why: (
+            f"the discount code for answer {form}/{response} stopped on an "
+            f"unexpected error ({why}); look the answer's code up in the store "
+            "and send it by hand, or make one"
+        ),
     )
     return _Done("crashed")
 
 
 def _requeue_abandoned(run: _Run) -> Counter[str]:
-    now = run.clock.now()
-    settled: Counter[str] = Counter()
-    for entry in run.ledger.with_status(EffectStatus.PENDING, run.settings.batch_size):
-        stale = now - entry.updated_at >= run.settings.pending_grace
-        if entry.kind == DISCOUNT and stale:
-            why = "a runner stopped while creating it; looked up before another try"
-            run.ledger.mark(entry.key, EffectStatus.QUEUED, why, now)
-            settled["abandoned"] += 1
-    return settled
+    settled = requeue_abandoned(
+        run.ledger,
+        DISCOUNT,
+        run.clock.now(),
+        grace=run.settings.pending_grace,
+        limit=run.settings.batch_size,
+        why="a runner stopped while creating it; looked up before another try",
+    )
+    return Counter({"abandoned": settled} if settled else {})

@@ -60,6 +60,7 @@ from ..ports import (
     StoreFulfilments,
 )
 from ..store_reports import STORE_FULFILMENT, shipment_report
+from ._outbox import requeue_abandoned, settle_crashed
 
 __all__ = [
     "StoreFulfilmentReport",
@@ -238,37 +239,31 @@ def _store_unavailable(run: _Run, store: str, error: PermanentPartnerError) -> N
 
 
 def _crashed(run: _Run, entry: Effect, error: Exception) -> str:
-    """An unexpected error on one entry (a bug, an answer no adapter could
-    read).  Whether the store acted cannot be known and a retry would only
-    meet the same error, so a person looks: the entry, if it was taken, is
-    marked uncertain and leaves the queue."""
     log.exception("store_fulfilments.entry_failed entry=%s", entry.key)
-    now = run.clock.now()
-    why = f"{type(error).__name__}: {error}"
-    current = run.ledger.get(entry.key)
-    if current is not None and current.status is EffectStatus.PENDING:
-        run.ledger.mark(entry.key, EffectStatus.UNCERTAIN, why, now)
-    run.attention.raise_item(
-        AttentionItem(
-            entry.subject,
-            "store_fulfilment_crashed",
-            f"reporting parcel {entry.result.get('tracking_number')} to the store "
-            f"stopped on an unexpected error ({why}); check the store's order for "
-            "a fulfilment with that tracking number and record it by hand if "
-            "there is none",
-            now,
-        )
+    settle_crashed(
+        run.ledger,
+        run.attention,
+        entry,
+        error,
+        run.clock.now(),
+        reason="store_fulfilment_crashed",
+        what_to_do=lambda why: (
+            f"reporting parcel {entry.result.get('tracking_number')} to the "
+            f"store stopped on an unexpected error ({why}); check the store's "
+            "order for a fulfilment with that tracking number and record it "
+            "by hand if there is none"
+        ),
     )
     return "crashed"
 
 
 def _requeue_abandoned(run: _Run) -> Counter[str]:
-    now = run.clock.now()
-    settled: Counter[str] = Counter()
-    for entry in run.ledger.with_status(EffectStatus.PENDING, run.settings.batch_size):
-        stale = now - entry.updated_at >= run.settings.pending_grace
-        if entry.kind == STORE_FULFILMENT and stale:
-            why = "a runner stopped while reporting it; looked up before another try"
-            run.ledger.mark(entry.key, EffectStatus.QUEUED, why, now)
-            settled["abandoned"] += 1
-    return settled
+    settled = requeue_abandoned(
+        run.ledger,
+        STORE_FULFILMENT,
+        run.clock.now(),
+        grace=run.settings.pending_grace,
+        limit=run.settings.batch_size,
+        why="a runner stopped while reporting it; looked up before another try",
+    )
+    return Counter({"abandoned": settled} if settled else {})
