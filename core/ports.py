@@ -445,6 +445,30 @@ class Effect:
     detail: str | None = None
     not_before: datetime | None = None
 
+    @classmethod
+    def queued(
+        cls,
+        key: str,
+        kind: str,
+        subject: str,
+        now: datetime,
+        *,
+        payload: Mapping[str, Any],
+        not_before: datetime | None = None,
+    ) -> Effect:
+        """A new QUEUED entry carrying *payload* in ``result``, as every
+        store's ``EffectLedger.queue`` writes it."""
+        return cls(
+            key,
+            kind,
+            subject,
+            EffectStatus.QUEUED,
+            now,
+            now,
+            result=dict(payload),
+            not_before=not_before,
+        )
+
 
 class EffectLedger(Protocol):
     def begin(

@@ -387,15 +387,8 @@ class MongoEffectLedger:
     ) -> bool:
         """A QUEUED entry carrying *payload* in ``result``, unless the key is
         in the ledger in any status; True when it was created."""
-        effect = Effect(
-            key,
-            kind,
-            subject,
-            EffectStatus.QUEUED,
-            now,
-            now,
-            result=dict(payload),
-            not_before=not_before,
+        effect = Effect.queued(
+            key, kind, subject, now, payload=payload, not_before=not_before
         )
         try:
             self._effects.insert_one(_effect_document(effect))

@@ -584,15 +584,8 @@ class SQLiteEffectLedger:
     ) -> bool:
         """A QUEUED entry carrying *payload* in ``result``, unless the key is
         in the ledger in any status; True when it was created."""
-        effect = Effect(
-            key,
-            kind,
-            subject,
-            EffectStatus.QUEUED,
-            now,
-            now,
-            result=dict(payload),
-            not_before=not_before,
+        effect = Effect.queued(
+            key, kind, subject, now, payload=payload, not_before=not_before
         )
         with self._db.write() as conn:
             return _insert_effect(conn, effect)
