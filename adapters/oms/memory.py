@@ -207,6 +207,10 @@ class MemoryOrderSource:
         :data:`LOST_REPLY` creates the code, then raises ``OutcomeUnknown``."""
         self._discount_failures.extend(failures)
 
+    def pending_discount_failures(self) -> tuple[DiscountFailure, ...]:
+        """The queued creation failures no call has met yet."""
+        return tuple(self._discount_failures)
+
     def fail_next_discount_lookups(self, *errors: PartnerError) -> None:
         self._discount_lookup_failures.extend(errors)
 
