@@ -14,6 +14,7 @@ from .oms.shopify import plugin as shopify
 from .pl3.aramex import plugin as aramex
 from .pl3.farfill import plugin as farfill
 from .pl3.flextock import plugin as flextock
+from .rates import plugin as rates_memory
 from .storage import plugin as storage
 from .survey import plugin as survey_memory
 from .survey.typeform import plugin as typeform
@@ -31,4 +32,5 @@ PLUGINS: tuple[ModuleType, ...] = (
     notify_memory,
     typeform,
     survey_memory,
+    rates_memory,
 )

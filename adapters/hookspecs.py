@@ -29,6 +29,7 @@ from fulfilment.core.ports import (
     LinkShortener,
     MailSender,
     OrderSource,
+    RateSource,
     SmsSender,
     Storage,
     SurveySource,
@@ -153,5 +154,19 @@ class FulfilmentHookSpecs:
         writes the hidden fields (the order key, the customer's first name)
         into a personalised link, and ``responses`` hands back the
         completed answers with the order key read from those fields.
+        """
+        raise NotImplementedError
+
+    @hookspec
+    def fulfilment_register_rate_sources(
+        self,
+    ) -> Mapping[str, Factory[RateSource]]:
+        """Return reference-rate source factories by adapter name (``ecb``,
+        ``openexchangerates``, ``metalpriceapi``, ``memory``).
+
+        A factory builds one source per ``[rates.sources.<name>]`` table;
+        its ``published(start, end, quotes)`` hands back each day's rates
+        per one unit of its ``base``, leaving out the days it did not
+        publish.
         """
         raise NotImplementedError

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -32,6 +32,7 @@ __all__ = [
     "Phone",
     "Problem",
     "Product",
+    "ReportingTotal",
     "Shipment",
     "TrackingEvent",
     "TrackingStatus",
@@ -311,6 +312,20 @@ class Shipment:
 
 
 @attrs.frozen
+class ReportingTotal:
+    """An order's total in the reporting currency, stamped once when the
+    order is first stored (or as soon as rates exist): ``amount`` at
+    ``rate`` (reporting units per unit of the order's currency) from the
+    rates of ``rate_day`` published by ``sources``.  Never recomputed."""
+
+    amount: Money
+    rate: Decimal
+    rate_day: date
+    sources: tuple[str, ...]
+    stamped_at: datetime = attrs.field(converter=_utc)
+
+
+@attrs.frozen
 class Claim:
     """Who is working on an order and until when the claim holds."""
 
@@ -362,6 +377,7 @@ class Order:
         default=None, converter=_optional_utc
     )
     claim: Claim | None = None
+    reporting_total: ReportingTotal | None = None
     revision: int = 0
 
     @property

@@ -9,14 +9,15 @@ and one contract test suite runs against the twin and each real adapter.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 
 from .domain import Booking, Order, OrderKey, OrderState, Problem, TrackingEvent
+from .rates import FxRate, PublishedRates, RateType
 
 if TYPE_CHECKING:
     from .nps import DiscountCode, DiscountKind, NpsResponse
@@ -43,6 +44,8 @@ __all__ = [
     "OrderPage",
     "OrderSource",
     "OrderStore",
+    "RateSource",
+    "RateStore",
     "Receipt",
     "ShipmentReport",
     "SmsMessage",
@@ -405,6 +408,11 @@ class OrderStore(Protocol):
         (``cancelled_at`` set), oldest placement first."""
         ...
 
+    def unstamped(self, limit: int) -> list[Order]:
+        """Orders without a ``reporting_total`` yet, oldest placement
+        first (stamped as soon as rates exist)."""
+        ...
+
     def list(
         self, *, state: OrderState | None = None, store: str | None = None
     ) -> list[Order]:
@@ -600,6 +608,59 @@ class NpsStore(Protocol):
     def mark_surveyed(self, contacts: Iterable[str], at: datetime) -> None: ...
 
 
+# --- reference rates ---------------------------------------------------------
+
+
+class RateSource(Protocol):
+    """A publisher of daily rates from one base currency (the ECB's euro
+    reference rates, a JSON FX feed, a metals feed)."""
+
+    @property
+    def base(self) -> str:
+        """The currency its rates are per one of."""
+        ...
+
+    def published(
+        self, start: date, end: date, quotes: Collection[str]
+    ) -> list[PublishedRates]:
+        """What the source published for the days from *start* to *end*
+        inclusive, oldest first, limited to *quotes*.  A day it published
+        nothing for (a weekend or holiday) is absent; a quote it does not
+        carry is absent from that day's rates.  Raises ``PartnerError``
+        (``TransientPartnerError`` when a later try may work)."""
+        ...
+
+
+class RateStore(Protocol):
+    """Rates, append-only: kept as they came, never changed."""
+
+    def add(self, rates: Iterable[FxRate]) -> int:
+        """Keep each rate unless one with its key (source, day, base,
+        quote, rate type) is kept already (that one stays as it is); how
+        many were new."""
+        ...
+
+    def latest(
+        self, source: str, base: str, quote: str, rate_type: RateType, day: date
+    ) -> FxRate | None:
+        """The newest rate of (source, base, quote, rate type) for *day*
+        or an earlier day."""
+        ...
+
+    def history(
+        self,
+        *,
+        quote: str | None = None,
+        source: str | None = None,
+        rate_type: RateType | None = None,
+        start: date | None = None,
+        end: date | None = None,
+    ) -> list[FxRate]:
+        """Rates of the days from *start* to *end* inclusive, filtered,
+        ordered by day, then source, base, quote and rate type."""
+        ...
+
+
 class Storage(Protocol):
     """The stores a runner opens together on one database."""
 
@@ -609,5 +670,6 @@ class Storage(Protocol):
     leases: LeaseStore
     attention: AttentionQueue
     nps: NpsStore
+    rates: RateStore
 
     def close(self) -> None: ...

@@ -69,8 +69,7 @@ def _between(low: float, high: float) -> Any:
     def check(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
         if not low <= value <= high:
             raise ValueError(
-                f"{attribute.name} must be between {low:g} and {high:g}, "
-                f"not {value:g}"
+                f"{attribute.name} must be between {low:g} and {high:g}, not {value:g}"
             )
 
     return check
@@ -418,6 +417,7 @@ class Adapters:
     mail_senders: Mapping[str, Factory[Any]] = attrs.field(factory=dict)
     link_shorteners: Mapping[str, Factory[Any]] = attrs.field(factory=dict)
     survey_sources: Mapping[str, Factory[Any]] = attrs.field(factory=dict)
+    rate_sources: Mapping[str, Factory[Any]] = attrs.field(factory=dict)
 
     def notifiers(self, section: str) -> Mapping[str, Factory[Any]]:
         return {

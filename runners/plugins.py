@@ -88,6 +88,7 @@ class Registry:
             mail_senders=self.mail_senders(),
             link_shorteners=self.link_shorteners(),
             survey_sources=self.surveys(),
+            rate_sources=self.rate_sources(),
         )
 
     def sms_senders(self) -> dict[str, Factory[Any]]:
@@ -108,6 +109,11 @@ class Registry:
     def surveys(self) -> dict[str, Factory[Any]]:
         return self._merge(
             "survey", self.manager.hook.fulfilment_register_survey_sources()
+        )
+
+    def rate_sources(self) -> dict[str, Factory[Any]]:
+        return self._merge(
+            "rate source", self.manager.hook.fulfilment_register_rate_sources()
         )
 
     def plugin_names(self) -> list[str]:

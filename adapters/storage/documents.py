@@ -7,7 +7,8 @@ One converter configuration, two instances, one per wire format:
 - :func:`bson_converter` for MongoDB: datetimes stay native, so the server
   can index and compare them.
 
-Both write ``Decimal`` as its string (``"459.00"``, never a float), enums as
+Both write ``Decimal`` as its string (``"459.00"``, never a float), a calendar day as
+``"2026-12-04"``, enums as
 their values, tuples as lists, an :class:`~fulfilment.core.domain.OrderKey`
 as its string form ``channel:store:id``, and keep ``Order.raw`` and
 ``Effect.result`` as the mappings they are.  Writing refuses a naive
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import Enum, StrEnum
 from typing import Any, TypeVar
@@ -100,6 +101,10 @@ def _configure(converter: C) -> C:
     converter.register_structure_hook(Decimal, _decimal)
     converter.register_unstructure_hook(OrderKey, str)
     converter.register_structure_hook(OrderKey, _order_key)
+    # A calendar day (a rate's day) is its ISO string in both formats: BSON
+    # has no date without a time, and a string sorts as the day does.
+    converter.register_unstructure_hook(date, date.isoformat)
+    converter.register_structure_hook(date, _day)
     # StrEnum before Enum: a StrEnum is also a str, which passes through as is.
     for enum_type in (StrEnum, Enum):
         converter.register_unstructure_hook(enum_type, _enum_value)
@@ -130,6 +135,12 @@ def _decimal(value: Any, _: Any) -> Decimal:
         return Decimal(value)
     except InvalidOperation as exc:
         raise ValueError(f"{value!r} is not a decimal number") from exc
+
+
+def _day(value: Any, _: Any) -> date:
+    if not isinstance(value, str):
+        raise TypeError(f"expected an ISO 8601 day, got {type(value).__name__}")
+    return date.fromisoformat(value)
 
 
 def _order_key(value: Any, _: Any) -> OrderKey:

@@ -1,0 +1,1 @@
+"""MetalpriceAPI (JSON): gold and silver prices."""

@@ -1,0 +1,1 @@
+"""Open Exchange Rates (JSON, per 1 USD, metals included)."""
