@@ -316,13 +316,19 @@ class ReportingTotal:
     """An order's total in the reporting currency, stamped once when the
     order is first stored (or as soon as rates exist): ``amount`` at
     ``rate`` (reporting units per unit of the order's currency) from the
-    rates of ``rate_day`` published by ``sources``.  Never recomputed."""
+    rates of ``rate_day`` published by ``sources``.  Never recomputed.
 
-    amount: Money
-    rate: Decimal
-    rate_day: date
+    When no rate can ever be found (no source serves the currency, or the
+    order is older than any rate kept or fetchable), the stamp says so in
+    ``missing`` and carries no amount, so the order is not tried again.
+    """
+
+    amount: Money | None
+    rate: Decimal | None
+    rate_day: date | None
     sources: tuple[str, ...]
     stamped_at: datetime = attrs.field(converter=_utc)
+    missing: str | None = None
 
 
 @attrs.frozen

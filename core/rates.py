@@ -52,6 +52,7 @@ __all__ = [
     "CommodityPrice",
     "FxRate",
     "NoRate",
+    "NotServed",
     "PublishedRates",
     "RatePlan",
     "RateType",
@@ -158,6 +159,10 @@ class NoRate(LookupError):
     """No rate for a currency on or near a day; the message says which."""
 
 
+class NotServed(NoRate):
+    """No configured source serves the currency at all."""
+
+
 @attrs.frozen
 class Serving:
     """Which configured source serves a currency, for one rate type."""
@@ -172,8 +177,9 @@ class RatePlan:
     """What to fetch and how to cross: the pivot every cross goes through,
     the reporting currency orders are stamped in, which source serves each
     currency (``servings``), each source's base, how many days back a
-    first run or a gap is filled, and how old a rate may be and still be
-    used for a day."""
+    first run reaches (``backfill_days``), how old a rate may be and still
+    be used for a day (``max_age_days``), and how long a gap since the
+    last rate kept a run fills at most (``max_gap_days``)."""
 
     pivot: str
     reporting_currency: str
@@ -181,6 +187,7 @@ class RatePlan:
     bases: Mapping[str, str]
     backfill_days: int = 31
     max_age_days: int = 7
+    max_gap_days: int = 92
 
     def serving(self, currency: str, rate_type: RateType) -> Serving | None:
         for serving in self.servings:
@@ -244,7 +251,7 @@ def per_pivot(
         currency, RateType.OFFICIAL
     )
     if serving is None:
-        raise NoRate(f"no source serves {currency} (add it to [rates.serve])")
+        raise NotServed(f"no source serves {currency} (add it to [rates.serve])")
     base = plan.bases[serving.source]
     kind = serving.rate_type
 
@@ -316,13 +323,31 @@ def _round_money(value: Decimal, currency: str) -> Decimal:
 
 
 def stamp_total(
-    plan: RatePlan, lookup: Lookup, total: Money, day: date, now: datetime
-) -> ReportingTotal:
+    plan: RatePlan,
+    lookup: Lookup,
+    total: Money,
+    day: date,
+    *,
+    today: date,
+    now: datetime,
+) -> ReportingTotal | None:
     """The order total in the reporting currency at the official rates of
-    the order's *day*, with the rate used and where it came from."""
-    rate, rate_day, sources = cross_rate(
-        plan, lookup, total.currency, plan.reporting_currency, day
-    )
+    the order's *day*, with the rate used and where it came from.
+
+    None when the rate may still come (the day is within the window a
+    fetch fills, *today* included); a stamp with ``missing`` set when it
+    never will (no source serves the currency, or the day is older than
+    every rate kept and than the window)."""
+    try:
+        rate, rate_day, sources = cross_rate(
+            plan, lookup, total.currency, plan.reporting_currency, day
+        )
+    except NotServed as error:
+        return ReportingTotal(None, None, None, (), now, missing=str(error))
+    except NoRate as error:
+        if (today - day).days <= plan.backfill_days:
+            return None
+        return ReportingTotal(None, None, None, (), now, missing=str(error))
     amount = Money(
         _round_money(_CONTEXT.multiply(total.amount, rate), plan.reporting_currency),
         plan.reporting_currency,

@@ -283,11 +283,18 @@ def _secrets(config: Config) -> list[str]:
     found = []
     tables = [config.storage.settings] + [p.settings for p in config.partners.values()]
     tables += [s.source for s in config.stores.values()]
-    notifiers = (*config.sms.values(), *config.mail.values(), *config.links.values())
+    notifiers = (
+        *config.sms.values(),
+        *config.mail.values(),
+        *config.links.values(),
+        *config.surveys.values(),
+        *config.rates.sources.values(),
+    )
     tables += [n.settings for n in notifiers]
+    words = ("token", "password", "secret", "pin", "key", "app_id")
     for settings in tables:
         for name in dir(settings):
-            if any(w in name for w in ("token", "password", "secret", "pin", "key")):
+            if any(w in name for w in words):
                 value = getattr(settings, name, None)
                 if isinstance(value, str):
                     found.append(value)
@@ -331,10 +338,19 @@ def _run(args: argparse.Namespace) -> int:
         else:
             for result in results:
                 print(_one_line(result))
-        failed = any("error" in r or r.get("failed_stores") for r in results)
-        return 1 if failed else 0
+        return 1 if any(_failed(r) for r in results) else 0
 
     return _with_app(args, body)
+
+
+def _failed(result: dict[str, Any]) -> bool:
+    """A worker's report says something failed: the whole run, a store or
+    a rate source."""
+    return bool(
+        "error" in result
+        or result.get("failed_stores")
+        or result.get("failed_sources")
+    )
 
 
 def _schedule(args: argparse.Namespace) -> int:
@@ -357,7 +373,7 @@ def _schedule(args: argparse.Namespace) -> int:
                     result = app.run(worker)
                 except FulfilmentError as error:
                     result = {"worker": worker, "error": str(error)}
-                failed += "error" in result or bool(result.get("failed_stores"))
+                failed += _failed(result)
                 print(_one_line(result), flush=True)
             rounds += 1
             if args.times and rounds >= args.times:

@@ -11,7 +11,7 @@ lines each name the file, the path and what is wrong::
     config/staging.toml: stores.shemsiworld.source.access_token: environment
     variable SHOPIFY_SHEMSIWORLD_TOKEN is not set
 
-Keys that hold secrets (token, password, secret, pin, api key) must be
+Keys that hold secrets (token, password, secret, pin, api key, app id) must be
 ``${NAME}`` references, except in a file that declares
 ``environment = "sandbox"``, whose credentials only open the loopback
 simulators.
@@ -43,6 +43,7 @@ from fulfilment.core.nps import (
     NpsCategory,
     SurveyPolicy,
 )
+from fulfilment.core.rates import RatePlan, RateType, Serving
 from fulfilment.core.routing import RoutingPolicy, RoutingRule
 from fulfilment.core.workers.create_fulfilment_requests import BookingSettings
 from fulfilment.core.workers.fetch_fulfilment_status import TrackingSettings
@@ -61,7 +62,7 @@ __all__ = [
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _CREDENTIALS = re.compile(r"^[a-z+]+://[^/@\s]+:[^/@\s]+@")
 _HANDLE = re.compile(r"[a-z0-9][a-z0-9-]*")
-_SECRET_KEY = re.compile(r"(token|password|secret|pin|api_key|apikey)$", re.I)
+_SECRET_KEY = re.compile(r"(token|password|secret|pin|api_key|apikey|app_id)$", re.I)
 ENVIRONMENTS = ("ci", "staging", "production", "sandbox")
 
 
@@ -247,6 +248,162 @@ class DiscountsConfig:
         return DiscountPolicy(tiers, prefix=self.prefix, monthly_budget=budgets)
 
 
+_CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+@attrs.frozen
+class RatesConfig:
+    """Reference rates.  ``sources`` are the ``[rates.sources.NAME]``
+    tables; ``serve`` names the source of each currency's official rate
+    and ``market`` of its parallel-market rate, where one differs (LBP).
+    Cross rates go through ``pivot``; orders are stamped in
+    ``reporting_currency``.  A first run reaches back ``backfill_days``, a
+    later one fills a gap of up to ``max_gap_days``, and a rate up to
+    ``max_age_days`` old stands in for a day without one."""
+
+    pivot: str = "USD"
+    reporting_currency: str = "USD"
+    backfill_days: int = 31
+    max_age_days: int = 7
+    max_gap_days: int = 92
+    serve: Mapping[str, str] = attrs.field(factory=dict)
+    market: Mapping[str, str] = attrs.field(factory=dict)
+    sources: Mapping[str, NotifierConfig] = attrs.field(factory=dict)
+
+    def plan(self, bases: Mapping[str, str]) -> RatePlan:
+        servings = tuple(
+            Serving(currency, source, kind)
+            for kind, table in (
+                (RateType.OFFICIAL, self.serve),
+                (RateType.MARKET, self.market),
+            )
+            for currency, source in sorted(table.items())
+        )
+        return RatePlan(
+            pivot=self.pivot,
+            reporting_currency=self.reporting_currency,
+            servings=servings,
+            bases=dict(bases),
+            backfill_days=self.backfill_days,
+            max_age_days=self.max_age_days,
+            max_gap_days=self.max_gap_days,
+        )
+
+
+_RATE_NUMBERS = {
+    "backfill_days": (1, 3660),
+    "max_age_days": (0, 366),
+    "max_gap_days": (1, 3660),
+}
+
+
+def _rates(
+    data: dict[str, Any], adapters: Adapters, path: Path, problems: list[str]
+) -> RatesConfig:
+    """The ``[rates]`` section, every problem in it collected."""
+    table = _table(data, "rates", problems)
+    before = len(problems)
+    known = {"pivot", "reporting_currency", "serve", "market", "sources"}
+    known |= set(_RATE_NUMBERS)
+    problems.extend(
+        f"rates.{key}: unknown key (known: {', '.join(sorted(known))})"
+        for key in table
+        if key not in known
+    )
+    codes = {
+        key: _rate_code(table.get(key, "USD"), f"rates.{key}", problems)
+        for key in ("pivot", "reporting_currency")
+    }
+    numbers = {
+        key: _rate_number(table, key, bounds, problems)
+        for key, bounds in _RATE_NUMBERS.items()
+    }
+    source_tables = table.get("sources", {})
+    if not isinstance(source_tables, dict):
+        problems.append("rates.sources: must be a table")
+        source_tables = {}
+    sources = {
+        name: built
+        for name, source_table in source_tables.items()
+        if (built := _rate_source(name, source_table, adapters, path, problems))
+    }
+    serve = _rate_map(table, "serve", source_tables, problems)
+    market = _rate_map(table, "market", source_tables, problems)
+    reporting, pivot = codes["reporting_currency"], codes["pivot"]
+    if reporting and reporting != pivot and reporting not in serve:
+        problems.append(
+            f"rates.reporting_currency: no source serves {reporting}; add it to "
+            "[rates.serve] or make it the pivot"
+        )
+    if len(problems) > before or not (reporting and pivot):
+        return RatesConfig()
+    return RatesConfig(
+        pivot=pivot,
+        reporting_currency=reporting,
+        serve=serve,
+        market=market,
+        sources=sources,
+        **numbers,
+    )
+
+
+def _rate_code(value: Any, where: str, problems: list[str]) -> str:
+    if not isinstance(value, str) or not _CURRENCY.fullmatch(value):
+        problems.append(f"{where}: {value!r} is not a currency code like 'USD'")
+        return ""
+    return value
+
+
+def _rate_number(
+    table: dict[str, Any], key: str, bounds: tuple[int, int], problems: list[str]
+) -> int:
+    low, high = bounds
+    default: int = attrs.fields_dict(RatesConfig)[key].default
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        problems.append(f"rates.{key}: must be a whole number, not {kind(value)}")
+        return default
+    if not low <= value <= high:
+        problems.append(f"rates.{key}: must be {low} to {high}, not {value}")
+    return value
+
+
+def _rate_source(
+    name: str, table: Any, adapters: Adapters, path: Path, problems: list[str]
+) -> NotifierConfig | None:
+    """One ``[rates.sources.NAME]`` table; its adapter defaults to NAME."""
+    if not _HANDLE.fullmatch(name):
+        problems.append(
+            f"rates.sources.{name}: a source name is lower-case letters, digits and '-'"
+        )
+        return None
+    return _notifier(
+        f"rates.sources.{name}", table, adapters.rate_sources, path, problems
+    )
+
+
+def _rate_map(
+    table: dict[str, Any], key: str, sources: Mapping[str, Any], problems: list[str]
+) -> dict[str, str]:
+    """``[rates.serve]`` or ``[rates.market]``: CURRENCY = "source"."""
+    mapping = table.get(key, {})
+    if not isinstance(mapping, dict):
+        problems.append(f'rates.{key}: must be a table of CURRENCY = "source"')
+        return {}
+    for currency, source in mapping.items():
+        where = f"rates.{key}.{currency}"
+        if not _CURRENCY.fullmatch(currency):
+            problems.append(f"{where}: {currency!r} is not a currency code like 'MAD'")
+        elif not isinstance(source, str):
+            problems.append(f"{where}: must name a source, not {kind(source)}")
+        elif source not in sources:
+            problems.append(
+                f"{where}: {source!r} is not configured under [rates.sources] "
+                f"(add a [rates.sources.{source}] table)"
+            )
+    return dict(mapping)
+
+
 @attrs.frozen
 class RunnerConfig:
     """``lease_minutes``: how long a worker's run is reserved for the runner
@@ -379,6 +536,7 @@ class Config:
     sms: Mapping[str, NotifierConfig] = attrs.field(factory=dict)
     mail: Mapping[str, NotifierConfig] = attrs.field(factory=dict)
     links: Mapping[str, NotifierConfig] = attrs.field(factory=dict)
+    rates: RatesConfig = RatesConfig()
     sandbox: Mapping[str, Any] = attrs.field(factory=dict)
 
     def discount_policy(self) -> DiscountPolicy:
@@ -558,6 +716,7 @@ def _structure(
         "stores",
         "partners",
         "sandbox",
+        "rates",
         *_SECTIONS,
         *_NOTIFIERS,
     }
@@ -600,6 +759,7 @@ def _structure(
                     f"stores.{handle}.{table}: {name!r} is not configured under "
                     f"[{table}] (add a [{table}.{name}] table)"
                 )
+    rates = _rates(data, adapters, path, problems)
     sections = {
         name: _plain(data.get(name, {}), cls, name, problems)
         for name, cls in _SECTIONS.items()
@@ -613,6 +773,7 @@ def _structure(
         stores=stores,
         partners=partners,
         sandbox=data.get("sandbox", {}),
+        rates=rates,
         **notifiers,
         **sections,
     )

@@ -28,17 +28,20 @@ from fulfilment.core.ports import (
     Clock,
     DeliveryPartner,
     OrderSource,
+    RateSource,
     Storage,
     StoreDiscounts,
     StoreFulfilments,
     SurveySource,
 )
+from fulfilment.core.rates import RatePlan
 from fulfilment.core.workers.cancel_bookings import cancel_bookings
 from fulfilment.core.workers.create_fulfilment_requests import (
     create_fulfilment_requests,
 )
 from fulfilment.core.workers.discount_codes import create_discount_codes
 from fulfilment.core.workers.fetch_fulfilment_status import fetch_fulfilment_status
+from fulfilment.core.workers.fetch_fx_rates import fetch_fx_rates, order_stamper
 from fulfilment.core.workers.fetch_new_orders import fetch_new_orders
 from fulfilment.core.workers.fetch_nps_responses import (
     FetchNpsSettings,
@@ -58,7 +61,10 @@ __all__ = ["WORKERS", "App", "build_app", "default_http_client"]
 
 log = logging.getLogger(__name__)
 
+# fetch-fx-rates comes first so that intake can stamp new orders with the
+# day's rates.
 WORKERS = (
+    "fetch-fx-rates",
     "fetch-new-orders",
     "cancel-bookings",
     "create-fulfilment-requests",
@@ -90,6 +96,14 @@ class App:
     clients: list[httpx.Client] = attrs.Factory(list)
     voices: dict[str, StoreVoice] = attrs.Factory(dict)
     survey: SurveySource | None = None
+    rate_sources: dict[str, RateSource] = attrs.Factory(dict)
+
+    def rate_plan(self) -> RatePlan | None:
+        """The plan of the configured rate sources; None without any."""
+        if not self.rate_sources:
+            return None
+        bases = {name: source.base for name, source in self.rate_sources.items()}
+        return self.config.rates.plan(bases)
 
     def run(self, worker: str) -> dict[str, Any]:
         """Run one worker under its lease; return its report as plain data."""
@@ -125,6 +139,8 @@ def _fetch_new_orders(app: App) -> dict[str, Any]:
     """Each store on its own: one shop failing does not hold up the others.
     A failed store keeps its watermark and is reported with the error."""
     stores: dict[str, dict[str, Any]] = {}
+    plan = app.rate_plan()
+    stamp = None if plan is None else order_stamper(plan, app.storage.rates, app.clock)
     for handle, source in app.sources.items():
         try:
             report = fetch_new_orders(
@@ -134,6 +150,7 @@ def _fetch_new_orders(app: App) -> dict[str, Any]:
                 attention=app.storage.attention,
                 clock=app.clock,
                 settings=app.config.intake.settings(),
+                stamp=stamp,
             )
         except FulfilmentError as error:
             log.error("orders.fetch_failed store=%s error=%s", handle, error)
@@ -147,6 +164,43 @@ def _fetch_new_orders(app: App) -> dict[str, Any]:
         }
     failed = sorted(h for h, s in stores.items() if "error" in s)
     return {"worker": "fetch-new-orders", "stores": stores, "failed_stores": failed}
+
+
+def _fetch_fx_rates(app: App) -> dict[str, Any]:
+    """Every configured rate source on its own: one down leaves the others'
+    days and its own earlier ones as they are, and is reported."""
+    plan = app.rate_plan()
+    if plan is None:
+        return {"worker": "fetch-fx-rates", "skipped": "no [rates.sources]"}
+    report = fetch_fx_rates(
+        rates=app.storage.rates,
+        sources=app.rate_sources,
+        plan=plan,
+        orders=app.storage.orders,
+        attention=app.storage.attention,
+        clock=app.clock,
+    )
+    for name, error in report.failed_sources.items():
+        log.error("rates.fetch_failed source=%s error=%s", name, error)
+    return {
+        "worker": "fetch-fx-rates",
+        "day": report.day.isoformat(),
+        "sources": {
+            name: {
+                "from": outcome.start.isoformat() if outcome.start else None,
+                "published_days": outcome.published_days,
+                "stored": outcome.stored,
+                "carried": outcome.carried,
+                **({"missing": list(outcome.missing)} if outcome.missing else {}),
+                **({"error": outcome.error} if outcome.error else {}),
+            }
+            for name, outcome in report.sources.items()
+        },
+        "orders_stamped": report.stamped,
+        "orders_waiting_for_rates": report.waiting,
+        "orders_without_rate": report.unstampable,
+        "failed_sources": report.failed_sources,
+    }
 
 
 def _cancel_bookings(app: App) -> dict[str, Any]:
@@ -345,6 +399,7 @@ def _notify_customers(app: App) -> dict[str, Any]:
 
 
 _RUNNERS: dict[str, Callable[[App], dict[str, Any]]] = {
+    "fetch-fx-rates": _fetch_fx_rates,
     "fetch-new-orders": _fetch_new_orders,
     "cancel-bookings": _cancel_bookings,
     "create-fulfilment-requests": _create_fulfilment_requests,
@@ -398,6 +453,11 @@ def build_app(
     if config.nps.survey:
         table = config.surveys[config.nps.survey]
         survey = registry.surveys()[table.adapter].build(table.settings, context)
+    rate_factories = registry.rate_sources()
+    rate_sources = {
+        name: rate_factories[table.adapter].build(table.settings, context)
+        for name, table in config.rates.sources.items()
+    }
     return App(
         config,
         storage,
@@ -408,6 +468,7 @@ def build_app(
         clients,
         voices,
         survey,
+        rate_sources,
     )
 
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import attrs
 
 from ..domain import Order
 from ..errors import IncompleteRead
-from ..intake import Merge, merge
+from ..intake import Merge, MergeOutcome, merge
 from ..ports import (
     AttentionItem,
     AttentionQueue,
@@ -32,6 +33,10 @@ from ..ports import (
 __all__ = ["IntakeReport", "IntakeSettings", "cursor_name", "fetch_new_orders"]
 
 log = logging.getLogger(__name__)
+
+# Writes an order's reporting-currency total on it; None when its rate may
+# still come.
+Stamp = Callable[[Order], "Order | None"]
 
 MAX_CONFLICT_ROUNDS = 5
 
@@ -73,7 +78,12 @@ def fetch_new_orders(
     attention: AttentionQueue,
     clock: Clock,
     settings: IntakeSettings | None = None,
+    stamp: Stamp | None = None,
 ) -> IntakeReport:
+    """Read one store's changed orders into *orders*.  With *stamp* (see
+    :func:`~fulfilment.core.workers.fetch_fx_rates.order_stamper`), each
+    order stored for the first time gets its total in the reporting
+    currency, once; a re-read never touches it."""
     settings = settings or IntakeSettings()
     started = clock.now()
     window = _window(cursors.get(cursor_name(source)), started, settings)
@@ -88,7 +98,7 @@ def fetch_new_orders(
         pages += 1
         fetched += len(page.orders)
 
-        merges = _store_page(page.orders, orders, started)
+        merges = _store_page(page.orders, orders, started, stamp)
 
         outcomes.update(m.outcome.value for m in merges)
         raised += _raise_attention(merges, attention, started)
@@ -127,7 +137,10 @@ def _window(
 
 
 def _store_page(
-    fetched: tuple[Order, ...], orders: OrderStore, now: datetime
+    fetched: tuple[Order, ...],
+    orders: OrderStore,
+    now: datetime,
+    stamp: Stamp | None,
 ) -> list[Merge]:
     """Merge and write one page; re-merge the few orders another runner
     wrote in between, so the newest version always wins."""
@@ -137,6 +150,8 @@ def _store_page(
     for _ in range(MAX_CONFLICT_ROUNDS):
         stored = orders.get_many(o.key for o in pending)
         merges = [merge(stored.get(o.key), o, now) for o in pending]
+        if stamp is not None:
+            merges = [_stamped(m, stamp) for m in merges]
         writes = [m.order for m in merges if m.order is not None]
         lost = set(orders.save_many(writes)) if writes else set()
         decided += [m for m in merges if m.order is None or m.order.key not in lost]
@@ -147,6 +162,15 @@ def _store_page(
         f"orders {', '.join(str(o.key) for o in pending)} kept changing "
         f"under {MAX_CONFLICT_ROUNDS} rounds of writes"
     )
+
+
+def _stamped(decided: Merge, stamp: Stamp) -> Merge:
+    if decided.outcome is not MergeOutcome.INSERTED or decided.order is None:
+        return decided
+    with_stamp = stamp(decided.order)
+    if with_stamp is None:
+        return decided
+    return attrs.evolve(decided, order=with_stamp)
 
 
 def _newest_per_key(fetched: tuple[Order, ...]) -> dict[object, Order]:
