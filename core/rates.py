@@ -49,20 +49,24 @@ __all__ = [
     "METALS",
     "PRECISION",
     "RATE_DIGITS",
+    "BoardRow",
     "CommodityPrice",
     "FxRate",
+    "Lookup",
     "NoRate",
     "NotServed",
     "PublishedRates",
     "RatePlan",
     "RateType",
     "Serving",
+    "board_row",
     "carry_forward",
     "commodity_price",
     "convert",
     "cross_rate",
     "minor_unit",
     "per_pivot",
+    "rate_board",
     "round_rate",
     "stamp_total",
 ]
@@ -395,4 +399,83 @@ def commodity_price(
     rate, rate_day, sources = cross_rate(plan, lookup, metal, currency, day)
     return CommodityPrice(
         day, metal, currency, round_rate(rate), ",".join(sources), rate_day
+    )
+
+
+@attrs.frozen
+class BoardRow:
+    """One currency's line on a day's board, against the reporting
+    currency: how many of it one reporting unit buys (``per_reporting``)
+    and what one of it is worth (``in_reporting``), both rounded to
+    :data:`RATE_DIGITS`; metals per troy ounce.  ``rate_day`` is the
+    oldest publication day the figures rest on (a carried rate counts as
+    the day it repeats), ``sources`` where they came from; ``problem``
+    says why a row has no figures."""
+
+    currency: str
+    rate_type: RateType
+    per_reporting: Decimal | None
+    in_reporting: Decimal | None
+    rate_day: date | None
+    sources: tuple[str, ...]
+    carried: bool = False
+    problem: str | None = None
+
+
+def rate_board(plan: RatePlan, lookup: Lookup, day: date) -> list[BoardRow]:
+    """Every served currency (and its market rate, where one is served)
+    against the reporting currency on *day*; metals last."""
+    wanted = sorted(
+        {(s.currency, s.rate_type) for s in plan.servings}
+        | {(plan.pivot, RateType.OFFICIAL)},
+        key=lambda pair: (pair[0] in METALS, pair[0], pair[1] is RateType.MARKET),
+    )
+    return [
+        board_row(plan, lookup, currency, day, rate_type=kind)
+        for currency, kind in wanted
+        if (currency, kind) != (plan.reporting_currency, RateType.OFFICIAL)
+    ]
+
+
+def board_row(
+    plan: RatePlan,
+    lookup: Lookup,
+    currency: str,
+    day: date,
+    *,
+    against: str | None = None,
+    rate_type: RateType = RateType.OFFICIAL,
+) -> BoardRow:
+    """*currency* against *against* (the reporting currency unless said)
+    on *day*, with the publication day and sources it rests on."""
+    kind = rate_type
+    used: list[FxRate] = []
+
+    def watched(
+        source: str, base: str, quote: str, rate_type: RateType, on: date
+    ) -> FxRate | None:
+        found = lookup(source, base, quote, rate_type, on)
+        if found is not None:
+            used.append(found)
+        return found
+
+    try:
+        value, _, sources = cross_rate(
+            plan,
+            watched,
+            against or plan.reporting_currency,
+            currency,
+            day,
+            rate_type=kind,
+        )
+    except NoRate as error:
+        return BoardRow(currency, kind, None, None, None, (), problem=str(error))
+    return BoardRow(
+        currency,
+        kind,
+        round_rate(value),
+        round_rate(_CONTEXT.divide(1, value)),
+        min((r.published_on or r.day for r in used), default=day),
+        sources,
+        carried=any(r.carried for r in used),
     )

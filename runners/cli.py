@@ -24,6 +24,7 @@ configuration.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -33,8 +34,9 @@ import sys
 import threading
 import tomllib
 from collections.abc import Callable, Sequence
+from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import phonenumbers
 
@@ -52,6 +54,13 @@ from fulfilment.core.operations import (
     retry_order,
 )
 from fulfilment.core.ports import EffectStatus
+from fulfilment.core.rates import (
+    METALS,
+    RatePlan,
+    RateType,
+    commodity_price,
+    rate_board,
+)
 
 from . import views
 from .config import Config, find_config_file, load_config
@@ -222,6 +231,36 @@ def _customer_commands(commands: Any) -> None:
     opt_in.add_argument("--reason", default="asked the shop")
     opt_in.set_defaults(handler=_customers_opt_in)
 
+    rates = _group(commands, "rates", "daily FX rates and metal prices kept")
+    board = rates.add_parser(
+        "show", help="a day's rates against the reporting currency"
+    )
+    board.add_argument("--date", type=_day, help="the day, YYYY-MM-DD (default: today)")
+    board.add_argument("--json", action="store_true")
+    board.set_defaults(handler=_rates_show)
+    export = rates.add_parser(
+        "export", help="one currency's daily history as CSV, for a plot"
+    )
+    export.add_argument("currency", type=_currency, help="e.g. MAD, LBP, XAU")
+    export.add_argument(
+        "--from", dest="start", type=_day, help="first day (default: 30 days back)"
+    )
+    export.add_argument("--to", dest="end", type=_day, help="last day (default: today)")
+    export.add_argument(
+        "--against",
+        type=_currency,
+        help="the other currency (default: the reporting one)",
+    )
+    export.add_argument(
+        "--market",
+        action="store_true",
+        help="the parallel-market rate where one is kept",
+    )
+    export.add_argument(
+        "--output", help="write to this file instead of standard output"
+    )
+    export.set_defaults(handler=_rates_export)
+
     report = commands.add_parser(
         "report", help="NPS per store and month, codes issued and their worth"
     )
@@ -347,9 +386,7 @@ def _failed(result: dict[str, Any]) -> bool:
     """A worker's report says something failed: the whole run, a store or
     a rate source."""
     return bool(
-        "error" in result
-        or result.get("failed_stores")
-        or result.get("failed_sources")
+        "error" in result or result.get("failed_stores") or result.get("failed_sources")
     )
 
 
@@ -568,6 +605,91 @@ def _month(text: str) -> str:
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
         raise argparse.ArgumentTypeError(f"expected a month like 2026-11, not {text}")
     return text
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a day like 2026-12-04, not {text}"
+        ) from None
+
+
+def _currency(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z]{3}", text):
+        raise argparse.ArgumentTypeError(
+            f"expected a three-letter currency code like MAD, not {text}"
+        )
+    return text.upper()
+
+
+def _rate_plan(app: App) -> RatePlan:
+    plan = app.rate_plan()
+    if plan is None:
+        raise UsageError(
+            "no rate source is configured; add [rates.sources.NAME] tables "
+            "and [rates.serve] (see docs/rates.md)"
+        )
+    return plan
+
+
+def _rates_show(args: argparse.Namespace) -> int:
+    def body(app: App) -> int:
+        plan = _rate_plan(app)
+        day = args.date or app.clock.now().date()
+        lookup = app.storage.rates.latest
+        rows = rate_board(plan, lookup, day)
+        metals = [
+            commodity_price(plan, lookup, row.currency, plan.reporting_currency, day)
+            for row in rows
+            if row.currency in METALS and row.problem is None
+        ]
+        if args.json:
+            _print_json(
+                views.rate_board_json(rows, plan.reporting_currency, day, metals)
+            )
+        else:
+            print(views.rate_board_table(rows, plan.reporting_currency, day, metals))
+        return 0
+
+    return _with_app(args, body)
+
+
+def _rates_export(args: argparse.Namespace) -> int:
+    """One line per day: the value of one CURRENCY in the other currency,
+    the day the rate was published and whether it was carried.  Days
+    without a rate are left out (and counted on standard error)."""
+
+    def body(app: App) -> int:
+        plan = _rate_plan(app)
+        end = args.end or app.clock.now().date()
+        start = args.start or end - timedelta(days=30)
+        if start > end:
+            raise UsageError(f"--from {start} is after --to {end}")
+        against = args.against or plan.reporting_currency
+        kind = RateType.MARKET if args.market else RateType.OFFICIAL
+        with contextlib.ExitStack() as stack:
+            out: TextIO = sys.stdout
+            if args.output:
+                out = stack.enter_context(
+                    Path(args.output).open("w", newline="", encoding="utf-8")
+                )
+            skipped = views.write_rate_history(
+                out,
+                plan,
+                app.storage.rates.latest,
+                currency=args.currency,
+                against=against,
+                start=start,
+                end=end,
+                rate_type=kind,
+            )
+        if skipped:
+            print(f"{skipped} day(s) without a rate left out", file=sys.stderr)
+        return 0
+
+    return _with_app(args, body)
 
 
 def _known_store(app: App, handle: str | None) -> None:

@@ -12,16 +12,25 @@ operators paste these views into tickets and chats.  The masked forms
 
 from __future__ import annotations
 
+import csv
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Any, TextIO
 
 from fulfilment.core.domain import Order, OrderState, Shipment
 from fulfilment.core.masking import mask_email, mask_phone, mask_text
 from fulfilment.core.notices import NOTICE
 from fulfilment.core.nps import MonthlyNps
 from fulfilment.core.ports import AttentionItem, Effect
+from fulfilment.core.rates import (
+    BoardRow,
+    CommodityPrice,
+    Lookup,
+    RatePlan,
+    RateType,
+    board_row,
+)
 from fulfilment.core.states import ACTIVE_DELIVERY
 
 __all__ = [
@@ -488,3 +497,132 @@ def monthly_nps_table(rows: list[MonthlyNps]) -> str:
         "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
         for line in lines
     )
+
+
+def rate_board_table(
+    rows: list[BoardRow], reporting: str, day: date, metals: list[CommodityPrice]
+) -> str:
+    """A day's rates against the reporting currency, then metal prices."""
+    header = ("currency", "type", f"per 1 {reporting}", f"1 in {reporting}", "from")
+    lines = [header] + [
+        (
+            r.currency,
+            r.rate_type.value,
+            "-" if r.per_reporting is None else str(r.per_reporting),
+            "-" if r.in_reporting is None else str(r.in_reporting),
+            _rate_origin(r),
+        )
+        for r in rows
+        if r.currency not in {m.metal for m in metals}
+    ]
+    text = [f"rates on {day.isoformat()}", _columns(lines)]
+    if metals:
+        metal_lines = [("metal", f"{reporting}/oz", f"{reporting}/g", "from")] + [
+            (
+                m.metal,
+                str(m.per_ounce),
+                str(m.per_gram),
+                f"{m.source} {m.rate_day.isoformat()}",
+            )
+            for m in metals
+        ]
+        text += ["", _columns(metal_lines)]
+    problems = [f"{r.currency} ({r.rate_type}): {r.problem}" for r in rows if r.problem]
+    if problems:
+        text += ["", *problems]
+    return "\n".join(text)
+
+
+def rate_board_json(
+    rows: list[BoardRow], reporting: str, day: date, metals: list[CommodityPrice]
+) -> dict[str, Any]:
+    return {
+        "day": day.isoformat(),
+        "reporting_currency": reporting,
+        "rates": [
+            {
+                "currency": r.currency,
+                "rate_type": r.rate_type.value,
+                "per_reporting": None
+                if r.per_reporting is None
+                else str(r.per_reporting),
+                "in_reporting": None if r.in_reporting is None else str(r.in_reporting),
+                "rate_day": None if r.rate_day is None else r.rate_day.isoformat(),
+                "sources": list(r.sources),
+                "carried": r.carried,
+                "problem": r.problem,
+            }
+            for r in rows
+        ],
+        "metals": [
+            {
+                "metal": m.metal,
+                "currency": m.currency,
+                "per_ounce": str(m.per_ounce),
+                "per_gram": str(m.per_gram),
+                "rate_day": m.rate_day.isoformat(),
+                "source": m.source,
+            }
+            for m in metals
+        ],
+    }
+
+
+def _rate_origin(row: BoardRow) -> str:
+    if row.problem:
+        return "no rate (see below)"
+    day = row.rate_day.isoformat() if row.rate_day else "?"
+    carried = ", carried" if row.carried else ""
+    return f"{','.join(row.sources)} {day}{carried}"
+
+
+def _columns(lines: list[tuple[str, ...]]) -> str:
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    )
+
+
+def write_rate_history(
+    out: TextIO,
+    plan: RatePlan,
+    lookup: Lookup,
+    *,
+    currency: str,
+    against: str,
+    start: date,
+    end: date,
+    rate_type: RateType,
+) -> int:
+    """CSV, one line per day from *start* to *end*: what one *currency* is
+    worth in *against* (ten significant digits), the publication day the
+    figure rests on, whether it was carried, and its sources.  Days without
+    a rate are left out; returns how many."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        ("day", "currency", "against", "rate", "rate_day", "carried", "sources", "type")
+    )
+    skipped = 0
+    day = start
+    while day <= end:
+        row = board_row(
+            plan, lookup, currency, day, against=against, rate_type=rate_type
+        )
+        if row.in_reporting is None or row.rate_day is None:
+            skipped += 1
+        else:
+            writer.writerow(
+                (
+                    day.isoformat(),
+                    currency,
+                    against,
+                    str(row.in_reporting),
+                    row.rate_day.isoformat(),
+                    "yes" if row.carried else "no",
+                    " ".join(row.sources),
+                    rate_type.value,
+                )
+            )
+        day += timedelta(days=1)
+    return skipped
