@@ -63,6 +63,7 @@ def order_json(order: Order, *, detail: bool = False) -> dict[str, Any]:
         "cod_amount": str(collect.amount) if collect else None,
         "currency": order.currency,
         "total": str(order.total.amount),
+        "reporting_total": _reporting(order),
         "phone": _phone(phone.e164 if phone else None),
         "partner": order.partner,
         "partner_reference": shipment.reference if shipment else None,
@@ -75,6 +76,32 @@ def order_json(order: Order, *, detail: bool = False) -> dict[str, Any]:
     if detail:
         view |= _detail(order)
     return view
+
+
+def _reporting(order: Order) -> dict[str, Any] | None:
+    stamp = order.reporting_total
+    if stamp is None:
+        return None
+    return {
+        "amount": None if stamp.amount is None else str(stamp.amount.amount),
+        "currency": None if stamp.amount is None else stamp.amount.currency,
+        "rate": None if stamp.rate is None else str(stamp.rate),
+        "rate_day": None if stamp.rate_day is None else stamp.rate_day.isoformat(),
+        "sources": list(stamp.sources),
+        "stamped_at": _iso(stamp.stamped_at),
+        "missing": stamp.missing,
+    }
+
+
+def _reporting_text(stamp: Mapping[str, Any] | None) -> str | None:
+    if stamp is None:
+        return "not stamped yet (no rate kept for its day)"
+    if stamp["missing"]:
+        return f"none: {stamp['missing']}"
+    return (
+        f"{stamp['amount']} {stamp['currency']} (at {stamp['rate']}, rates of "
+        f"{stamp['rate_day']} from {', '.join(stamp['sources']) or '-'})"
+    )
 
 
 def _detail(order: Order) -> dict[str, Any]:
@@ -332,6 +359,7 @@ def _header(view: Mapping[str, Any]) -> str:
         ),
         ("address", _address(view["address"])),
         ("payment", payment),
+        ("reported", _reporting_text(view["reporting_total"])),
     ]
     pairs += [("line", _line(line, view["currency"])) for line in view["lines"]]
     if view["hold_reason"]:

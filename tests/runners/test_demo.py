@@ -380,7 +380,9 @@ def test_an_unreachable_shop_fails_loudly_without_holding_up_the_rest(
     results = json.loads(capsys.readouterr().out)
     assert code == 1
     assert [r["worker"] for r in results] == list(WORKERS)
-    intake, booking = results[:2]
+    by_worker = {r["worker"]: r for r in results}
+    intake = by_worker["fetch-new-orders"]
+    booking = by_worker["create-fulfilment-requests"]
     assert intake["failed_stores"] == [
         "shemsi-egypt",
         "shemsi-lebanon",
