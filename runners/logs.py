@@ -3,7 +3,10 @@
 Only the runners configure handlers.  Every module logs through
 ``logging.getLogger(__name__)`` with a stable event name first
 (``orders.fetched store=shemsiworld ...``).  The :class:`Redactor` filter
-replaces any configured secret value that still slips into a message.
+replaces any configured secret value that still slips into a message, and
+the value of any credential carried in a URL's query (``api_key=``,
+``app_id=``, ``access_key=``: some rate feeds read their key there, so
+httpx's request line and the simulators' access lines carry it).
 """
 
 from __future__ import annotations
@@ -21,9 +24,16 @@ from fulfilment.core.masking import mask_text
 __all__ = ["Redactor", "configure_logging"]
 
 
+# A credential in a query string, up to the next parameter, quote or space.
+_QUERY_SECRET = re.compile(
+    r"(?i)(?<![\w-])((?:api_?key|app_id|access_key)=)[^&\s\"'<>#]+"
+)
+
+
 class Redactor(logging.Filter):
-    """Replaces configured secrets with ``***`` and masks e-mail addresses
-    and phone numbers in every record, whatever produced the text."""
+    """Replaces configured secrets and credentials in query strings with
+    ``***`` and masks e-mail addresses and phone numbers in every record,
+    whatever produced the text."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
@@ -33,6 +43,7 @@ class Redactor(logging.Filter):
         message = record.getMessage()
         for secret in self.secrets:
             message = message.replace(secret, "***")
+        message = _QUERY_SECRET.sub(r"\1***", message)
         message = mask_text(message)
         record.msg, record.args = message, ()
         return True
