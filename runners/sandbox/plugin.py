@@ -15,6 +15,7 @@ def fulfilment_register_simulators() -> Mapping[str, Callable[..., Any]]:
     from .farfill import FarfillSimulator
     from .flextock import FlextockSimulator
     from .infobip import InfobipSimulator
+    from .openexchangerates import OpenExchangeRatesSimulator
     from .rebrandly import RebrandlySimulator
     from .shopify import ShopifySimulator
     from .twilio import TwilioSimulator
@@ -29,4 +30,5 @@ def fulfilment_register_simulators() -> Mapping[str, Callable[..., Any]]:
         "infobip": InfobipSimulator,
         "rebrandly": RebrandlySimulator,
         "typeform": TypeformSimulator,
+        "openexchangerates": OpenExchangeRatesSimulator,
     }
