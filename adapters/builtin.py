@@ -16,6 +16,7 @@ from .pl3.farfill import plugin as farfill
 from .pl3.flextock import plugin as flextock
 from .rates import plugin as rates_memory
 from .rates.metalpriceapi import plugin as metalpriceapi
+from .rates.openexchangerates import plugin as openexchangerates
 from .storage import plugin as storage
 from .survey import plugin as survey_memory
 from .survey.typeform import plugin as typeform
@@ -35,4 +36,5 @@ PLUGINS: tuple[ModuleType, ...] = (
     survey_memory,
     rates_memory,
     metalpriceapi,
+    openexchangerates,
 )

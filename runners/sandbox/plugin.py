@@ -16,6 +16,7 @@ def fulfilment_register_simulators() -> Mapping[str, Callable[..., Any]]:
     from .flextock import FlextockSimulator
     from .infobip import InfobipSimulator
     from .metalpriceapi import MetalpriceApiSimulator
+    from .openexchangerates import OpenExchangeRatesSimulator
     from .rebrandly import RebrandlySimulator
     from .shopify import ShopifySimulator
     from .twilio import TwilioSimulator
@@ -31,4 +32,5 @@ def fulfilment_register_simulators() -> Mapping[str, Callable[..., Any]]:
         "rebrandly": RebrandlySimulator,
         "typeform": TypeformSimulator,
         "metalpriceapi": MetalpriceApiSimulator,
+        "openexchangerates": OpenExchangeRatesSimulator,
     }

@@ -58,6 +58,7 @@ def test_built_in_adapters_register_through_the_hooks() -> None:
         "rebrandly",
         "typeform",
         "metalpriceapi",
+        "openexchangerates",
     }
     assert set(registry.surveys()) == {"typeform", "memory"}
 
