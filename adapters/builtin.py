@@ -15,6 +15,7 @@ from .pl3.aramex import plugin as aramex
 from .pl3.farfill import plugin as farfill
 from .pl3.flextock import plugin as flextock
 from .rates import plugin as rates_memory
+from .rates.ecb import plugin as ecb
 from .storage import plugin as storage
 from .survey import plugin as survey_memory
 from .survey.typeform import plugin as typeform
@@ -33,4 +34,5 @@ PLUGINS: tuple[ModuleType, ...] = (
     typeform,
     survey_memory,
     rates_memory,
+    ecb,
 )

@@ -12,6 +12,7 @@ from fulfilment.adapters.hookspecs import hookimpl
 @hookimpl
 def fulfilment_register_simulators() -> Mapping[str, Callable[..., Any]]:
     from .aramex import AramexSimulator
+    from .ecb import EcbSimulator
     from .farfill import FarfillSimulator
     from .flextock import FlextockSimulator
     from .infobip import InfobipSimulator
@@ -29,4 +30,5 @@ def fulfilment_register_simulators() -> Mapping[str, Callable[..., Any]]:
         "infobip": InfobipSimulator,
         "rebrandly": RebrandlySimulator,
         "typeform": TypeformSimulator,
+        "ecb": EcbSimulator,
     }

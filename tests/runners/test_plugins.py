@@ -57,6 +57,7 @@ def test_built_in_adapters_register_through_the_hooks() -> None:
         "infobip",
         "rebrandly",
         "typeform",
+        "ecb",
     }
     assert set(registry.surveys()) == {"typeform", "memory"}
 
