@@ -15,6 +15,7 @@ from .pl3.aramex import plugin as aramex
 from .pl3.farfill import plugin as farfill
 from .pl3.flextock import plugin as flextock
 from .rates import plugin as rates_memory
+from .rates.ecb import plugin as ecb
 from .rates.metalpriceapi import plugin as metalpriceapi
 from .rates.openexchangerates import plugin as openexchangerates
 from .storage import plugin as storage
@@ -37,4 +38,5 @@ PLUGINS: tuple[ModuleType, ...] = (
     rates_memory,
     metalpriceapi,
     openexchangerates,
+    ecb,
 )

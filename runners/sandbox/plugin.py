@@ -12,6 +12,7 @@ from fulfilment.adapters.hookspecs import hookimpl
 @hookimpl
 def fulfilment_register_simulators() -> Mapping[str, Callable[..., Any]]:
     from .aramex import AramexSimulator
+    from .ecb import EcbSimulator
     from .farfill import FarfillSimulator
     from .flextock import FlextockSimulator
     from .infobip import InfobipSimulator
@@ -33,4 +34,5 @@ def fulfilment_register_simulators() -> Mapping[str, Callable[..., Any]]:
         "typeform": TypeformSimulator,
         "metalpriceapi": MetalpriceApiSimulator,
         "openexchangerates": OpenExchangeRatesSimulator,
+        "ecb": EcbSimulator,
     }

@@ -59,6 +59,7 @@ def test_built_in_adapters_register_through_the_hooks() -> None:
         "typeform",
         "metalpriceapi",
         "openexchangerates",
+        "ecb",
     }
     assert set(registry.surveys()) == {"typeform", "memory"}
 
