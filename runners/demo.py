@@ -37,6 +37,7 @@ from fulfilment.core.domain import Order, OrderState, TrackingStatus
 from fulfilment.core.notices import NOTICE
 from fulfilment.core.nps import NPS_SURVEY, first_answers, nps_score
 from fulfilment.core.ports import EffectStatus
+from fulfilment.core.rates import METALS, RateType, rate_board
 from fulfilment.core.store_reports import STORE_FULFILMENT
 
 from . import views
@@ -95,6 +96,8 @@ def run_demo(
         config = load_config(config_path, registry.adapters())
         app = build_app(config, registry, clock=clock)
         try:
+            # Rates first, so that intake stamps each new order at once.
+            app.run("fetch-fx-rates")
             intake = app.run("fetch-new-orders")
             booking = app.run("create-fulfilment-requests")
             cancelled = _cancel_one_booked_order(app, world) if fresh else None
@@ -106,6 +109,7 @@ def run_demo(
             delivered = _delivered_to_sandbox(world)
             reports = _store_reports(app, world)
             feedback = _feedback(app, world)
+            rates = _rates(app)
         finally:
             app.close()
 
@@ -127,6 +131,7 @@ def run_demo(
         mail_folder=str(folder / "sandbox" / "mail"),
         store_reports=reports,
         feedback=feedback,
+        rates=rates,
     )
 
 
@@ -396,6 +401,7 @@ def _summary(
     mail_folder: str,
     store_reports: dict[str, Any],
     feedback: dict[str, Any],
+    rates: dict[str, Any],
 ) -> dict[str, Any]:
     intake, booking = reports
     overview = views.orders_summary(orders)
@@ -429,12 +435,63 @@ def _summary(
         "tracking": _tracking(orders),
         "store_fulfilments": store_reports,
         **feedback,
+        "rates": rates,
         "notifications": {
             **notices,
             "received_by_sandbox": delivered,
             "mail_folder": mail_folder,
         },
         "attention": [views.attention_json(item) for item in attention],
+    }
+
+
+def _rates(app: App) -> dict[str, Any]:
+    """What the rate sources gave over the run, the day's board against
+    the reporting currency, and the orders' totals in it."""
+    plan = app.rate_plan()
+    if plan is None:
+        return {}
+    kept = app.storage.rates.history()
+    by_source: dict[str, dict[str, Any]] = {}
+    for rate in kept:
+        seen = by_source.setdefault(
+            rate.source, {"rates": 0, "carried": 0, "from": None, "to": None}
+        )
+        seen["rates"] += 1
+        seen["carried"] += rate.carried
+        day = rate.day.isoformat()
+        seen["from"] = min(seen["from"] or day, day)
+        seen["to"] = max(seen["to"] or day, day)
+    today = app.clock.now().date()
+    board: dict[str, str | None] = {}
+    for row in rate_board(plan, app.storage.rates.latest, today):
+        if row.currency in METALS:
+            # A metal reads better as its price: reporting units an ounce.
+            value = row.in_reporting
+            label = f"{row.currency}/oz"
+        else:
+            value = row.per_reporting
+            market = row.rate_type is RateType.MARKET
+            label = f"{row.currency}{' (market)' if market else ''}"
+        board[label] = None if value is None else f"{value.normalize():f}"
+    orders = app.storage.orders.list()
+    totals: dict[str, Decimal] = {}
+    stamped = 0
+    for order in orders:
+        stamp = order.reporting_total
+        if stamp is not None and stamp.amount is not None:
+            stamped += 1
+            totals[order.store] = (
+                totals.get(order.store, Decimal(0)) + stamp.amount.amount
+            )
+    return {
+        "reporting_currency": plan.reporting_currency,
+        "day": today.isoformat(),
+        "by_source": dict(sorted(by_source.items())),
+        "board": board,
+        "orders_stamped": stamped,
+        "orders": len(orders),
+        "totals_by_store": {h: str(t) for h, t in sorted(totals.items())},
     }
 
 
@@ -501,6 +558,20 @@ def print_summary(summary: dict[str, Any]) -> None:
         f"discounts:   {codes['created']} codes "
         f"({_pairs(codes['by_store']) or 'none'}), worth {worth}"
     )
+    rates = summary["rates"]
+    if rates:
+        reporting = rates["reporting_currency"]
+        for source, seen in rates["by_source"].items():
+            print(
+                f"rates:       {source}: {seen['rates']} kept, {seen['from']} to "
+                f"{seen['to']} ({seen['carried']} carried)"
+            )
+        board = {k: v for k, v in rates["board"].items() if v is not None}
+        print(f"  1 {reporting} on {rates['day']}: {_pairs(board)}")
+        print(
+            f"  orders in {reporting}: {rates['orders_stamped']} of "
+            f"{rates['orders']} stamped, {_pairs(rates['totals_by_store'])}"
+        )
     print(f"notices:     sent {_pairs(notices['by_channel']) or 'none'}")
     print(f"  by event:  {_pairs(notices['by_event']) or 'none'}")
     print(f"  received:  {_pairs(notices['received_by_sandbox'])} (by the sandbox)")

@@ -79,6 +79,27 @@ BUDGETS: Mapping[str, int] = {
     "shemsi-lebanon": 200,
 }
 MAIL = "mail"
+# The sandbox's rate sources: name -> (simulator, options).  Lebanon's
+# parallel-market pound comes from a second Open Exchange Rates-shaped feed.
+RATE_SOURCES: Mapping[str, tuple[str, Mapping[str, Any]]] = {
+    "ecb": ("ecb", {}),
+    "oxr": ("openexchangerates", {}),
+    "metals": ("metalpriceapi", {}),
+    "lbp-market": ("openexchangerates", {"feed": "market"}),
+}
+# Which source serves which currency, official and market.
+RATE_SERVE: Mapping[str, str] = {
+    "EUR": "ecb",
+    "GBP": "ecb",
+    "MAD": "oxr",
+    "EGP": "oxr",
+    "AED": "oxr",
+    "LBP": "oxr",
+    "SAR": "oxr",
+    "XAU": "metals",
+    "XAG": "metals",
+}
+RATE_MARKET: Mapping[str, str] = {"LBP": "lbp-market"}
 
 
 class SandboxWorld:
@@ -103,7 +124,10 @@ class SandboxWorld:
         registry = registry or Registry.discover()
         classes = registry.simulators()
         wanted = ["shopify", *partners, *NOTIFIERS]
-        missing = [name for name in wanted if name not in classes]
+        rate_classes = {name: sim for name, (sim, _) in RATE_SOURCES.items()}
+        missing = [
+            name for name in [*wanted, *rate_classes.values()] if name not in classes
+        ]
         if missing:
             raise ConfigurationError(
                 f"no simulator registered for {', '.join(missing)}"
@@ -112,6 +136,10 @@ class SandboxWorld:
             name: classes[name](data_dir=self.data_dir, clock=self.clock)
             for name in wanted
         }
+        for name, (sim, options) in RATE_SOURCES.items():
+            self.simulators[name] = classes[sim](
+                data_dir=self.data_dir, clock=self.clock, **options
+            )
         self.servers: dict[str, SimServer] = {}
         self.ports = dict(ports or {})
         self.mail: MailSink | None = None
@@ -193,7 +221,14 @@ class SandboxWorld:
         partners = {
             name: self.simulators[name].sandbox_settings(self.urls[name])
             for name in self.simulators
-            if name not in ("shopify", *NOTIFIERS)
+            if name not in ("shopify", *NOTIFIERS, *RATE_SOURCES)
+        }
+        rate_sources = {
+            name: {
+                "adapter": sim,
+                **self.simulators[name].sandbox_settings(self.urls[name]),
+            }
+            for name, (sim, _) in RATE_SOURCES.items()
         }
         notifiers = {
             name: self.simulators[name].sandbox_settings(self.urls[name])
@@ -222,6 +257,14 @@ class SandboxWorld:
             "nps": {"survey": "typeform"},
             "surveys": {"typeform": notifiers["typeform"]},
             "discounts": {"prefix": "MERCI", **DISCOUNTS},
+            "rates": {
+                "pivot": "USD",
+                "reporting_currency": "USD",
+                "backfill_days": 31,
+                "sources": rate_sources,
+                "serve": dict(RATE_SERVE),
+                "market": dict(RATE_MARKET),
+            },
             "sandbox": {"data_dir": str(self.data_dir), **self.urls},
         }
 
