@@ -13,7 +13,7 @@ where sub-millisecond precision is the point.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -33,6 +33,7 @@ from fulfilment.core.domain import (
     Phone,
     Problem,
     Product,
+    ReportingTotal,
     Shipment,
     TrackingEvent,
     TrackingStatus,
@@ -44,6 +45,7 @@ from fulfilment.core.nps import (
     NpsResponse,
 )
 from fulfilment.core.ports import AttentionItem, Effect, EffectStatus
+from fulfilment.core.rates import FxRate, RateType
 
 __all__ = [
     "CURRENCY_DECIMALS",
@@ -54,6 +56,7 @@ __all__ = [
     "customers",
     "discount_codes",
     "effects",
+    "fx_rates",
     "line_items",
     "money",
     "names",
@@ -65,6 +68,7 @@ __all__ = [
     "problems",
     "products",
     "raw_payloads",
+    "reporting_totals",
     "shipments",
     "texts",
     "tracking_events",
@@ -380,7 +384,62 @@ def orders(
         attempts=draw(st.integers(0, 10)),
         next_attempt_at=draw(st.none() | utc_datetimes()),
         claim=draw(st.none() | claims()),
+        reporting_total=draw(st.none() | reporting_totals()),
         revision=draw(revisions or st.integers(0, 1000)),
+    )
+
+
+def _rates() -> st.SearchStrategy[Decimal]:
+    """Positive rates as sources publish them: from a metal's ounce in
+    dollars (0.0003) to a pound per dollar (89500), trailing zeros kept."""
+    return st.decimals(
+        min_value=Decimal("0.000001"),
+        max_value=Decimal("1000000"),
+        places=6,
+        allow_nan=False,
+        allow_infinity=False,
+    )
+
+
+def reporting_totals() -> st.SearchStrategy[ReportingTotal]:
+    """An order's stamp: a total in a reporting currency, the rate used,
+    its day and sources."""
+    return st.builds(
+        ReportingTotal,
+        amount=money(),
+        rate=_rates(),
+        rate_day=st.dates(date(2000, 1, 1), date(2099, 12, 31)),
+        sources=st.lists(
+            st.sampled_from(["ecb", "openexchangerates", "metalpriceapi"]),
+            max_size=2,
+            unique=True,
+        ).map(tuple),
+        stamped_at=utc_datetimes(),
+    )
+
+
+@st.composite
+def fx_rates(
+    draw: st.DrawFn,
+    *,
+    days: st.SearchStrategy[date] | None = None,
+    sources: tuple[str, ...] = ("ecb", "openexchangerates"),
+    bases: tuple[str, ...] = ("EUR", "USD"),
+    quotes: tuple[str, ...] = ("MAD", "EGP", "AED", "LBP", "XAU"),
+) -> FxRate:
+    """A rate of one of a few sources, bases and quotes (narrow them to
+    make keys meet), official or market, published or carried."""
+    day = draw(st.dates(date(2000, 1, 2), date(2099, 12, 31)) if days is None else days)
+    carried = draw(st.booleans())
+    return FxRate(
+        day=day,
+        base=draw(st.sampled_from(bases)),
+        quote=draw(st.sampled_from(quotes)),
+        rate=draw(_rates()),
+        source=draw(st.sampled_from(sources)),
+        fetched_at=draw(utc_datetimes()),
+        rate_type=draw(st.sampled_from(RateType)),
+        published_on=day - timedelta(days=draw(st.integers(1, 3))) if carried else None,
     )
 
 

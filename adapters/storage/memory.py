@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import attrs
@@ -18,6 +18,7 @@ from fulfilment.core.domain import Order, OrderKey, OrderState, ensure_utc
 from fulfilment.core.errors import ConflictError
 from fulfilment.core.nps import DiscountCode, NpsResponse
 from fulfilment.core.ports import AttentionItem, Effect, EffectStatus
+from fulfilment.core.rates import FxRate, RateType
 
 __all__ = [
     "MemoryAttentionQueue",
@@ -26,6 +27,7 @@ __all__ = [
     "MemoryLeaseStore",
     "MemoryNpsStore",
     "MemoryOrderStore",
+    "MemoryRateStore",
     "MemoryStorage",
 ]
 
@@ -98,6 +100,11 @@ class MemoryOrderStore:
             found = [
                 o for o in self._orders.values() if o.state in wanted and o.is_cancelled
             ]
+        return sorted(found, key=lambda o: (o.placed_at, str(o.key)))[: max(0, limit)]
+
+    def unstamped(self, limit: int) -> list[Order]:
+        with self._lock:
+            found = [o for o in self._orders.values() if o.reporting_total is None]
         return sorted(found, key=lambda o: (o.placed_at, str(o.key)))[: max(0, limit)]
 
     def list(
@@ -347,6 +354,66 @@ class MemoryNpsStore:
                     self._surveyed[contact] = ensure_utc(at)
 
 
+# The rates of one (source, base, quote, rate type), by day.
+_Series = tuple[str, str, str, RateType]
+
+
+class MemoryRateStore:
+    """Rates by series and day; the first rate of a key stays."""
+
+    def __init__(self) -> None:
+        self._series: dict[_Series, dict[date, FxRate]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, rates: Iterable[FxRate]) -> int:
+        new = 0
+        with self._lock:
+            for rate in rates:
+                days = self._series.setdefault(_series(rate), {})
+                if rate.day not in days:
+                    days[rate.day] = rate
+                    new += 1
+        return new
+
+    def latest(
+        self, source: str, base: str, quote: str, rate_type: RateType, day: date
+    ) -> FxRate | None:
+        with self._lock:
+            days = self._series.get((source, base, quote, RateType(rate_type)), {})
+            earlier = [d for d in days if d <= day]
+            return days[max(earlier)] if earlier else None
+
+    def history(
+        self,
+        *,
+        quote: str | None = None,
+        source: str | None = None,
+        rate_type: RateType | None = None,
+        start: date | None = None,
+        end: date | None = None,
+    ) -> list[FxRate]:
+        with self._lock:
+            found = [
+                rate
+                for days in self._series.values()
+                for rate in days.values()
+                if (quote is None or rate.quote == quote)
+                and (source is None or rate.source == source)
+                and (rate_type is None or rate.rate_type is RateType(rate_type))
+                and (start is None or rate.day >= start)
+                and (end is None or rate.day <= end)
+            ]
+        return sorted(found, key=_history_order)
+
+
+def _history_order(rate: FxRate) -> tuple[date, str, str, str, str]:
+    return (rate.day, rate.source, rate.base, rate.quote, rate.rate_type)
+
+
+def _series(rate: FxRate) -> _Series:
+    return (rate.source, rate.base, rate.quote, rate.rate_type)
+
+
 @attrs.define
 class MemoryStorage:
     orders: MemoryOrderStore = attrs.Factory(MemoryOrderStore)
@@ -355,6 +422,7 @@ class MemoryStorage:
     leases: MemoryLeaseStore = attrs.Factory(MemoryLeaseStore)
     attention: MemoryAttentionQueue = attrs.Factory(MemoryAttentionQueue)
     nps: MemoryNpsStore = attrs.Factory(MemoryNpsStore)
+    rates: MemoryRateStore = attrs.Factory(MemoryRateStore)
 
     def close(self) -> None:
         """Nothing to release."""

@@ -1,8 +1,8 @@
 """MongoDB stores: the production store, for one runner or many.
 
 Collections, one per aggregate: ``orders``, ``cursors``, ``effects``,
-``leases``, ``attention``, and for the feedback loop ``nps_responses``,
-``nps_discounts`` and ``nps_surveyed``.  Documents come from
+``leases``, ``attention``, for the feedback loop ``nps_responses``,
+``nps_discounts`` and ``nps_surveyed``, and ``rates``.  Documents come from
 :func:`~fulfilment.adapters.storage.documents.bson_converter`; an order's
 ``_id`` is its key string (``shopify:shemsi-egypt:5551234567890``), an
 effect's ``_id`` its ledger key, a lease's and a cursor's ``_id`` its name.
@@ -15,7 +15,10 @@ put the document there).  An effect carries ``not_before_at``
 is always due).  A survey answer carries ``store`` (of the order it names,
 null when none) and ``unmatched`` (true when it names no known order); a
 discount code's ``_id`` is the code and it carries ``store``; a surveyed
-contact's ``_id`` is the contact, with ``at``.
+contact's ``_id`` is the contact, with ``at``.  A rate is the converter's
+document and nothing more (its ``_id`` the server's): its day and
+``published_on`` are ISO strings (``2026-12-04``), which sort and compare
+as the days do, and its rate the exact decimal string.
 
 :meth:`MongoStorage.ensure_indexes` creates an index for every worker query,
 so a worker with nothing to do scans no collection:
@@ -37,6 +40,13 @@ nps_responses  ``(unmatched, submitted_at)``         ``responses(unmatched=…)`
 nps_responses  ``(submitted_at)``                    ``responses(since=…)``
 nps_discounts  ``(store, starts_at)``                ``discounts(store=…)``
 nps_discounts  ``(starts_at)``                       ``discounts(since=…)``
+orders         ``(placed_at, _id)``, partial         ``unstamped``
+rates          ``(source, base, quote, rate_type,    one rate per key;
+               day)``, unique                        ``latest``
+rates          ``(source, quote, rate_type, day)``   ``history`` of one series
+rates          ``(source, day)``                     ``history(source=…)``
+rates          ``(quote, day)``                      ``history(quote=…)``
+rates          ``(day)``                             ``history(start=…)``
 =============  ====================================  ============================
 
 The ``queued`` index ends with its range field, right after the
@@ -45,7 +55,18 @@ follows the equality prefix, and its range scan compares whole keys: with
 another field after ``not_before_at``, ``$lte`` would miss the entries due
 exactly at *now*.  The due entries are then sorted by creation (on mongod
 too, a sort field after a range is not read in order), which costs what is
-due, not what is planned for later.
+due, not what is planned for later.  For the same reason every rate index
+ends with ``day``, the unique one too: a ``history`` query that the planner
+served from a key ordered ``(source, day, …)`` would lose the rates of its
+last day.  SecantusDB serves a query from an index only when the query's
+equalities are the index's leading fields (its range, if any, on the next
+one), so ``history`` by a rate type alone, or by a currency and a source
+with days but no type, reads the collection there (on mongod one of the
+indexes above serves it, the rest of the filter applied to what it reads).
+
+The unstamped orders' index holds the orders whose ``reporting_total`` is
+null or missing, the query asks for exactly that, so the orders stored
+before the stamp existed (no such field) are found with no migration.
 
 Order keys, ledger keys, lease and cursor names are unique as ``_id``.
 MongoDB keeps times to the millisecond: a time read back has lost its
@@ -60,7 +81,7 @@ import heapq
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 import attrs
@@ -68,7 +89,14 @@ import bson
 from bson.codec_options import CodecOptions
 from bson.errors import BSONError
 from cattrs.errors import BaseValidationError
-from pymongo import ASCENDING, MongoClient, ReplaceOne, ReturnDocument, UpdateOne
+from pymongo import (
+    ASCENDING,
+    DESCENDING,
+    MongoClient,
+    ReplaceOne,
+    ReturnDocument,
+    UpdateOne,
+)
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import (
@@ -82,6 +110,7 @@ from fulfilment.core.domain import Order, OrderKey, OrderState, ensure_utc
 from fulfilment.core.errors import ConfigurationError, ConflictError, StorageError
 from fulfilment.core.nps import DiscountCode, NpsResponse
 from fulfilment.core.ports import AttentionItem, Effect, EffectStatus
+from fulfilment.core.rates import FxRate, RateType
 
 from .documents import Document, as_utc, bson_converter, describe_error
 
@@ -92,6 +121,7 @@ __all__ = [
     "MongoLeaseStore",
     "MongoNpsStore",
     "MongoOrderStore",
+    "MongoRateStore",
     "MongoSettings",
     "MongoStorage",
     "build",
@@ -109,6 +139,9 @@ _LOWEST = datetime(1, 1, 1, tzinfo=UTC)
 # rather than ``$type`` or ``$ne: null``, which SecantusDB serves with an
 # index only in this form; on mongod a date range never matches null).
 _CANCELLED: Document = {"cancelled_at": {"$gt": _LOWEST}}
+# An order still waiting for its reporting total: the field is null, or
+# missing from a document written before the stamp existed.
+_UNSTAMPED: Document = {"reporting_total": None}
 _PLACEMENT = [("placed_at", ASCENDING), ("_id", ASCENDING)]
 _CREATION = [("created_at", ASCENDING), ("_id", ASCENDING)]
 
@@ -230,6 +263,14 @@ class MongoOrderStore:
         ]
         return list(heapq.merge(*per_state, key=_placement))[:limit]
 
+    @_translated
+    def unstamped(self, limit: int) -> list[Order]:
+        """Orders without a reporting total, oldest placement first
+        (partial index ``unstamped``)."""
+        if limit <= 0:
+            return []
+        return self._placed_first(_UNSTAMPED, limit)
+
     def _placed_first(self, query: Document, limit: int) -> list[Order]:
         found = self._orders.find(query).sort(_PLACEMENT).limit(limit)
         return [_order_from(document) for document in found]
@@ -275,10 +316,16 @@ def _bulk_outcome(
         return orders.bulk_write(writes, ordered=False).bulk_api_result
     except BulkWriteError as exc:
         details: dict[str, Any] = dict(exc.details)
-        unexpected = [e for e in details["writeErrors"] if e["code"] != _DUPLICATE_KEY]
-        if unexpected or details.get("writeConcernErrors"):
+        if _unexpected(details):
             raise
         return details
+
+
+def _unexpected(details: Mapping[str, Any]) -> bool:
+    """Whether a bulk write failed for more than keys already taken."""
+    errors = details.get("writeErrors", [])
+    taken = all(error["code"] == _DUPLICATE_KEY for error in errors)
+    return not taken or bool(details.get("writeConcernErrors"))
 
 
 def _lost_inserts(orders: Sequence[Order], outcome: Document) -> set[int]:
@@ -715,6 +762,99 @@ def _discount_from(document: Mapping[str, Any]) -> DiscountCode:
     return bson_converter().structure(fields, DiscountCode)
 
 
+# --- reference rates ---------------------------------------------------------
+
+_RATE_ORDER = [
+    ("day", ASCENDING),
+    ("source", ASCENDING),
+    ("base", ASCENDING),
+    ("quote", ASCENDING),
+    ("rate_type", ASCENDING),
+]
+_NEWEST_FIRST = [("day", DESCENDING)]
+_WITHOUT_ID: Document = {"_id": False}
+
+
+class MongoRateStore:
+    """Rates, one document each, never changed; the unique index ``key``
+    keeps the first of a key (see ``RateStore``)."""
+
+    def __init__(self, collection: Collectionish) -> None:
+        self._rates = collection
+
+    @_translated
+    def add(self, rates: Iterable[FxRate]) -> int:
+        """One unordered bulk insert; a key already kept (or met earlier in
+        *rates*) keeps its first rate.  How many were new."""
+        first: dict[object, FxRate] = {}
+        for rate in rates:
+            first.setdefault(rate.key, rate)
+        if not first:
+            return 0
+        documents = [bson_converter().unstructure(rate) for rate in first.values()]
+        try:
+            return len(self._rates.insert_many(documents, ordered=False).inserted_ids)
+        except BulkWriteError as exc:
+            details: dict[str, Any] = dict(exc.details)
+            if _unexpected(details):
+                raise
+            inserted: int = details["nInserted"]
+            return inserted
+
+    @_translated
+    def latest(
+        self, source: str, base: str, quote: str, rate_type: RateType, day: date
+    ) -> FxRate | None:
+        """The newest rate of the series on or before *day* (index ``key``)."""
+        query = {
+            "source": source,
+            "base": base,
+            "quote": quote,
+            "rate_type": RateType(rate_type).value,
+            "day": {"$lte": day.isoformat()},
+        }
+        found = self._rates.find(query, _WITHOUT_ID).sort(_NEWEST_FIRST).limit(1)
+        return next((_rate_from(document) for document in found), None)
+
+    @_translated
+    def history(
+        self,
+        *,
+        quote: str | None = None,
+        source: str | None = None,
+        rate_type: RateType | None = None,
+        start: date | None = None,
+        end: date | None = None,
+    ) -> list[FxRate]:
+        """Rates of the days from *start* to *end*, filtered, in day order
+        (indexes ``series``, ``source``, ``quote``, ``time``)."""
+        query: Document = {}
+        if quote is not None:
+            query["quote"] = quote
+        if source is not None:
+            query["source"] = source
+        if rate_type is not None:
+            query["rate_type"] = RateType(rate_type).value
+        days = _day_range(start, end)
+        if days:
+            query["day"] = days
+        found = self._rates.find(query, _WITHOUT_ID).sort(_RATE_ORDER)
+        return [_rate_from(document) for document in found]
+
+
+def _day_range(start: date | None, end: date | None) -> Document:
+    days: Document = {}
+    if start is not None:
+        days["$gte"] = start.isoformat()
+    if end is not None:
+        days["$lte"] = end.isoformat()
+    return days
+
+
+def _rate_from(document: Mapping[str, Any]) -> FxRate:
+    return bson_converter().structure(dict(document), FxRate)
+
+
 # --- the bundle --------------------------------------------------------------
 
 
@@ -762,6 +902,7 @@ class MongoStorage:
             self.database["nps_discounts"],
             self.database["nps_surveyed"],
         )
+        self.rates = MongoRateStore(self.database["rates"])
 
     @_translated
     def ensure_indexes(self) -> None:
@@ -793,7 +934,27 @@ class MongoStorage:
         db["attention"].create_index(
             [("resolved_at", 1), ("raised_at", 1)], name="open"
         )
+        # Only the orders still waiting for their reporting total.
+        db["orders"].create_index(
+            _PLACEMENT, name="unstamped", partialFilterExpression=_UNSTAMPED
+        )
         self._ensure_nps_indexes()
+        self._ensure_rate_indexes()
+
+    def _ensure_rate_indexes(self) -> None:
+        rates = self.database["rates"]
+        # Each ends with the day (see the module docstring).
+        rates.create_index(
+            [("source", 1), ("base", 1), ("quote", 1), ("rate_type", 1), ("day", 1)],
+            name="key",
+            unique=True,
+        )
+        rates.create_index(
+            [("source", 1), ("quote", 1), ("rate_type", 1), ("day", 1)], name="series"
+        )
+        rates.create_index([("source", 1), ("day", 1)], name="source")
+        rates.create_index([("quote", 1), ("day", 1)], name="quote")
+        rates.create_index([("day", 1)], name="time")
 
     def _ensure_nps_indexes(self) -> None:
         responses = self.database["nps_responses"]

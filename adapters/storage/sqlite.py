@@ -8,7 +8,8 @@ beside the columns the worker queries filter and sort on, each indexed:
 orders      key, channel, store, external_id, revision, state, placed_at,
             due_at (``next_attempt_at``, or the lowest value when unset),
             claim_expires_at (the claim's expiry, or the lowest value),
-            cancelled (1 when the source cancelled the order, else 0)
+            cancelled (1 when the source cancelled the order, else 0),
+            stamped (1 when it has its ``reporting_total``, else 0)
 cursors     name, value
 effects     key, status, kind, subject, created_at, not_before_at
             (``not_before``, or the lowest value when unset)
@@ -21,16 +22,21 @@ nps_        code, store, starts_at
 discounts
 nps_        contact, surveyed_at (no document: the time is all there is)
 surveyed
+rates       source, base, quote, rate_type, day (unique together), rate,
+            published_on, fetched_at (no document: the columns are the
+            whole rate)
 ==========  =============================================================
 
 Times in columns are integer microseconds since the Unix epoch (UTC), so
-they sort and compare exactly.  The file records its schema version
-(``PRAGMA user_version``); opening a file of an older version upgrades it in
-place, a newer one is refused.  The database runs in WAL mode: readers never
-wait for the writer.  Every write takes the write lock up front
-(``BEGIN IMMEDIATE``) and waits up to ``busy_timeout`` seconds for it, so
-several processes on one machine can share a file.  Each thread gets its
-own connection.  ``sqlite3`` errors surface as ``StorageError``, chained.
+they sort and compare exactly.  A calendar day is its ISO string
+(``2026-12-04``), which sorts as the day does; a rate is its exact decimal
+string.  The file records its schema version (``PRAGMA user_version``);
+opening a file of an older version upgrades it in place, a newer one is
+refused.  The database runs in WAL mode: readers never wait for the
+writer.  Every write takes the write lock up front (``BEGIN IMMEDIATE``) and
+waits up to ``busy_timeout`` seconds for it, so several processes on one
+machine can share a file.  Each thread gets its own connection.
+``sqlite3`` errors surface as ``StorageError``, chained.
 """
 
 from __future__ import annotations
@@ -40,7 +46,8 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -51,6 +58,7 @@ from fulfilment.core.domain import Order, OrderKey, OrderState, ensure_utc
 from fulfilment.core.errors import ConfigurationError, ConflictError, StorageError
 from fulfilment.core.nps import DiscountCode, NpsResponse
 from fulfilment.core.ports import AttentionItem, Effect, EffectStatus
+from fulfilment.core.rates import FxRate, RateType
 
 from .documents import as_utc, describe_error, json_converter
 
@@ -62,6 +70,7 @@ __all__ = [
     "SQLiteLeaseStore",
     "SQLiteNpsStore",
     "SQLiteOrderStore",
+    "SQLiteRateStore",
     "SQLiteSettings",
     "SQLiteStorage",
     "build",
@@ -176,7 +185,43 @@ CREATE TABLE nps_surveyed (
 )
 """
 
-_MIGRATIONS = (_V1_TABLES, _V2_OUTBOX, _V3_SUBJECT, _V4_CANCELLED, _V5_NPS)
+# Version 6: reference rates, and the orders still waiting for their
+# reporting total.  A rate's primary key is its identity, its columns ordered
+# so that the newest rate of one series on or before a day (``latest``) is
+# one seek into its index; the history of a day range, a currency or a
+# source has an index each, ordered as ``history`` returns them.  Orders
+# written before are marked from their documents (none has a reporting total
+# yet, so all of them wait for one); the partial index holds only the
+# unstamped orders, which the stamping step keeps few.
+_V6_RATES = """
+CREATE TABLE rates (
+    source TEXT NOT NULL,
+    base TEXT NOT NULL,
+    quote TEXT NOT NULL,
+    rate_type TEXT NOT NULL,
+    day TEXT NOT NULL,
+    rate TEXT NOT NULL,
+    published_on TEXT,
+    fetched_at INTEGER NOT NULL,
+    PRIMARY KEY (source, base, quote, rate_type, day)
+);
+CREATE INDEX rates_day ON rates (day, source, base, quote, rate_type);
+CREATE INDEX rates_quote ON rates (quote, day, source, base, rate_type);
+CREATE INDEX rates_source ON rates (source, day, base, quote, rate_type);
+ALTER TABLE orders ADD COLUMN stamped INTEGER NOT NULL DEFAULT 0;
+UPDATE orders
+    SET stamped = json_extract(document, '$.reporting_total') IS NOT NULL;
+CREATE INDEX orders_unstamped ON orders (placed_at, key) WHERE stamped = 0
+"""
+
+_MIGRATIONS = (
+    _V1_TABLES,
+    _V2_OUTBOX,
+    _V3_SUBJECT,
+    _V4_CANCELLED,
+    _V5_NPS,
+    _V6_RATES,
+)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 T = TypeVar("T")
@@ -335,12 +380,12 @@ def _translated_errors() -> Iterator[None]:
 
 _INSERT_ORDER = (
     "INSERT INTO orders (key, channel, store, external_id, revision, state, "
-    "placed_at, due_at, claim_expires_at, cancelled, document) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING"
+    "placed_at, due_at, claim_expires_at, cancelled, stamped, document) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING"
 )
 _UPDATE_ORDER = (
     "UPDATE orders SET revision = ?, state = ?, placed_at = ?, due_at = ?, "
-    "claim_expires_at = ?, cancelled = ?, document = ? "
+    "claim_expires_at = ?, cancelled = ?, stamped = ?, document = ? "
     "WHERE key = ? AND revision = ?"
 )
 _ORDER_REVISIONS = (
@@ -362,6 +407,9 @@ _CANCELLED_ORDERS = (
     "SELECT document FROM orders "
     "WHERE cancelled = 1 AND state IN (SELECT value FROM json_each(?)) "
     "ORDER BY placed_at, key LIMIT ?"
+)
+_UNSTAMPED_ORDERS = (
+    "SELECT document FROM orders WHERE stamped = 0 ORDER BY placed_at, key LIMIT ?"
 )
 
 
@@ -427,6 +475,11 @@ class SQLiteOrderStore:
         (partial index ``orders_cancelled``)."""
         wanted = json.dumps([OrderState(s).value for s in states])
         return self._select(_CANCELLED_ORDERS, (wanted,), limit)
+
+    def unstamped(self, limit: int) -> list[Order]:
+        """Orders without a reporting total, oldest placement first
+        (partial index ``orders_unstamped``)."""
+        return self._select(_UNSTAMPED_ORDERS, (), limit)
 
     def _select(self, sql: str, params: tuple[Any, ...], limit: int) -> list[Order]:
         if limit <= 0:
@@ -503,6 +556,7 @@ def _columns(order: Order) -> tuple[Any, ...]:
         _micros(order.next_attempt_at),
         _micros(claim_expiry),
         int(order.is_cancelled),
+        int(order.reporting_total is not None),
         json.dumps(json_converter().unstructure(stored)),
     )
 
@@ -940,6 +994,124 @@ def _read(document: str, kind: type[T]) -> T:
     return json_converter().structure(json.loads(document), kind)
 
 
+# --- reference rates ---------------------------------------------------------
+
+_INSERT_RATE = (
+    "INSERT INTO rates "
+    "(source, base, quote, rate_type, day, rate, published_on, fetched_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
+_RATE_SELECT = (
+    "SELECT source, base, quote, rate_type, day, rate, published_on, fetched_at "
+    "FROM rates"
+)
+_LATEST_RATE = (
+    f"{_RATE_SELECT} "
+    "WHERE source = ? AND base = ? AND quote = ? AND rate_type = ? AND day <= ? "
+    "ORDER BY day DESC LIMIT 1"
+)
+
+
+class SQLiteRateStore:
+    """Rates, one row each, never changed (see ``RateStore``)."""
+
+    def __init__(self, database: SQLiteDatabase) -> None:
+        self._db = database
+
+    def add(self, rates: Iterable[FxRate]) -> int:
+        """Insert every rate in one transaction; a key already kept (or
+        met earlier in *rates*) keeps its first rate.  How many were new."""
+        rows = [_rate_row(rate) for rate in rates]
+        if not rows:
+            return 0
+        with self._db.write() as conn:
+            return conn.executemany(_INSERT_RATE, rows).rowcount
+
+    def latest(
+        self, source: str, base: str, quote: str, rate_type: RateType, day: date
+    ) -> FxRate | None:
+        """The newest rate of the series on or before *day* (the primary
+        key's index)."""
+        series = (source, base, quote, RateType(rate_type).value, day.isoformat())
+        with self._db.read() as conn:
+            found = conn.execute(_LATEST_RATE, series).fetchone()
+        return None if found is None else _rate_from(found)
+
+    def history(
+        self,
+        *,
+        quote: str | None = None,
+        source: str | None = None,
+        rate_type: RateType | None = None,
+        start: date | None = None,
+        end: date | None = None,
+    ) -> list[FxRate]:
+        """Rates of the days from *start* to *end*, filtered, in day order
+        (indexes ``rates_quote``, ``rates_source``, ``rates_day``)."""
+        where, params = _rate_filters(quote, source, rate_type, start, end)
+        sql = (
+            f"{_RATE_SELECT} WHERE {' AND '.join(where)} "
+            "ORDER BY day, source, base, quote, rate_type"
+        )
+        with self._db.read() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return [_rate_from(row) for row in rows]
+
+
+def _rate_filters(
+    quote: str | None,
+    source: str | None,
+    rate_type: RateType | None,
+    start: date | None,
+    end: date | None,
+) -> tuple[list[str], list[Any]]:
+    """The WHERE terms (and their parameters) of a ``history`` query."""
+    kind = None if rate_type is None else RateType(rate_type).value
+    terms = [
+        ("quote = ?", quote),
+        ("source = ?", source),
+        ("rate_type = ?", kind),
+        ("day >= ?", None if start is None else start.isoformat()),
+        ("day <= ?", None if end is None else end.isoformat()),
+    ]
+    where = ["1 = 1"] + [term for term, value in terms if value is not None]
+    return where, [value for _, value in terms if value is not None]
+
+
+def _rate_row(rate: FxRate) -> tuple[Any, ...]:
+    published = rate.published_on
+    return (
+        rate.source,
+        rate.base,
+        rate.quote,
+        rate.rate_type.value,
+        rate.day.isoformat(),
+        str(rate.rate),
+        None if published is None else published.isoformat(),
+        _micros(rate.fetched_at),
+    )
+
+
+def _rate_from(row: Sequence[Any]) -> FxRate:
+    source, base, quote, kind, day, rate, published, fetched = row
+    try:
+        return FxRate(
+            day=date.fromisoformat(day),
+            base=base,
+            quote=quote,
+            rate=Decimal(rate),
+            source=source,
+            fetched_at=_EPOCH + fetched * _MICROSECOND,
+            rate_type=RateType(kind),
+            published_on=None if published is None else date.fromisoformat(published),
+        )
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        raise StorageError(
+            f"sqlite: the stored {kind} {base}/{quote} rate of {source} on {day} "
+            f"cannot be read: {exc}"
+        ) from exc
+
+
 # --- the bundle --------------------------------------------------------------
 
 
@@ -954,6 +1126,7 @@ class SQLiteStorage:
         self.leases = SQLiteLeaseStore(self.database)
         self.attention = SQLiteAttentionQueue(self.database)
         self.nps = SQLiteNpsStore(self.database)
+        self.rates = SQLiteRateStore(self.database)
 
     def close(self) -> None:
         self.database.close()

@@ -7,7 +7,7 @@ are whole milliseconds, the resolution MongoDB keeps.
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -15,13 +15,22 @@ import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from fulfilment.core.domain import Claim, Order, OrderKey, OrderState
+from fulfilment.core.domain import (
+    Claim,
+    Money,
+    Order,
+    OrderKey,
+    OrderState,
+    ReportingTotal,
+)
 from fulfilment.core.errors import ConflictError
+from fulfilment.core.intake import MergeOutcome, merge
 from fulfilment.core.nps import DiscountCode, DiscountKind, NpsCategory, NpsResponse
 from fulfilment.core.ports import AttentionItem, EffectStatus, Storage
+from fulfilment.core.rates import FxRate, RateType, carry_forward
 from tests.builders import T0, make_order
 from tests.storage.conftest import Backend
-from tests.strategies import discount_codes, nps_responses, orders
+from tests.strategies import discount_codes, fx_rates, nps_responses, orders
 
 S = OrderState
 MINUTE = timedelta(minutes=1)
@@ -282,6 +291,67 @@ def test_an_order_cancelled_later_is_found_once_saved_so(storage: Storage) -> No
 
     assert found == [stored]
     assert storage.orders.cancelled([S.BOOKED], limit=10) == []
+
+
+STAMP = ReportingTotal(
+    amount=Money(Decimal("45.90"), "USD"),
+    rate=Decimal("0.1000000000"),
+    rate_day=date(2026, 11, 2),
+    sources=("openexchangerates",),
+    stamped_at=T0 + MINUTE,
+)
+
+
+def test_unstamped_orders_come_oldest_placement_first_up_to_the_limit(
+    storage: Storage,
+) -> None:
+    saved(
+        storage,
+        order("b", placed_at=T0 - 2 * MINUTE, state=S.BOOKED),
+        order("c", placed_at=T0 - MINUTE, store="shemsi-egypt"),
+        order("a", placed_at=T0 - 2 * MINUTE, state=S.CANCELLED),
+        order("stamped", placed_at=T0 - 9 * MINUTE, reporting_total=STAMP),
+        order("d", placed_at=T0 - 3 * MINUTE, state=S.NEEDS_ATTENTION),
+    )
+
+    found = storage.orders.unstamped(limit=3)
+
+    assert external_ids(found) == ["d", "a", "b"]
+    assert external_ids(storage.orders.unstamped(limit=10)) == ["d", "a", "b", "c"]
+    assert storage.orders.unstamped(limit=0) == []
+
+
+def test_a_stamped_order_leaves_the_unstamped_list(storage: Storage) -> None:
+    first, second = saved(storage, order("1"), order("2", placed_at=T0 + MINUTE))
+
+    stamped = storage.orders.save(attrs.evolve(first, reporting_total=STAMP))
+
+    assert storage.orders.unstamped(limit=10) == [second]
+    read = storage.orders.get(first.key)
+    assert read == stamped
+    assert read is not None
+    assert read.reporting_total == STAMP
+    assert str(read.reporting_total.rate) == "0.1000000000"  # type: ignore[union-attr]
+
+
+def test_the_stamp_survives_a_newer_source_version(storage: Storage) -> None:
+    (stored,) = saved(storage, order("1", reporting_total=STAMP))
+    fetched = order(
+        "1",
+        note="call before delivery",
+        source_updated_at=stored.source_updated_at + MINUTE,
+    )
+
+    merged = merge(stored, fetched, T0 + 2 * MINUTE)
+    assert merged.outcome is MergeOutcome.UPDATED
+    assert merged.order is not None
+    lost = storage.orders.save_many([merged.order])
+
+    read = storage.orders.get(stored.key)
+    assert lost == []
+    assert read is not None
+    assert (read.note, read.reporting_total) == ("call before delivery", STAMP)
+    assert storage.orders.unstamped(limit=10) == []
 
 
 def test_list_filters_by_state_and_store_in_key_order(storage: Storage) -> None:
@@ -1048,3 +1118,219 @@ def test_mark_surveyed_is_seen_by_another_handle_in_utc(backend: Backend) -> Non
     assert seen == datetime(2026, 11, 2, 10, tzinfo=UTC)
     assert seen is not None
     assert seen.utcoffset() == timedelta(0)
+
+
+# --- reference rates ---------------------------------------------------------
+
+DAY = date(2026, 11, 2)
+FETCHED = datetime(2026, 11, 2, 16, 5, tzinfo=UTC)
+
+
+def rate(
+    day: int | date = 0,
+    quote: str = "MAD",
+    value: str = "10.0125",
+    *,
+    source: str = "openexchangerates",
+    base: str = "USD",
+    **changes: Any,
+) -> FxRate:
+    """*source*'s rate of one *base* in *quote*, *day* days after DAY."""
+    on = day if isinstance(day, date) else DAY + timedelta(days=day)
+    fetched = changes.pop("fetched_at", FETCHED)
+    return FxRate(on, base, quote, Decimal(value), source, fetched, **changes)
+
+
+def test_each_rate_is_kept_once_and_add_counts_the_new_ones(
+    storage: Storage,
+) -> None:
+    month = [rate(d, q) for d in range(3) for q in ("MAD", "EGP")]
+
+    first = storage.rates.add(month)
+    again = storage.rates.add([*month, rate(3, "MAD")])
+
+    assert (first, again) == (6, 1)
+    assert storage.rates.history() == sorted(
+        [*month, rate(3, "MAD")], key=lambda r: (r.day, r.quote)
+    )
+
+
+def test_the_first_rate_of_a_key_is_kept(storage: Storage) -> None:
+    original = rate(0, value="10.0125")
+    storage.rates.add([original])
+    revised = rate(0, value="10.5", fetched_at=FETCHED + timedelta(days=1))
+    twins = [rate(1, value="10.1"), rate(1, value="10.2"), rate(1, value="10.3")]
+
+    added = [storage.rates.add([revised]), storage.rates.add(twins)]
+
+    assert added == [0, 1]
+    assert storage.rates.history() == [original, twins[0]]
+
+
+def test_adding_nothing_adds_nothing(storage: Storage) -> None:
+    assert storage.rates.add([]) == 0
+    assert storage.rates.add(rate(d) for d in range(2)) == 2
+    assert storage.rates.history() == [rate(0), rate(1)]
+
+
+def test_latest_is_the_newest_rate_on_or_before_the_day(storage: Storage) -> None:
+    storage.rates.add(
+        [
+            rate(0, value="10.01"),
+            rate(2, value="10.02"),
+            rate(5, value="10.05"),
+            rate(3, "EGP", value="48.5"),
+            rate(3, source="ecb", base="EUR", value="10.9"),
+            rate(3, base="EUR", value="11.0"),
+            rate(3, value="10.3", rate_type=RateType.MARKET),
+        ]
+    )
+
+    def latest(day: int) -> FxRate | None:
+        on = DAY + timedelta(days=day)
+        return storage.rates.latest(
+            "openexchangerates", "USD", "MAD", RateType.OFFICIAL, on
+        )
+
+    assert latest(3) == rate(2, value="10.02")
+    assert latest(2) == rate(2, value="10.02")
+    assert latest(30) == rate(5, value="10.05")
+    assert latest(0) == rate(0, value="10.01")
+    assert latest(-1) is None
+    assert storage.rates.latest("ecb", "USD", "MAD", RateType.OFFICIAL, DAY) is None
+
+
+def test_market_and_official_rates_are_kept_apart(storage: Storage) -> None:
+    official = rate(0, "LBP", "89500", source="bdl")
+    market = rate(0, "LBP", "89700", source="bdl", rate_type=RateType.MARKET)
+
+    added = storage.rates.add([official, market])
+
+    assert added == 2
+    assert storage.rates.latest("bdl", "USD", "LBP", RateType.OFFICIAL, DAY) == official
+    assert storage.rates.latest("bdl", "USD", "LBP", RateType.MARKET, DAY) == market
+    assert storage.rates.history(rate_type=RateType.MARKET) == [market]
+    assert storage.rates.history(rate_type=RateType.OFFICIAL) == [official]
+
+
+def test_a_carried_rate_keeps_the_day_it_repeats(storage: Storage) -> None:
+    friday = rate(date(2026, 11, 6), "EGP", "48.6532")
+    monday = rate(date(2026, 11, 9), "EGP", "48.7101")
+    weekend = carry_forward(
+        [friday, monday], friday.day, monday.day, None, FETCHED + timedelta(days=3)
+    )
+
+    storage.rates.add([friday, *weekend, monday])
+
+    saturday, sunday = storage.rates.history(
+        start=date(2026, 11, 7), end=date(2026, 11, 8)
+    )
+    assert [saturday, sunday] == weekend
+    assert (saturday.published_on, sunday.published_on) == (friday.day, friday.day)
+    assert saturday.carried
+    assert saturday.fetched_at == FETCHED + timedelta(days=3)
+    sunday_rate = storage.rates.latest(
+        "openexchangerates", "USD", "EGP", RateType.OFFICIAL, date(2026, 11, 8)
+    )
+    assert sunday_rate == sunday
+    assert not storage.rates.history(start=monday.day)[0].carried
+
+
+def test_every_field_of_a_rate_survives_the_store(backend: Backend) -> None:
+    one, other = backend.open(), backend.open()
+    kept = FxRate(
+        day=date(2026, 12, 4),
+        base="USD",
+        quote="XAU",
+        rate=Decimal("0.000384500"),
+        source="metalpriceapi",
+        fetched_at=datetime(2026, 12, 4, 23, 59, 59, 999000, tzinfo=UTC),
+        rate_type=RateType.MARKET,
+        published_on=date(2026, 12, 3),
+    )
+
+    one.rates.add([kept])
+
+    (read,) = other.rates.history()
+    assert read == kept
+    assert str(read.rate) == "0.000384500"
+    assert read.fetched_at.utcoffset() == timedelta(0)
+    assert (read.day, read.published_on) == (kept.day, kept.published_on)
+
+
+@settings(
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(drawn=fx_rates())
+def test_any_rate_survives_the_store(storage: Storage, drawn: FxRate) -> None:
+    # One store serves every example: each gets a source of its own.
+    kept = attrs.evolve(drawn, source=f"{drawn.source}-{next(SERIAL)}")
+
+    assert storage.rates.add([kept]) == 1
+
+    assert storage.rates.history(source=kept.source) == [kept]
+    assert (
+        storage.rates.latest(
+            kept.source, kept.base, kept.quote, kept.rate_type, kept.day
+        )
+        == kept
+    )
+
+
+def test_history_comes_by_day_then_source_base_quote_and_type(
+    storage: Storage,
+) -> None:
+    market = RateType.MARKET
+    rates = [
+        rate(1, "MAD"),
+        rate(0, "MAD", source="ecb", base="EUR"),
+        rate(0, "EGP"),
+        rate(0, "MAD", rate_type=market),
+        rate(0, "MAD"),
+        rate(0, "AED", base="EUR"),
+    ]
+    storage.rates.add(rates)
+
+    found = storage.rates.history()
+
+    assert [(r.day - DAY, r.source, r.base, r.quote, r.rate_type) for r in found] == [
+        (timedelta(0), "ecb", "EUR", "MAD", RateType.OFFICIAL),
+        (timedelta(0), "openexchangerates", "EUR", "AED", RateType.OFFICIAL),
+        (timedelta(0), "openexchangerates", "USD", "EGP", RateType.OFFICIAL),
+        (timedelta(0), "openexchangerates", "USD", "MAD", market),
+        (timedelta(0), "openexchangerates", "USD", "MAD", RateType.OFFICIAL),
+        (timedelta(1), "openexchangerates", "USD", "MAD", RateType.OFFICIAL),
+    ]
+
+
+def test_history_filters_by_currency_source_type_and_days(storage: Storage) -> None:
+    market = RateType.MARKET
+    storage.rates.add(
+        [rate(d, q) for d in range(-2, 5) for q in ("MAD", "EGP")]
+        + [rate(d, "MAD", source="ecb", base="EUR") for d in range(3)]
+        + [rate(d, "MAD", rate_type=market) for d in range(2)]
+    )
+
+    def days(found: list[FxRate]) -> list[tuple[int, str, str]]:
+        return [((r.day - DAY).days, r.source, r.rate_type.value) for r in found]
+
+    mad = storage.rates.history(quote="MAD", start=DAY, end=DAY + timedelta(days=1))
+    assert days(mad) == [
+        (0, "ecb", "official"),
+        (0, "openexchangerates", "market"),
+        (0, "openexchangerates", "official"),
+        (1, "ecb", "official"),
+        (1, "openexchangerates", "market"),
+        (1, "openexchangerates", "official"),
+    ]
+    ecb = storage.rates.history(source="ecb", end=DAY + timedelta(days=1))
+    assert days(ecb) == [(0, "ecb", "official"), (1, "ecb", "official")]
+    one_series = storage.rates.history(
+        quote="MAD", source="openexchangerates", rate_type=RateType.OFFICIAL
+    )
+    assert [(r.day - DAY).days for r in one_series] == [-2, -1, 0, 1, 2, 3, 4]
+    assert len(storage.rates.history(start=DAY + timedelta(days=3))) == 4
+    assert len(storage.rates.history(end=DAY - timedelta(days=2))) == 2
+    assert storage.rates.history(quote="AED") == []
+    assert storage.rates.history(start=DAY + timedelta(days=5)) == []

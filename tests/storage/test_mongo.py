@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,9 +16,10 @@ from pymongo import MongoClient, monitoring
 from pymongo.errors import PyMongoError
 
 from fulfilment.adapters.storage.mongo import MongoSettings, MongoStorage, build
-from fulfilment.core.domain import Claim, OrderKey, OrderState
+from fulfilment.core.domain import Claim, Money, OrderKey, OrderState, ReportingTotal
 from fulfilment.core.errors import ConfigurationError, StorageError
 from fulfilment.core.nps import DiscountCode, DiscountKind, NpsCategory, NpsResponse
+from fulfilment.core.rates import FxRate, RateType
 from tests.builders import T0, make_order
 from tests.support.mongo import MongoServer
 
@@ -158,6 +159,37 @@ def test_cancelled_orders_are_found_through_their_partial_index(
         assert "COLLSCAN" not in [stage for stage, _ in stages], stages
 
 
+STAMP = ReportingTotal(
+    Money(Decimal("45.90"), "USD"), Decimal("0.1"), T0.date(), ("ecb",), T0
+)
+
+
+def test_unstamped_orders_are_found_through_their_partial_index(
+    storage: MongoStorage, log: CommandLog
+) -> None:
+    storage.orders.save_many(
+        [attrs.evolve(make_order(str(i)), reporting_total=STAMP) for i in range(30)]
+        + [
+            make_order(f"u{i}", placed_at=T0 + i * timedelta(minutes=1))
+            for i in range(3)
+        ]
+    )
+    # An order stored before the stamp existed has no such field at all.
+    storage.database["orders"].update_one(
+        {"_id": str(make_order("u2").key)}, {"$unset": {"reporting_total": ""}}
+    )
+    log.commands.clear()
+
+    found = storage.orders.unstamped(limit=10)
+
+    (find,) = log.named("find")
+    stages = explain(storage, find)
+    assert [o.key.external_id for o in found] == ["u0", "u1", "u2"]
+    assert found[2].reporting_total is None
+    assert ("IXSCAN", "unstamped") in stages, stages
+    assert "COLLSCAN" not in [stage for stage, _ in stages], stages
+
+
 def test_queued_effects_are_found_through_an_index(
     storage: MongoStorage, log: CommandLog
 ) -> None:
@@ -276,6 +308,113 @@ def test_feedback_queries_are_found_through_an_index(
     assert "COLLSCAN" not in [stage for stage, _ in stages], stages
 
 
+FIRST = date(2026, 11, 1)
+
+
+def rates_of_a_month(day: date = FIRST) -> list[FxRate]:
+    """A month of eight quotes of one source, official and market: 496."""
+    return [
+        FxRate(day + timedelta(days=n), "USD", quote, Decimal("1.5"), "oxr", T0, kind)
+        for n in range(31)
+        for quote in ("MAD", "EGP", "AED", "LBP", "EUR", "SAR", "XAU", "XAG")
+        for kind in RateType
+    ]
+
+
+RATE_QUERIES = {
+    "latest": (
+        lambda rates: [rates.latest("oxr", "USD", "MAD", RateType.OFFICIAL, FIRST)],
+        "key",
+        1,
+    ),
+    "a currency's days": (
+        lambda rates: rates.history(quote="MAD", start=FIRST, end=FIRST),
+        "quote",
+        2,
+    ),
+    "a source's days": (
+        lambda rates: rates.history(source="oxr", start=FIRST, end=FIRST),
+        "source",
+        16,
+    ),
+    "one series": (
+        lambda rates: rates.history(
+            source="oxr", quote="MAD", rate_type=RateType.MARKET, start=FIRST
+        ),
+        "series",
+        31,
+    ),
+    "days": (
+        lambda rates: rates.history(start=FIRST + timedelta(days=30)),
+        "time",
+        16,
+    ),
+}
+
+
+@pytest.mark.parametrize("query", list(RATE_QUERIES))
+def test_rate_queries_are_found_through_an_index(
+    storage: MongoStorage, log: CommandLog, query: str
+) -> None:
+    ask, index, expected = RATE_QUERIES[query]
+    storage.rates.add(rates_of_a_month(FIRST - timedelta(days=31)))
+    storage.rates.add(rates_of_a_month())
+    log.commands.clear()
+
+    found = ask(storage.rates)
+
+    (find,) = log.named("find")
+    stages = explain(storage, find)
+    assert len(found) == expected
+    assert ("IXSCAN", index) in stages, stages
+    assert "COLLSCAN" not in [stage for stage, _ in stages], stages
+
+
+def test_a_month_of_rates_is_one_bulk_insert(
+    storage: MongoStorage, log: CommandLog
+) -> None:
+    month = rates_of_a_month()
+
+    added = storage.rates.add(month)
+    again = storage.rates.add([*month[:10], *rates_of_a_month(date(2027, 1, 1))[:4]])
+
+    inserts = log.named("insert")
+    writes = [name for name, _ in log.commands if name in WRITE_COMMANDS]
+    assert (added, again) == (496, 4)
+    assert writes == ["insert", "insert"]
+    assert [len(insert["documents"]) for insert in inserts] == [496, 14]
+    assert all(insert["ordered"] is False for insert in inserts)
+
+
+def test_a_rate_refused_for_more_than_its_key_is_a_storage_error(
+    storage: MongoStorage,
+) -> None:
+    # The server refuses a rate kept as a string from now on, as a
+    # validation rule added by hand to the collection would.
+    storage.database.command(
+        "collMod", "rates", validator={"rate": {"$type": "double"}}
+    )
+
+    with pytest.raises(StorageError, match="Document failed validation") as failure:
+        storage.rates.add(rates_of_a_month()[:2])
+
+    assert isinstance(failure.value.__cause__, PyMongoError)
+
+
+def test_a_day_is_stored_as_its_iso_string(storage: MongoStorage) -> None:
+    carried = FxRate(
+        date(2026, 11, 7), "USD", "EGP", Decimal("48.6532"), "oxr", T0,
+        published_on=date(2026, 11, 6),
+    )  # fmt: skip
+
+    storage.rates.add([carried])
+
+    stored = storage.database["rates"].find_one({}, {"_id": False})
+    assert stored is not None
+    assert (stored["day"], stored["published_on"]) == ("2026-11-07", "2026-11-06")
+    assert (stored["rate"], stored["rate_type"]) == ("48.6532", "official")
+
+
 def test_not_before_is_kept_to_the_millisecond(storage: MongoStorage) -> None:
     precise = T0 + timedelta(microseconds=123_456)
     storage.ledger.queue("sms:1", "sms", "1", T0, payload={}, not_before=precise)
@@ -332,6 +471,17 @@ def test_ensure_indexes_makes_keys_unique_and_is_idempotent(
     assert responses["form_response"].get("unique") is True
     assert {"store", "unmatched", "time"} <= set(responses)
     assert {"store", "time"} <= set(discounts)
+    assert orders["unstamped"]["partialFilterExpression"] == {"reporting_total": None}
+    rates = storage.database["rates"].index_information()
+    assert rates["key"].get("unique") is True
+    assert [field for field, _ in rates["key"]["key"]] == [
+        "source",
+        "base",
+        "quote",
+        "rate_type",
+        "day",
+    ]
+    assert {"series", "source", "quote", "time"} <= set(rates)
 
 
 def test_times_are_kept_to_the_millisecond(storage: MongoStorage) -> None:

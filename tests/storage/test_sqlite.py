@@ -7,7 +7,7 @@ import json
 import multiprocessing
 import sqlite3
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,13 +21,20 @@ from fulfilment.adapters.storage.sqlite import (
     SQLiteStorage,
     build,
 )
-from fulfilment.core.domain import Claim, OrderKey, OrderState
+from fulfilment.core.domain import Claim, Money, OrderKey, OrderState, ReportingTotal
 from fulfilment.core.errors import ConfigurationError, ConflictError, StorageError
 from fulfilment.core.nps import DiscountCode, DiscountKind, NpsCategory, NpsResponse
 from fulfilment.core.ports import EffectStatus
+from fulfilment.core.rates import FxRate, RateType
 from tests.builders import T0, make_order
 
 RACED_ORDERS = 50
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+LOWEST = -(2**63)
+MINUTE = timedelta(minutes=1)
+STAMP = ReportingTotal(
+    Money(Decimal("45.90"), "USD"), Decimal("0.1"), T0.date(), ("ecb",), T0
+)
 
 
 @pytest.fixture
@@ -134,6 +141,26 @@ def test_worker_queries_use_their_index(
 
     assert f"USING INDEX {index}" in details, details
     assert "SCAN orders" not in details, details
+
+
+def test_unstamped_orders_are_read_from_their_partial_index(
+    storage: SQLiteStorage,
+) -> None:
+    storage.orders.save_many(
+        [attrs.evolve(make_order(str(i)), reporting_total=STAMP) for i in range(50)]
+        + [make_order(f"u{i}") for i in range(5)]
+    )
+    seen = statements(storage)
+    found = storage.orders.unstamped(10)
+    (select,) = [s for s in seen if s.startswith("SELECT")]
+
+    plan = storage.database.connection().execute(f"EXPLAIN QUERY PLAN {select}")
+    details = " | ".join(row[3] for row in plan)
+
+    # A walk along the partial index, which holds only the unstamped orders
+    # in placement order: no walk along the table, no sort.
+    assert details == "SCAN orders USING INDEX orders_unstamped", details
+    assert len(found) == 5
 
 
 FEEDBACK_QUERIES = {
@@ -343,7 +370,7 @@ def test_a_version_1_file_is_upgraded_in_place(
 
     with sqlite3.connect(version_1_file) as conn:
         (version,) = conn.execute("PRAGMA user_version").fetchone()
-    assert SCHEMA_VERSION == 5
+    assert SCHEMA_VERSION == 6
     assert version == SCHEMA_VERSION
     assert shape(version_1_file) == shape(str(tmp_path / "new.db"))
 
@@ -397,16 +424,31 @@ def test_an_upgraded_file_finds_the_orders_cancelled_before_it(
     assert found == [cancelled]
 
 
-@pytest.fixture
-def version_4_file(settings: SQLiteSettings) -> str:
-    """A file as version 4 left it: today's schema without the feedback
-    loop's tables (each version only ever adds), with an order in it."""
+# What each version added, taken away again: each version only ever adds,
+# so today's schema without the additions of the versions after N is the
+# schema version N wrote.
+UNDO = {
+    6: "DROP TABLE rates; DROP INDEX orders_unstamped; "
+    "ALTER TABLE orders DROP COLUMN stamped;",
+    5: "DROP TABLE nps_responses; DROP TABLE nps_discounts; DROP TABLE nps_surveyed;",
+}
+
+
+def file_of_version(settings: SQLiteSettings, version: int) -> str:
+    """An empty file with the schema of *version*."""
     SQLiteStorage(settings).close()
     with sqlite3.connect(settings.path) as conn:
-        conn.executescript(
-            "DROP TABLE nps_responses; DROP TABLE nps_discounts; "
-            "DROP TABLE nps_surveyed; PRAGMA user_version = 4;"
-        )
+        for newer in range(SCHEMA_VERSION, version, -1):
+            conn.executescript(UNDO[newer])
+        conn.execute(f"PRAGMA user_version = {version}")
+    return settings.path
+
+
+@pytest.fixture
+def version_4_file(settings: SQLiteSettings) -> str:
+    """A file as version 4 left it, with an order in it."""
+    file_of_version(settings, 4)
+    with sqlite3.connect(settings.path) as conn:
         document = json.dumps(json_converter().unstructure(make_order("9")))
         conn.execute(
             "INSERT INTO orders VALUES "
@@ -437,11 +479,151 @@ def test_a_version_4_file_gets_the_feedback_tables(
     assert kept is not None
     with sqlite3.connect(version_4_file) as conn:
         (version,) = conn.execute("PRAGMA user_version").fetchone()
-    assert version == 5
+    assert version == SCHEMA_VERSION
     reopened = SQLiteStorage(SQLiteSettings(version_4_file))
     assert reopened.nps.responses(store="shemsiworld") == [answer]
     assert reopened.nps.last_surveyed("+212661234567") == T0
     reopened.close()
+
+
+def version_5_row(external_id: str, placed_at: datetime) -> tuple[object, ...]:
+    """An order's row as version 5 wrote it: its document has no reporting
+    total (the stamp is newer than the file)."""
+    order = attrs.evolve(make_order(external_id, placed_at=placed_at), revision=1)
+    document = json_converter().unstructure(order)
+    del document["reporting_total"]
+    placed = (placed_at - EPOCH) // timedelta(microseconds=1)
+    key = order.key
+    return (str(key), key.channel, key.store, external_id, 1, "new", placed,
+            LOWEST, LOWEST, json.dumps(document), 0)  # fmt: skip
+
+
+@pytest.fixture
+def version_5_file(settings: SQLiteSettings) -> str:
+    """A file as version 5 left it, with three orders placed out of order."""
+    file_of_version(settings, 5)
+    with sqlite3.connect(settings.path) as conn:
+        conn.executemany(
+            "INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                version_5_row("late", T0),
+                version_5_row("early", T0 - 10 * MINUTE),
+                version_5_row("middle", T0 - 5 * MINUTE),
+            ],
+        )
+    return settings.path
+
+
+def test_a_version_5_file_finds_its_orders_unstamped_and_keeps_rates(
+    version_5_file: str, tmp_path: Path
+) -> None:
+    before = shape(version_5_file)
+    new = str(tmp_path / "new.db")
+    SQLiteStorage(SQLiteSettings(new)).close()
+    rate = FxRate(date(2026, 11, 2), "USD", "MAD", Decimal("10.0125"), "ecb", T0)
+
+    storage = SQLiteStorage(SQLiteSettings(version_5_file))
+    waiting = storage.orders.unstamped(10)
+    storage.orders.save(attrs.evolve(waiting[0], reporting_total=STAMP))
+    added = storage.rates.add([rate])
+    storage.close()
+
+    assert "rates" not in before
+    assert "stamped" not in [column[1] for column in before["orders"]]
+    assert shape(version_5_file) == shape(new)
+    assert [o.key.external_id for o in waiting] == ["early", "middle", "late"]
+    assert added == 1
+    reopened = SQLiteStorage(SQLiteSettings(version_5_file))
+    assert [o.key.external_id for o in reopened.orders.unstamped(10)] == [
+        "middle",
+        "late",
+    ]
+    stamped = reopened.orders.get(waiting[0].key)
+    assert stamped is not None
+    assert stamped.reporting_total == STAMP
+    assert reopened.rates.latest("ecb", "USD", "MAD", RateType.OFFICIAL, T0.date())
+    reopened.close()
+
+
+def rates_of_a_month(day: date = date(2026, 11, 1)) -> list[FxRate]:
+    """A month of eight quotes of one source, official and market: 496."""
+    return [
+        FxRate(day + timedelta(days=n), "USD", quote, Decimal("1.5"), "oxr", T0, kind)
+        for n in range(31)
+        for quote in ("MAD", "EGP", "AED", "LBP", "EUR", "SAR", "XAU", "XAG")
+        for kind in RateType
+    ]
+
+
+def test_a_month_of_rates_is_added_in_one_transaction(storage: SQLiteStorage) -> None:
+    month = rates_of_a_month()
+    seen = statements(storage)
+
+    added = storage.rates.add(month)
+
+    assert added == len(month) == 496
+    assert [s for s in seen if s in ("BEGIN IMMEDIATE", "COMMIT")] == [
+        "BEGIN IMMEDIATE",
+        "COMMIT",
+    ]
+    assert (seen[0], seen[-1]) == ("BEGIN IMMEDIATE", "COMMIT")
+    assert storage.rates.add(month) == 0
+
+
+FIRST = date(2026, 11, 1)
+RATE_QUERIES = {
+    "latest": (
+        lambda rates: rates.latest("oxr", "USD", "MAD", RateType.OFFICIAL, FIRST),
+        "USING INDEX sqlite_autoindex_rates_1 "
+        "(source=? AND base=? AND quote=? AND rate_type=? AND day<?)",
+    ),
+    "a currency's days": (
+        lambda rates: rates.history(quote="MAD", start=FIRST, end=FIRST),
+        "USING INDEX rates_quote (quote=? AND day>? AND day<?)",
+    ),
+    "a source's days": (
+        lambda rates: rates.history(source="oxr", start=FIRST),
+        "USING INDEX rates_source (source=? AND day>?)",
+    ),
+    "one series": (
+        lambda rates: rates.history(
+            source="oxr", quote="MAD", rate_type=RateType.MARKET, end=FIRST
+        ),
+        "USING INDEX rates_source (source=? AND day<?)",
+    ),
+    "days": (
+        lambda rates: rates.history(start=FIRST, end=FIRST),
+        "USING INDEX rates_day (day>? AND day<?)",
+    ),
+}
+
+
+@pytest.mark.parametrize("query", list(RATE_QUERIES))
+def test_rate_queries_use_their_index(storage: SQLiteStorage, query: str) -> None:
+    ask, index = RATE_QUERIES[query]
+    storage.rates.add(rates_of_a_month())
+    storage.rates.add(rates_of_a_month(date(2026, 12, 1)))
+    seen = statements(storage)
+    ask(storage.rates)
+    (select,) = [s for s in seen if s.startswith("SELECT")]
+
+    plan = storage.database.connection().execute(f"EXPLAIN QUERY PLAN {select}")
+    details = " | ".join(row[3] for row in plan)
+
+    assert index in details, details
+    assert "SCAN" not in details, details
+    assert "TEMP B-TREE" not in details, details
+
+
+def test_an_unreadable_rate_is_a_storage_error_naming_it(
+    storage: SQLiteStorage,
+) -> None:
+    storage.rates.add([FxRate(FIRST, "USD", "MAD", Decimal("10"), "oxr", T0)])
+    with sqlite3.connect(storage.database.path) as conn:
+        conn.execute("UPDATE rates SET rate = 'ten'")
+
+    with pytest.raises(StorageError, match="USD/MAD rate of oxr on 2026-11-01"):
+        storage.rates.history()
 
 
 def test_a_newer_schema_is_refused(settings: SQLiteSettings) -> None:
