@@ -9,12 +9,18 @@ with the ECB and Open Exchange Rates simulators:
   today's figures; ``GET /v1/YYYY-MM-DD`` the same for that day, with
   ``"historical": true`` and ``"date"``; a day after the clock's today does
   not exist yet (400);
+- a day a test withheld (:meth:`withhold`) has no figures of its own: asked
+  for it, latest or historical, the simulator answers with the last day's
+  before it, stamped with that day's last second (and naming it in
+  ``date`` when historical): modelled, as what a feed that carries its
+  figures forward over a gap sends, and what the latest rates look like
+  before the day's first update;
 - ``rates`` holds each currency asked that the market knows, per one base
   (the market's own figures for USD; crossed through the dollar to nine
-  significant digits for another base), then the metals' inverses
-  (``USDXAU``: the base's price of one ounce), as MetalpriceAPI adds them;
-  a currency it does not know is left out, without an error; without
-  ``currencies`` every currency comes;
+  significant digits, trailing zeros dropped, for another base), then the
+  metals' inverses (``USDXAU``: the base's price of one ounce), as
+  MetalpriceAPI adds them; a currency it does not know is left out,
+  without an error; without ``currencies`` every currency comes;
 - no ``api_key`` or another one → 401; with ``monthly_quota``, a request
   past it in a calendar month → 403; an unknown base or a date that is no
   date → 400.
@@ -33,7 +39,7 @@ from __future__ import annotations
 import decimal
 import json
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -85,18 +91,34 @@ class MetalpriceApiSimulator(Simulator):
         return {"base_url": base_url, "api_key": self.api_key, "base": "USD"}
 
     def initial_state(self) -> dict[str, Any]:
-        return {"served": {}}  # requests served per "YYYY-MM"
+        # Requests served per "YYYY-MM"; the days withheld, as YYYY-MM-DD.
+        return {"served": {}, "withheld": []}
 
     def rates(self, day: date, base: str = "USD") -> dict[str, Decimal]:
-        """Every currency's units per one *base* on *day*, as published."""
+        """Every currency's units per one *base* on *day*, as published
+        (digit for digit what the answer's JSON text holds)."""
         usd = markets.usd_rates(day)
         if base == "USD":
             return {code: rate for code, rate in usd.items() if code != base}
         return {
-            code: _CROSS.divide(rate, usd[base])
+            code: _plain(_CROSS.divide(rate, usd[base]))
             for code, rate in usd.items()
             if code != base
         }
+
+    def publishes(self, day: date) -> bool:
+        """Whether *day* has figures of its own: any day up to the clock's
+        today that was not withheld."""
+        today = self.clock.now().astimezone(UTC).date()
+        return day <= today and day.isoformat() not in self._withheld()
+
+    def withhold(self, day: date) -> None:
+        """Leave *day* without figures of its own: asked for it, the
+        simulator answers with the last day's before it."""
+        with self.lock:
+            withheld = self._withheld() | {day.isoformat()}
+            self.state["withheld"] = sorted(withheld)
+            self.save()
 
     # --- routes ----------------------------------------------------------
 
@@ -105,7 +127,10 @@ class MetalpriceApiSimulator(Simulator):
         if (refused := self._refused(request)) is not None:
             return refused
         now = self.clock.now().astimezone(UTC)
-        return self._answer(request, now.date(), int(now.timestamp()), {})
+        shown = self._shown_for(now.date())
+        if shown == now.date():
+            return self._answer(request, shown, int(now.timestamp()), {})
+        return self._answer(request, shown, _closing(shown), {})
 
     @route("GET", r"/v1/(?P<day>\d{4}-\d{2}-\d{2})", "historical")
     def historical(self, request: SimRequest) -> SimResponse:
@@ -118,10 +143,10 @@ class MetalpriceApiSimulator(Simulator):
         now = self.clock.now().astimezone(UTC)
         if day > now.date():
             return _refusal(400, f"No rates for {day} yet: it is in the future.")
-        closing = datetime.combine(day, time(23, 59, 59), UTC)
-        stamp = int(min(now, closing).timestamp())
-        extra = {"historical": True, "date": day.isoformat()}
-        return self._answer(request, day, stamp, extra)
+        shown = self._shown_for(day)
+        stamp = min(int(now.timestamp()), _closing(shown))
+        extra = {"historical": True, "date": shown.isoformat()}
+        return self._answer(request, shown, stamp, extra)
 
     # --- checks and answers ----------------------------------------------
 
@@ -154,6 +179,18 @@ class MetalpriceApiSimulator(Simulator):
             )
         return None
 
+    def _withheld(self) -> set[str]:
+        # A state saved before days could be withheld has no such list.
+        return set(self.state.get("withheld", []))
+
+    def _shown_for(self, day: date) -> date:
+        """The day whose figures answer for *day*: itself, or the last one
+        before it that was not withheld."""
+        withheld = self._withheld()
+        while day.isoformat() in withheld:
+            day -= timedelta(days=1)
+        return day
+
     def _count(self) -> None:
         month = self.clock.now().astimezone(UTC).strftime("%Y-%m")
         self.state["served"][month] = self.state["served"].get(month, 0) + 1
@@ -166,6 +203,17 @@ def _asked(currencies: str | None, published: Mapping[str, Decimal]) -> list[str
         return sorted(published)
     codes = {c.strip().upper() for c in currencies.split(",") if c.strip()}
     return sorted(codes & set(published))
+
+
+def _closing(day: date) -> int:
+    """The Unix second a past day's figures are stamped with: its last."""
+    return int(datetime.combine(day, time(23, 59, 59), UTC).timestamp())
+
+
+def _plain(value: Decimal) -> Decimal:
+    """*value* without trailing zeros after the point, as a JSON number is
+    written (``95823.1800`` is ``95823.18``; ``89500`` stays as it is)."""
+    return Decimal(format(value.normalize(), "f"))
 
 
 def _refusal(status: int, message: str) -> SimResponse:

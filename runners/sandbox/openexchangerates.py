@@ -122,6 +122,15 @@ class OpenExchangeRatesSimulator(Simulator):
             rates["LBP"] = markets.lbp_market(day)
         return rates
 
+    def publishes(self, day: date) -> bool:
+        """Whether ``historical/<day>.json`` answers with figures: every day
+        from 1999-01-01 to the clock's today, but a withheld one.
+        ``latest.json`` always has today's."""
+        return (
+            FIRST_DAY <= day <= self.today
+            and day.isoformat() not in self.state["withheld"]
+        )
+
     def withhold(self, day: date) -> None:
         """Make *day* one the API has no figures for (``not_available``)."""
         with self.lock:
@@ -148,7 +157,7 @@ class OpenExchangeRatesSimulator(Simulator):
                 "invalid_date",
                 "Invalid date supplied: write it as YYYY-MM-DD.",
             )
-        if not self._has(day):
+        if not self.publishes(day):
             return _error(
                 400,
                 "not_available",
@@ -187,12 +196,6 @@ class OpenExchangeRatesSimulator(Simulator):
                 "to use another base.",
             )
         return None
-
-    def _has(self, day: date) -> bool:
-        return (
-            FIRST_DAY <= day <= self.today
-            and day.isoformat() not in self.state["withheld"]
-        )
 
     def _this_hour(self) -> datetime:
         return (

@@ -8,9 +8,13 @@ A test class subclasses :class:`RateSourceContract` and provides:
   of its today: for any day, every rate it published (None for a day it
   published nothing), the quotes it carries and one it never carries.
 
-The world must hold published days and days without a publication (a
-weekend) in the three weeks up to today, and published days about 400 days
-back, so the contract can ask for recent and old ranges alike.
+The world must hold published days and days without a publication in the
+three weeks up to today, and published days about 400 days back, so the
+contract can ask for recent and old ranges alike.  Every source must leave
+out a day it has no figures for, but why a day has none is the source's
+own: the ECB publishes nothing on weekends and TARGET holidays, while Open
+Exchange Rates and MetalpriceAPI publish every day, so their worlds have
+their simulators withhold a few days (a gap as each API shows one).
 """
 
 from __future__ import annotations
@@ -100,7 +104,7 @@ class RateSourceContract:
         self, source: RateSource, world: RateWorld
     ) -> None:
         quiet = world.unpublished(*world.recent())
-        assert quiet, "the world must leave a day out (a weekend)"
+        assert quiet, "the world must leave a day out (a weekend, a gap)"
 
         around = source.published(
             quiet[0] - timedelta(days=3), quiet[-1], world.carried

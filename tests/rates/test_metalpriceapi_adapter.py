@@ -172,12 +172,18 @@ def test_a_range_wholly_after_today_asks_nothing(router: respx.MockRouter) -> No
     assert not router.calls
 
 
-def test_the_base_is_not_asked_per_itself_and_no_quote_asks_nothing(
-    router: respx.MockRouter,
+@pytest.mark.parametrize("quotes", [["USD"], []], ids=["the-base", "none"])
+def test_a_day_asked_for_the_base_alone_or_no_quote_is_there_without_rates(
+    router: respx.MockRouter, quotes: list[str]
 ) -> None:
-    assert source_for().published(TODAY, TODAY, ["USD"]) == []
-    assert source_for().published(TODAY, TODAY, []) == []
-    assert not router.calls
+    route = router.get("/v1/latest").mock(return_value=answer(latest()))
+
+    days = source_for().published(TODAY, TODAY, quotes)
+
+    assert days == [PublishedRates(TODAY, "USD", {})]
+    (call,) = route.calls
+    assert call.request.url.params["base"] == "USD"
+    assert "currencies" not in call.request.url.params
 
 
 @pytest.mark.parametrize(

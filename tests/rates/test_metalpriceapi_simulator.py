@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -139,6 +139,67 @@ def test_another_base_is_crossed_through_the_dollar(
     assert "EURXAU" in body["rates"]
 
 
+def test_crossed_figures_are_as_written_digit_for_digit(
+    http: httpx.Client, simulator: MetalpriceApiSimulator
+) -> None:
+    # Crossed to nine digits, a figure may end in zeros a JSON writer
+    # drops; what the simulator says it published must be what it wrote.
+    for back in range(10):
+        day = TODAY - timedelta(days=back)
+        published = simulator.rates(day, "EUR")
+
+        body = exact(get(http, f"/v1/{day}", base="EUR"))
+
+        written = {code: str(body["rates"][code]) for code in published}
+        assert written == {code: str(rate) for code, rate in published.items()}
+
+
+# --- days without figures -------------------------------------------------------
+
+
+def closing_of(day: date) -> int:
+    return int(datetime.combine(day, time(23, 59, 59), UTC).timestamp())
+
+
+def test_a_withheld_day_answers_with_the_last_figures_before_it(
+    http: httpx.Client, simulator: MetalpriceApiSimulator
+) -> None:
+    two_days_ago = TODAY - timedelta(days=2)
+    simulator.withhold(YESTERDAY)
+    simulator.withhold(two_days_ago)
+    before = TODAY - timedelta(days=3)
+
+    body = exact(get(http, f"/v1/{YESTERDAY}", currencies="XAU"))
+
+    assert body["date"] == before.isoformat()
+    assert body["timestamp"] == closing_of(before)
+    assert body["rates"]["XAU"] == markets.usd_rates(before)["XAU"]
+    assert not simulator.publishes(YESTERDAY)
+    assert not simulator.publishes(two_days_ago)
+    assert simulator.publishes(before)
+
+
+def test_a_withheld_today_leaves_latest_on_yesterdays_figures(
+    http: httpx.Client, simulator: MetalpriceApiSimulator
+) -> None:
+    simulator.withhold(TODAY)
+
+    body = exact(get(http, currencies="XAG"))
+
+    assert "date" not in body
+    assert body["timestamp"] == closing_of(YESTERDAY)
+    assert body["rates"]["XAG"] == markets.usd_rates(YESTERDAY)["XAG"]
+    assert not simulator.publishes(TODAY)
+
+
+def test_every_day_to_today_has_figures_of_its_own_unless_withheld(
+    simulator: MetalpriceApiSimulator,
+) -> None:
+    assert simulator.publishes(TODAY)
+    assert simulator.publishes(TODAY - timedelta(days=400))
+    assert not simulator.publishes(TODAY + timedelta(days=1))
+
+
 # --- refusals ------------------------------------------------------------------
 
 
@@ -242,3 +303,13 @@ def test_the_requests_it_served_this_month_survive_a_restart(tmp_path: Path) -> 
     again = MetalpriceApiSimulator(data_dir=tmp_path, clock=clock, monthly_quota=1)
     with SimServer(again) as server, loopback_client(server.url, 5.0) as http:
         assert get(http).status_code == 403
+
+
+def test_withheld_days_survive_a_restart(tmp_path: Path) -> None:
+    first = MetalpriceApiSimulator(data_dir=tmp_path, clock=ManualClock(T0))
+    first.withhold(YESTERDAY)
+
+    again = MetalpriceApiSimulator(data_dir=tmp_path, clock=ManualClock(T0))
+
+    assert not again.publishes(YESTERDAY)
+    assert again.publishes(TODAY)

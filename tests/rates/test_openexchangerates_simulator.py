@@ -107,6 +107,28 @@ def test_a_withheld_day_is_400_not_available(
     assert_refused(answer, 400, "not_available")
 
 
+def test_it_says_it_publishes_a_day_exactly_when_history_has_figures(
+    http: httpx.Client, simulator: OpenExchangeRatesSimulator
+) -> None:
+    simulator.withhold(YESTERDAY)
+    expected = {
+        date(1998, 12, 31): False,
+        date(1999, 1, 1): True,
+        YESTERDAY - timedelta(days=1): True,
+        YESTERDAY: False,
+        TODAY: True,
+        TODAY + timedelta(days=1): False,
+    }
+
+    answered = {
+        day: get(http, f"/api/historical/{day.isoformat()}.json").status_code == 200
+        for day in expected
+    }
+
+    assert answered == expected
+    assert {day: simulator.publishes(day) for day in expected} == expected
+
+
 def test_an_unknown_address_is_404_not_found(
     http: httpx.Client, simulator: OpenExchangeRatesSimulator
 ) -> None:

@@ -64,6 +64,16 @@ def test_built_in_adapters_register_through_the_hooks() -> None:
     assert set(registry.surveys()) == {"typeform", "memory"}
 
 
+def test_the_rate_sources_are_the_built_in_four_and_no_more() -> None:
+    # Entry points included: the example package adds no rate source, and
+    # a built-in one lost from the hooks would go unnoticed until a run.
+    registry = Registry.discover()
+
+    sources = registry.rate_sources()
+
+    assert set(sources) == {"ecb", "openexchangerates", "metalpriceapi", "memory"}
+
+
 def test_an_installed_package_is_discovered_through_its_entry_point() -> None:
     registry = Registry.discover()
 

@@ -29,9 +29,13 @@ class MetalpriceApiRateSource:
     one request per day.  "Today" is the UTC date of the clock; a later day
     is never asked for.
 
-    Only the plain quotes are handed back (``XAU``: ounces per one base);
-    the inverses MetalpriceAPI adds (``USDXAU``) are a cross-check, and one
-    that disagrees with its quote is logged, not used.  An answer that names
+    A published day comes back with the quotes asked for that it carries,
+    and with no rates at all when it carries none of them (the base is
+    never carried per itself), so the caller still learns which days were
+    published and which quotes are missing.  Only the plain quotes are
+    handed back (``XAU``: ounces per one base); the inverses MetalpriceAPI
+    adds (``USDXAU``) are a cross-check, and one that disagrees with its
+    quote is logged, not used.  An answer that names
     another day than the one asked (the latest rates still being
     yesterday's) leaves that day out; an answer per another base is a
     ``PermanentPartnerError``, since every figure in it would be mislabelled.
@@ -64,8 +68,6 @@ class MetalpriceApiRateSource:
         self, start: date, end: date, quotes: Collection[str]
     ) -> list[PublishedRates]:
         wanted = _wanted(quotes, self._base)
-        if not wanted:
-            return []
         today = self._clock.now().astimezone(UTC).date()
         found = (self._day(day, today, wanted) for day in _days(start, end, today))
         return [rates for rates in found if rates is not None]

@@ -93,8 +93,14 @@ def historical_path(day: date) -> str:
 
 
 def query(base: str, quotes: Collection[str]) -> dict[str, str]:
-    """The query of one day's rates, without the key (the client adds it)."""
-    return {"base": base, "currencies": ",".join(sorted(quotes))}
+    """The query of one day's rates, without the key (the client adds it).
+    ``currencies`` is left out when no quote is asked for: an empty list
+    is not one MetalpriceAPI documents, and the answer is only read for
+    the day it names."""
+    params = {"base": base}
+    if quotes:
+        params["currencies"] = ",".join(sorted(quotes))
+    return params
 
 
 def decode(text: str) -> Any:
