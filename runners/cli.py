@@ -440,7 +440,22 @@ def _one_line(result: dict[str, Any]) -> str:
             ", ".join(f"{k}={v}" for k, v in sorted(result["outcomes"].items()))
             or "nothing due"
         )
+    if result["worker"] == "fetch-fx-rates":
+        parts += [_rate_source_line(n, s) for n, s in result["sources"].items()]
+        parts.append(f"orders_stamped={result['orders_stamped']}")
     return " | ".join(parts)
+
+
+def _rate_source_line(name: str, outcome: dict[str, Any]) -> str:
+    if "error" in outcome:
+        return f"{name}: FAILED: {outcome['error']}"
+    if outcome["from"] is None:
+        return f"{name}: up to date"
+    return (
+        f"{name}: from={outcome['from']}, days={outcome['published_days']}, "
+        f"stored={outcome['stored']}, carried={outcome['carried']}"
+        + (f", missing={','.join(outcome['missing'])}" if "missing" in outcome else "")
+    )
 
 
 def _orders_list(args: argparse.Namespace) -> int:

@@ -473,7 +473,8 @@ def _rates(app: App) -> dict[str, Any]:
             value = row.per_reporting
             market = row.rate_type is RateType.MARKET
             label = f"{row.currency}{' (market)' if market else ''}"
-        board[label] = None if value is None else f"{value.normalize():f}"
+        # Six significant digits read well in a summary line.
+        board[label] = None if value is None else f"{value:.6g}"
     orders = app.storage.orders.list()
     totals: dict[str, Decimal] = {}
     stamped = 0

@@ -16,6 +16,7 @@ import csv
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, TextIO
 
 from fulfilment.core.domain import Order, OrderState, Shipment
@@ -536,8 +537,8 @@ def rate_board_table(
         (
             r.currency,
             r.rate_type.value,
-            "-" if r.per_reporting is None else str(r.per_reporting),
-            "-" if r.in_reporting is None else str(r.in_reporting),
+            _figure(r.per_reporting),
+            _figure(r.in_reporting),
             _rate_origin(r),
         )
         for r in rows
@@ -548,8 +549,8 @@ def rate_board_table(
         metal_lines = [("metal", f"{reporting}/oz", f"{reporting}/g", "from")] + [
             (
                 m.metal,
-                str(m.per_ounce),
-                str(m.per_gram),
+                _figure(m.per_ounce),
+                _figure(m.per_gram),
                 f"{m.source} {m.rate_day.isoformat()}",
             )
             for m in metals
@@ -571,10 +572,8 @@ def rate_board_json(
             {
                 "currency": r.currency,
                 "rate_type": r.rate_type.value,
-                "per_reporting": None
-                if r.per_reporting is None
-                else str(r.per_reporting),
-                "in_reporting": None if r.in_reporting is None else str(r.in_reporting),
+                "per_reporting": _figure(r.per_reporting, None),
+                "in_reporting": _figure(r.in_reporting, None),
                 "rate_day": None if r.rate_day is None else r.rate_day.isoformat(),
                 "sources": list(r.sources),
                 "carried": r.carried,
@@ -586,14 +585,22 @@ def rate_board_json(
             {
                 "metal": m.metal,
                 "currency": m.currency,
-                "per_ounce": str(m.per_ounce),
-                "per_gram": str(m.per_gram),
+                "per_ounce": _figure(m.per_ounce),
+                "per_gram": _figure(m.per_gram),
                 "rate_day": m.rate_day.isoformat(),
                 "source": m.source,
             }
             for m in metals
         ],
     }
+
+
+def _figure(value: Decimal | None, absent: Any = "-") -> Any:
+    """A rate as plain digits without trailing zeros (``89500``, not
+    ``8.95E+4`` nor ``89500.00000``)."""
+    if value is None:
+        return absent
+    return f"{value.normalize():f}"
 
 
 def _rate_origin(row: BoardRow) -> str:
@@ -645,7 +652,7 @@ def write_rate_history(
                     day.isoformat(),
                     currency,
                     against,
-                    str(row.in_reporting),
+                    _figure(row.in_reporting),
                     row.rate_day.isoformat(),
                     "yes" if row.carried else "no",
                     " ".join(row.sources),

@@ -160,7 +160,7 @@ def test_a_source_that_is_down_keeps_what_it_gave_and_is_reported() -> None:
     world.oxr.fail_next(TransientPartnerError("503 Service Unavailable", partner="oxr"))
     report = world.run()
 
-    assert report.failed_sources == {"oxr": "503 Service Unavailable"}
+    assert report.failed_sources == {"oxr": "oxr: 503 Service Unavailable"}
     assert world.storage.rates.history(source="oxr") == before
     assert ("rates:oxr", SOURCE_FAILED) in world.reasons()
     # The others carried on.
@@ -339,7 +339,7 @@ def test_a_refused_credential_is_reported_with_the_partners_words(
     world = World.open()
     world.oxr.fail_next(error)  # type: ignore[arg-type]
     report = world.run()
-    assert report.failed_sources["oxr"] == "invalid_app_id"
+    assert report.failed_sources["oxr"] == "oxr: invalid_app_id"
     item = next(
         i for i in world.storage.attention.open_items() if i.subject == "rates:oxr"
     )
