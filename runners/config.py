@@ -330,7 +330,8 @@ def _rates(
     serve = _rate_map(table, "serve", source_tables, problems)
     market = _rate_map(table, "market", source_tables, problems)
     reporting, pivot = codes["reporting_currency"], codes["pivot"]
-    if reporting and reporting != pivot and reporting not in serve:
+    # A bad pivot is reported once, not again as an unserved currency.
+    if reporting and pivot and reporting != pivot and reporting not in serve:
         problems.append(
             f"rates.reporting_currency: no source serves {reporting}; add it to "
             "[rates.serve] or make it the pivot"

@@ -84,8 +84,23 @@ def _value(text: str) -> Any:
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
+class _StandardError(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a line is logged, not the
+    stream it was when logging was set up: a host program (or a test) that
+    swaps standard error keeps getting the lines, and a closed old stream
+    is never written to."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        """The stream is always the current standard error."""
+
+
 def configure_logging(level: str, fmt: str, secrets: Iterable[str] = ()) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StandardError()
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:

@@ -132,7 +132,7 @@ def test_show_reads_the_market_back_with_metals_per_ounce_and_gram(
     capsys: pytest.CaptureFixture[str], config: str, app: App
 ) -> None:
     fetch(app)
-    day = TODAY - timedelta(days=1)
+    day = TODAY - timedelta(days=3)  # Friday: the ECB published
 
     code, out = run(
         capsys, config, "rates", "show", "--date", day.isoformat(), "--json"
