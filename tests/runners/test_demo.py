@@ -8,6 +8,8 @@ import email.policy
 import io
 import json
 import re
+from datetime import date, timedelta
+from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -214,6 +216,25 @@ def test_the_demo_closes_the_feedback_loop(
     assert sum(m["responses"] for m in report["months"]) == nps["responses"]
 
 
+def test_the_demo_fetches_a_month_of_rates_and_stamps_every_order(
+    first_run: tuple[Path, dict[str, Any]],
+) -> None:
+    _, summary = first_run
+    rates = summary["rates"]
+
+    assert set(rates["by_source"]) == {"ecb", "oxr", "metals", "lbp-market"}
+    first_day = date.fromisoformat(summary["timeline"]["from"][:10])
+    for source in rates["by_source"].values():
+        assert date.fromisoformat(source["from"]) == first_day - timedelta(days=31)
+    # The ECB's weekends are carried; the dollar feeds publish every day.
+    assert rates["by_source"]["ecb"]["carried"] > 0
+    assert rates["by_source"]["oxr"]["carried"] == 0
+    assert rates["orders_stamped"] == rates["orders"] == summary["orders"]["total"]
+    assert Decimal(rates["board"]["LBP (market)"]) > Decimal(rates["board"]["LBP"])
+    assert Decimal(rates["board"]["XAU/oz"]) > Decimal(rates["board"]["XAG/oz"])
+    assert set(rates["totals_by_store"]) == set(summary["orders"]["by_store"])
+
+
 def test_the_demo_tells_customers_each_event_once(
     first_run: tuple[Path, dict[str, Any]],
 ) -> None:
@@ -279,6 +300,10 @@ def test_a_second_run_over_the_same_folder_books_nothing_twice(
     assert again["bookings"]["by_partner"] == summary["bookings"]["by_partner"]
     assert again["bookings"]["this_run"].get("booked", 0) == 0
     assert again["orders"]["ingested"] == 0
+    # Rates: nothing kept twice; the second run only adds its own days.
+    for name, source in again["rates"]["by_source"].items():
+        assert source["from"] == summary["rates"]["by_source"][name]["from"]
+    assert again["rates"]["totals_by_store"] == summary["rates"]["totals_by_store"]
 
 
 def test_orders_list_json_has_the_documented_fields(
