@@ -834,6 +834,7 @@ def _status(args: argparse.Namespace) -> int:
             "effects_uncertain": len(
                 app.storage.ledger.with_status(EffectStatus.UNCERTAIN, 10_000)
             ),
+            "rates": _rate_freshness(app),
         }
         if args.json:
             _print_json(data)
@@ -843,6 +844,32 @@ def _status(args: argparse.Namespace) -> int:
         return 0
 
     return _with_app(args, body)
+
+
+def _rate_freshness(app: App) -> dict[str, Any]:
+    """Per rate source, the newest day kept of its stalest currency (a
+    carried day counts as the day it repeats) and how many days old that
+    is; None for a source nothing was kept from yet."""
+    plan = app.rate_plan()
+    if plan is None:
+        return {}
+    today = app.clock.now().date()
+    fresh: dict[str, Any] = {}
+    for name, source in sorted(app.rate_sources.items()):
+        days = []
+        for kind, quotes in plan.quotes(name).items():
+            for quote in quotes:
+                kept = app.storage.rates.latest(name, source.base, quote, kind, today)
+                days.append(None if kept is None else kept.published_on or kept.day)
+        if not days or None in days:
+            fresh[name] = {"newest_day": None, "age_days": None}
+            continue
+        oldest = min(d for d in days if d is not None)
+        fresh[name] = {
+            "newest_day": oldest.isoformat(),
+            "age_days": (today - oldest).days,
+        }
+    return fresh
 
 
 def _check_config(args: argparse.Namespace) -> int:

@@ -291,3 +291,24 @@ def test_the_command_fails_loudly_when_a_source_is_down(
     assert "ecb: FAILED: ecb" in out
     assert "503" in out
     assert "oxr: " in out
+
+
+def test_status_says_how_fresh_each_source_is(
+    capsys: pytest.CaptureFixture[str], config: str, app: App
+) -> None:
+    code, out = run(capsys, config, "status", "--json")
+    nothing = {"newest_day": None, "age_days": None}
+    assert json.loads(out)["rates"] == {
+        name: nothing for name in ("ecb", "lbp-market", "metals", "oxr")
+    }
+    fetch(app)
+
+    code, out = run(capsys, config, "status", "--json")
+
+    assert code == 0
+    fresh = json.loads(out)["rates"]
+    # The world's clock stands on Monday morning: the dollar feeds have
+    # today, the ECB has Friday.
+    assert fresh["oxr"]["newest_day"] == TODAY.isoformat()
+    assert fresh["ecb"]["newest_day"] == (TODAY - timedelta(days=3)).isoformat()
+    assert fresh["ecb"]["age_days"] - fresh["oxr"]["age_days"] == 3
