@@ -247,7 +247,9 @@ def per_pivot(
     rate_type: RateType = RateType.OFFICIAL,
 ) -> tuple[Decimal, date, str]:
     """Units of *currency* per one pivot on *day*, at full precision, with
-    the day of the rate used and the source.  A currency without a rate of
+    the day the rate used was published (a carried copy counts as the day
+    it repeats, and is only used while that day is within
+    ``max_age_days``) and the source.  A currency without a rate of
     *rate_type* uses its official rate.  Raises :class:`NoRate`."""
     if currency == plan.pivot:
         return Decimal(1), day, "identity"
@@ -259,26 +261,34 @@ def per_pivot(
     base = plan.bases[serving.source]
     kind = serving.rate_type
 
-    def read(quote: str) -> FxRate:
+    def read(quote: str) -> tuple[Decimal, date]:
         found = lookup(serving.source, base, quote, kind, day)
-        if found is None or (day - found.day).days > plan.max_age_days:
-            newest = f"; newest is {found.day}" if found is not None else ""
-            raise NoRate(
-                f"no {kind} {base}/{quote} rate from {serving.source} on or within "
-                f"{plan.max_age_days} days before {day}{newest}"
-            )
-        return found
+        # A carried copy is as old as the publication it repeats: a long
+        # silence between two publications is carried day by day, and
+        # those copies must not pass for fresh figures.
+        published = None if found is None else found.published_on or found.day
+        if (
+            found is not None
+            and published is not None
+            and (day - published).days <= plan.max_age_days
+        ):
+            return found.rate, published
+        newest = "" if published is None else f"; newest is {published}"
+        raise NoRate(
+            f"no {kind} {base}/{quote} rate from {serving.source} on or within "
+            f"{plan.max_age_days} days before {day}{newest}"
+        )
 
     if base == plan.pivot:
-        direct = read(currency)
-        return direct.rate, direct.day, serving.source
-    link = read(plan.pivot)  # pivot per base
+        direct, direct_day = read(currency)
+        return direct, direct_day, serving.source
+    link, link_day = read(plan.pivot)  # pivot per base
     if currency == base:
-        return _CONTEXT.divide(1, link.rate), link.day, serving.source
-    quote = read(currency)
+        return _CONTEXT.divide(1, link), link_day, serving.source
+    quote, quote_day = read(currency)
     return (
-        _CONTEXT.divide(quote.rate, link.rate),
-        min(quote.day, link.day),
+        _CONTEXT.divide(quote, link),
+        min(quote_day, link_day),
         serving.source,
     )
 

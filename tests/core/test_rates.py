@@ -155,6 +155,43 @@ def test_an_old_rate_stands_in_up_to_the_age_limit_and_no_further() -> None:
         cross_rate(PLAN, MARKET.latest, "USD", "MAD", later + timedelta(days=1))
 
 
+def test_a_carried_copy_is_as_old_as_the_day_it_repeats() -> None:
+    published = rate("USD", "1.05", base="EUR", source="ecb", day=date(2026, 11, 2))
+    silence = carry_forward(
+        [published, rate("USD", "1.2", base="EUR", source="ecb", day=DAY)],
+        published.day,
+        DAY,
+        None,
+        NOW,
+    )
+    rates = Rates([published, *silence])
+
+    _, rate_day, _ = cross_rate(PLAN, rates.latest, "EUR", "USD", date(2026, 11, 6))
+    assert rate_day == published.day
+    with pytest.raises(NoRate, match="EUR/USD rate from ecb .* newest is 2026-11-02"):
+        cross_rate(PLAN, rates.latest, "EUR", "USD", DAY - timedelta(days=1))
+
+
+def test_a_weekend_stamp_names_the_friday_it_rests_on() -> None:
+    friday = date(2026, 11, 27)
+    published = rate("MAD", "9.95", day=friday)
+    weekend = carry_forward([published], friday, friday, None, NOW)
+    weekend += carry_forward([], date(2026, 11, 28), date(2026, 11, 29), published, NOW)
+    rates = Rates([published, *weekend])
+
+    stamp = stamp_total(
+        PLAN,
+        rates.latest,
+        Money("99.50", "MAD"),
+        date(2026, 11, 29),
+        today=DAY,
+        now=NOW,
+    )
+
+    assert stamp is not None
+    assert (stamp.amount, stamp.rate_day) == (Money("10.00", "USD"), friday)
+
+
 def test_a_currency_no_source_serves_is_named() -> None:
     with pytest.raises(NotServed, match=r"no source serves KWD \(add it to"):
         convert(PLAN, MARKET.latest, Money("1", "KWD"), "USD", DAY)
