@@ -55,6 +55,7 @@ __all__ = [
     "Lookup",
     "NoRate",
     "NotServed",
+    "OutOfRange",
     "PublishedRates",
     "RatePlan",
     "RateType",
@@ -165,6 +166,11 @@ class NoRate(LookupError):
 
 class NotServed(NoRate):
     """No configured source serves the currency at all."""
+
+
+class OutOfRange(ValueError):
+    """An amount too large to convert to the minor unit at
+    :data:`PRECISION` digits; the message says which."""
 
 
 @attrs.frozen
@@ -329,11 +335,25 @@ def convert(
     """*amount* in *to* at the rates of *day*, rounded half-even to the
     minor unit of *to*.  Raises :class:`NoRate`."""
     rate, _, _ = cross_rate(plan, lookup, amount.currency, to, day, rate_type=rate_type)
-    return Money(_round_money(_CONTEXT.multiply(amount.amount, rate), to), to)
+    return Money(_money(amount.amount, rate, to), to)
 
 
-def _round_money(value: Decimal, currency: str) -> Decimal:
-    return value.quantize(minor_unit(currency), context=_CONTEXT)
+def _money(amount: Decimal, rate: Decimal, currency: str) -> Decimal:
+    """*amount* times *rate*, rounded to the minor unit of *currency*.
+
+    Money is kept to the minor unit within :data:`PRECISION` digits: an
+    amount past that (10**26 units of a two-decimal currency) is no order
+    total, and is refused with :class:`OutOfRange` rather than rounded to
+    digits that were never computed."""
+    try:
+        return _CONTEXT.multiply(amount, rate).quantize(
+            minor_unit(currency), context=_CONTEXT
+        )
+    except decimal.DecimalException as error:
+        raise OutOfRange(
+            f"{amount} at a rate of {round_rate(rate)} is too large to keep in "
+            f"{currency} to its minor unit within {PRECISION} digits"
+        ) from error
 
 
 def stamp_total(
@@ -350,8 +370,9 @@ def stamp_total(
 
     None when the rate may still come (the day is within the window a
     fetch fills, *today* included); a stamp with ``missing`` set when it
-    never will (no source serves the currency, or the day is older than
-    every rate kept and than the window)."""
+    never will (no source serves the currency, the day is older than
+    every rate kept and than the window, or the total is too large to
+    convert, see :class:`OutOfRange`)."""
     try:
         rate, rate_day, sources = cross_rate(
             plan, lookup, total.currency, plan.reporting_currency, day
@@ -362,10 +383,11 @@ def stamp_total(
         if (today - day).days <= plan.backfill_days:
             return None
         return ReportingTotal(None, None, None, (), now, missing=str(error))
-    amount = Money(
-        _round_money(_CONTEXT.multiply(total.amount, rate), plan.reporting_currency),
-        plan.reporting_currency,
-    )
+    reporting = plan.reporting_currency
+    try:
+        amount = Money(_money(total.amount, rate, reporting), reporting)
+    except OutOfRange as error:
+        return ReportingTotal(None, None, None, (), now, missing=str(error))
     return ReportingTotal(amount, round_rate(rate), rate_day, sources, now)
 
 

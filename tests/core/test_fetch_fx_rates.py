@@ -330,6 +330,38 @@ def test_intake_stamps_a_new_order_once_and_never_again() -> None:
     assert again.reporting_total == first.reporting_total
 
 
+def test_a_total_too_large_to_convert_does_not_stop_intake() -> None:
+    world = World.open()
+    world.run()
+    shop = MemoryOrderSource("shemsiworld")
+    shop.put(make_order("10", amount="1E+30", placed_at=NOW - timedelta(days=1)))
+    shop.put(make_order("11", amount="199.00", placed_at=NOW - timedelta(days=1)))
+    world.clock.advance(timedelta(minutes=5))
+
+    report = fetch_new_orders(
+        source=shop,
+        orders=world.storage.orders,
+        cursors=world.storage.cursors,
+        attention=world.storage.attention,
+        clock=world.clock,
+        stamp=order_stamper(PLAN, world.storage.rates, world.clock),
+    )
+
+    assert report.outcomes == {"inserted": 2}
+    stamps = {
+        order.key.external_id: order.reporting_total
+        for order in world.storage.orders.get_many(
+            o.key for o in shop.orders.values()
+        ).values()
+    }
+    huge, fine = stamps["10"], stamps["11"]
+    assert huge is not None
+    assert huge.missing is not None
+    assert "too large" in huge.missing
+    assert fine is not None
+    assert fine.amount == Money("20.00", "USD")
+
+
 @pytest.mark.parametrize(
     "error", [PermanentPartnerError("invalid_app_id", partner="oxr")]
 )

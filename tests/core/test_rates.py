@@ -21,6 +21,7 @@ from fulfilment.core.rates import (
     FxRate,
     NoRate,
     NotServed,
+    OutOfRange,
     RatePlan,
     RateType,
     Serving,
@@ -168,7 +169,7 @@ def test_a_carried_copy_is_as_old_as_the_day_it_repeats() -> None:
 
     _, rate_day, _ = cross_rate(PLAN, rates.latest, "EUR", "USD", date(2026, 11, 6))
     assert rate_day == published.day
-    with pytest.raises(NoRate, match="EUR/USD rate from ecb .* newest is 2026-11-02"):
+    with pytest.raises(NoRate, match=r"EUR/USD rate from ecb .* newest is 2026-11-02"):
         cross_rate(PLAN, rates.latest, "EUR", "USD", DAY - timedelta(days=1))
 
 
@@ -231,6 +232,37 @@ def test_the_stamp_records_the_rate_its_day_and_its_sources() -> None:
     assert stamp.amount == Money("5.14", "USD")
     assert stamp.rate == round_rate(Decimal(1) / Decimal("48.6"))
     assert (stamp.rate_day, stamp.sources, stamp.missing) == (DAY, ("oxr",), None)
+
+
+@pytest.mark.parametrize(
+    ("amount", "to", "expected"),
+    [
+        (
+            Money("99999999999999999999.99", "USD"),
+            "LBP",
+            "8949999999999999999999105.00",
+        ),
+        (Money("0.01", "LBP"), "USD", "0.00"),
+        (Money("1E-30", "USD"), "MAD", "0.00"),
+    ],
+)
+def test_huge_and_tiny_amounts_convert_to_the_minor_unit(
+    amount: Money, to: str, expected: str
+) -> None:
+    assert convert(PLAN, MARKET.latest, amount, to, DAY) == Money(expected, to)
+
+
+@pytest.mark.parametrize("total", [Money("1E+30", "USD"), Money("1E+999999", "MAD")])
+def test_a_total_too_large_to_convert_is_stamped_with_the_reason(total: Money) -> None:
+    with pytest.raises(OutOfRange, match="too large to keep in USD"):
+        convert(PLAN, MARKET.latest, total, "USD", DAY)
+
+    stamp = stamp_total(PLAN, MARKET.latest, total, DAY, today=DAY, now=NOW)
+
+    assert stamp is not None
+    assert stamp.amount is None
+    assert stamp.missing is not None
+    assert "too large to keep in USD to its minor unit" in stamp.missing
 
 
 def test_carried_days_repeat_the_last_publication_and_say_which() -> None:
