@@ -252,6 +252,32 @@ def test_huge_and_tiny_amounts_convert_to_the_minor_unit(
     assert convert(PLAN, MARKET.latest, amount, to, DAY) == Money(expected, to)
 
 
+@pytest.mark.parametrize(
+    ("currency", "per_euro", "expected"),
+    [("KRW", "1494.49", "1375"), ("ISK", "149.70", "138"), ("KWD", "0.3339", "0.307")],
+)
+def test_conversion_rounds_to_each_currencys_own_minor_unit(
+    currency: str, per_euro: str, expected: str
+) -> None:
+    plan = RatePlan(
+        pivot="USD",
+        reporting_currency="USD",
+        servings=(Serving(currency, "ecb"),),
+        bases={"ecb": "EUR"},
+    )
+    rates = Rates(
+        [
+            rate("USD", "1.0867", base="EUR", source="ecb"),
+            rate(currency, per_euro, base="EUR", source="ecb"),
+        ]
+    )
+
+    converted = convert(plan, rates.latest, Money("1.00", "USD"), currency, DAY)
+
+    assert converted == Money(expected, currency)
+    assert str(converted.amount) == expected
+
+
 @pytest.mark.parametrize("total", [Money("1E+30", "USD"), Money("1E+999999", "MAD")])
 def test_a_total_too_large_to_convert_is_stamped_with_the_reason(total: Money) -> None:
     with pytest.raises(OutOfRange, match="too large to keep in USD"):
