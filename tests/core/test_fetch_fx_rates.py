@@ -221,6 +221,36 @@ def test_a_currency_the_source_never_publishes_is_raised_once() -> None:
     assert "none for MAD" in message
 
 
+def test_a_source_without_the_pivot_is_told_to_change_sources_not_serve_the_pivot() -> (
+    None
+):
+    world = World.open()
+    euro_only = MemoryRateSource("EUR")
+    for day in weekdays(TODAY - timedelta(days=5), TODAY - timedelta(days=1)):
+        euro_only.publish(day, {"GBP": "0.85"})
+    plan = attrs.evolve(
+        PLAN,
+        servings=(Serving("EUR", "eu"), Serving("GBP", "eu")),
+        bases={"eu": "EUR"},
+    )
+
+    report = fetch_fx_rates(
+        rates=world.storage.rates,
+        sources={"eu": euro_only},
+        plan=plan,
+        orders=world.storage.orders,
+        attention=world.storage.attention,
+        clock=world.clock,
+    )
+
+    assert report.sources["eu"].missing == ("USD",)
+    (item,) = world.storage.attention.open_items()
+    assert (item.subject, item.reason) == ("rates:eu:USD", NOT_PUBLISHED)
+    assert "in [rates.serve]" not in item.message
+    assert "none of what it serves (EUR, GBP) can be crossed" in item.message
+    assert "a source that publishes USD" in item.message
+
+
 def test_the_days_after_the_last_publication_are_carried_only_once_it_moves_on() -> (
     None
 ):
@@ -377,3 +407,15 @@ def test_a_refused_credential_is_reported_with_the_partners_words(
     )
     assert "invalid_app_id" in item.message
     assert "stay as they are" in item.message
+
+
+def test_a_failure_ending_in_a_full_stop_reads_as_one_sentence() -> None:
+    world = World.open()
+    world.oxr.fail_next(
+        TransientPartnerError("Server disconnected without a response.", partner="oxr")
+    )
+
+    world.run()
+
+    (item,) = world.storage.attention.open_items()
+    assert "without a response. The rates kept before" in item.message
