@@ -119,6 +119,17 @@ def test_without_a_section_nothing_is_fetched(
             "names a file",
         ),
         ('[rates.sources.Big]\nadapter = "memory"', "rates.sources.Big: a source name"),
+        (
+            '[rates.sources.memory]\n[rates.serve]\nEUR = "memory"\n'
+            '[rates.sources.spare]\nadapter = "memory"',
+            "rates.sources.spare: serves no currency; name it in [rates.serve] or "
+            "[rates.market], or remove the table",
+        ),
+        (
+            '[rates]\nreporting_currency = "XAU"\n'
+            '[rates.sources.memory]\n[rates.serve]\nXAU = "memory"',
+            "rates.reporting_currency: XAU is a metal, counted in troy ounces",
+        ),
     ],
 )
 def test_a_bad_section_names_the_path_and_the_problem(
