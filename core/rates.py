@@ -161,7 +161,13 @@ class CommodityPrice:
 
 
 class NoRate(LookupError):
-    """No rate for a currency on or near a day; the message says which."""
+    """No rate for a currency on or near a day; the message says which.
+    ``newest`` is the publication day of the newest rate kept before it,
+    too old to stand in, if there is one."""
+
+    def __init__(self, message: str, *, newest: date | None = None) -> None:
+        super().__init__(message)
+        self.newest = newest
 
 
 class NotServed(NoRate):
@@ -282,7 +288,8 @@ def per_pivot(
         newest = "" if published is None else f"; newest is {published}"
         raise NoRate(
             f"no {kind} {base}/{quote} rate from {serving.source} on or within "
-            f"{plan.max_age_days} days before {day}{newest}"
+            f"{plan.max_age_days} days before {day}{newest}",
+            newest=published,
         )
 
     if base == plan.pivot:
@@ -369,10 +376,11 @@ def stamp_total(
     the order's *day*, with the rate used and where it came from.
 
     None when the rate may still come (the day is within the window a
-    fetch fills, *today* included); a stamp with ``missing`` set when it
-    never will (no source serves the currency, the day is older than
-    every rate kept and than the window, or the total is too large to
-    convert, see :class:`OutOfRange`)."""
+    fetch fills, *today* included: the back-fill, or the longest gap a
+    run fills once an older rate is kept); a stamp with ``missing`` set
+    when it never will (no source serves the currency, the day is out of
+    that window, or the total is too large to convert, see
+    :class:`OutOfRange`)."""
     try:
         rate, rate_day, sources = cross_rate(
             plan, lookup, total.currency, plan.reporting_currency, day
@@ -380,7 +388,7 @@ def stamp_total(
     except NotServed as error:
         return ReportingTotal(None, None, None, (), now, missing=str(error))
     except NoRate as error:
-        if (today - day).days <= plan.backfill_days:
+        if (today - day).days <= _reach(plan, error):
             return None
         return ReportingTotal(None, None, None, (), now, missing=str(error))
     reporting = plan.reporting_currency
@@ -389,6 +397,15 @@ def stamp_total(
     except OutOfRange as error:
         return ReportingTotal(None, None, None, (), now, missing=str(error))
     return ReportingTotal(amount, round_rate(rate), rate_day, sources, now)
+
+
+def _reach(plan: RatePlan, error: NoRate) -> int:
+    """How many days back a fetch may still bring the rate *error* lacks:
+    a first run's back-fill, or, once an older rate is kept, the gap a
+    later run fills (a source down for weeks fills it when it is back)."""
+    if error.newest is None:
+        return plan.backfill_days
+    return max(plan.backfill_days, plan.max_gap_days)
 
 
 def carry_forward(

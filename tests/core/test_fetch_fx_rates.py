@@ -303,6 +303,32 @@ def test_orders_stored_before_any_rate_are_stamped_by_the_next_run() -> None:
     assert world.storage.orders.unstamped(10) == []
 
 
+def test_an_order_waits_for_a_source_down_longer_than_the_backfill() -> None:
+    world = World.open()
+    world.run()
+    # Dollar feeds down from today for three weeks; an order is placed
+    # on day 9, when the rate kept is too old to stand in for it.
+    placed = NOW + timedelta(days=9)
+    order = make_order("12", amount="995.00", placed_at=placed)
+    world.storage.orders.save(order)
+    world.clock.advance(timedelta(days=21))
+    world.oxr.fail_next(TransientPartnerError("503", partner="oxr"))
+
+    down = world.run()
+
+    assert (down.stamped, down.waiting, down.unstampable) == (0, 1, 0)
+    # Back up: the gap is filled, and the order gets the rate of its day.
+    world.publish(TODAY, world.clock.now().date())
+    world.oxr.publish(placed.date(), {"MAD": "10"})
+    back = world.run()
+    assert (back.stamped, back.unstampable) == (1, 0)
+    stamped = world.storage.orders.get(order.key)
+    assert stamped is not None
+    assert stamped.reporting_total is not None
+    assert stamped.reporting_total.amount == Money("99.50", "USD")
+    assert stamped.reporting_total.rate_day == placed.date()
+
+
 def test_an_order_in_a_currency_nobody_serves_is_stamped_as_missing_once() -> None:
     world = World.open()
     order = make_order("8", currency="KWD", placed_at=NOW - timedelta(days=1))
