@@ -3,6 +3,7 @@ bad one is named with its path, all at once."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,23 @@ def test_every_problem_in_the_section_is_reported_at_once(
         + '[rates]\npivot = "x"\nbackfill_days = -3\n[rates.serve]\nEUR = "ecb"',
     )
     assert found.count("\n") == 2, found
+
+
+def test_the_example_in_the_rates_page_is_a_working_section(
+    tmp_path: Path, adapters: Adapters
+) -> None:
+    page = Path(__file__).parents[2] / "docs" / "rates.md"
+    (example,) = re.findall(
+        r"```toml\n(\[rates\].*?)```", page.read_text(encoding="utf-8"), re.DOTALL
+    )
+    names = set(re.findall(r"\$\{(\w+)\}", example))
+
+    config = load_config(
+        write(tmp_path, MINIMAL + example),
+        adapters,
+        {"LB_TOKEN": "x"} | {name: "http://127.0.0.1:9/" for name in names},
+    )
+
+    assert set(config.rates.serve.values()) | set(config.rates.market.values()) == (
+        set(config.rates.sources)
+    )
