@@ -69,15 +69,33 @@ def _decimal(value: Decimal | int | str) -> Decimal:
 
 # ISO 4217 minor units of the currencies whose smallest unit is not the
 # hundredth; every other currency here (MAD, EGP, AED, LBP, USD, ...) has 2.
+# The whole list, not only the region's: a rate source (the ECB publishes
+# ISK and KRW) makes any of them a currency an amount can be converted to.
 _MINOR_UNITS = {
-    "BHD": 3,
-    "IQD": 3,
-    "JOD": 3,
-    "KWD": 3,
-    "LYD": 3,
-    "OMR": 3,
-    "TND": 3,
-    "JPY": 0,
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    **dict.fromkeys(("CLF", "UYW"), 4),
+    **dict.fromkeys(
+        (
+            "BIF",
+            "CLP",
+            "DJF",
+            "GNF",
+            "ISK",
+            "JPY",
+            "KMF",
+            "KRW",
+            "PYG",
+            "RWF",
+            "UGX",
+            "UYI",
+            "VND",
+            "VUV",
+            "XAF",
+            "XOF",
+            "XPF",
+        ),
+        0,
+    ),
 }
 
 

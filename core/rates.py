@@ -55,6 +55,7 @@ __all__ = [
     "Lookup",
     "NoRate",
     "NotServed",
+    "OutOfRange",
     "PublishedRates",
     "RatePlan",
     "RateType",
@@ -160,11 +161,22 @@ class CommodityPrice:
 
 
 class NoRate(LookupError):
-    """No rate for a currency on or near a day; the message says which."""
+    """No rate for a currency on or near a day; the message says which.
+    ``newest`` is the publication day of the newest rate kept before it,
+    too old to stand in, if there is one."""
+
+    def __init__(self, message: str, *, newest: date | None = None) -> None:
+        super().__init__(message)
+        self.newest = newest
 
 
 class NotServed(NoRate):
     """No configured source serves the currency at all."""
+
+
+class OutOfRange(ValueError):
+    """An amount too large to convert to the minor unit at
+    :data:`PRECISION` digits; the message says which."""
 
 
 @attrs.frozen
@@ -247,7 +259,9 @@ def per_pivot(
     rate_type: RateType = RateType.OFFICIAL,
 ) -> tuple[Decimal, date, str]:
     """Units of *currency* per one pivot on *day*, at full precision, with
-    the day of the rate used and the source.  A currency without a rate of
+    the day the rate used was published (a carried copy counts as the day
+    it repeats, and is only used while that day is within
+    ``max_age_days``) and the source.  A currency without a rate of
     *rate_type* uses its official rate.  Raises :class:`NoRate`."""
     if currency == plan.pivot:
         return Decimal(1), day, "identity"
@@ -259,26 +273,35 @@ def per_pivot(
     base = plan.bases[serving.source]
     kind = serving.rate_type
 
-    def read(quote: str) -> FxRate:
+    def read(quote: str) -> tuple[Decimal, date]:
         found = lookup(serving.source, base, quote, kind, day)
-        if found is None or (day - found.day).days > plan.max_age_days:
-            newest = f"; newest is {found.day}" if found is not None else ""
-            raise NoRate(
-                f"no {kind} {base}/{quote} rate from {serving.source} on or within "
-                f"{plan.max_age_days} days before {day}{newest}"
-            )
-        return found
+        # A carried copy is as old as the publication it repeats: a long
+        # silence between two publications is carried day by day, and
+        # those copies must not pass for fresh figures.
+        published = None if found is None else found.published_on or found.day
+        if (
+            found is not None
+            and published is not None
+            and (day - published).days <= plan.max_age_days
+        ):
+            return found.rate, published
+        newest = "" if published is None else f"; newest is {published}"
+        raise NoRate(
+            f"no {kind} {base}/{quote} rate from {serving.source} on or within "
+            f"{plan.max_age_days} days before {day}{newest}",
+            newest=published,
+        )
 
     if base == plan.pivot:
-        direct = read(currency)
-        return direct.rate, direct.day, serving.source
-    link = read(plan.pivot)  # pivot per base
+        direct, direct_day = read(currency)
+        return direct, direct_day, serving.source
+    link, link_day = read(plan.pivot)  # pivot per base
     if currency == base:
-        return _CONTEXT.divide(1, link.rate), link.day, serving.source
-    quote = read(currency)
+        return _CONTEXT.divide(1, link), link_day, serving.source
+    quote, quote_day = read(currency)
     return (
-        _CONTEXT.divide(quote.rate, link.rate),
-        min(quote.day, link.day),
+        _CONTEXT.divide(quote, link),
+        min(quote_day, link_day),
         serving.source,
     )
 
@@ -319,11 +342,25 @@ def convert(
     """*amount* in *to* at the rates of *day*, rounded half-even to the
     minor unit of *to*.  Raises :class:`NoRate`."""
     rate, _, _ = cross_rate(plan, lookup, amount.currency, to, day, rate_type=rate_type)
-    return Money(_round_money(_CONTEXT.multiply(amount.amount, rate), to), to)
+    return Money(_money(amount.amount, rate, to), to)
 
 
-def _round_money(value: Decimal, currency: str) -> Decimal:
-    return value.quantize(minor_unit(currency), context=_CONTEXT)
+def _money(amount: Decimal, rate: Decimal, currency: str) -> Decimal:
+    """*amount* times *rate*, rounded to the minor unit of *currency*.
+
+    Money is kept to the minor unit within :data:`PRECISION` digits: an
+    amount past that (10**26 units of a two-decimal currency) is no order
+    total, and is refused with :class:`OutOfRange` rather than rounded to
+    digits that were never computed."""
+    try:
+        return _CONTEXT.multiply(amount, rate).quantize(
+            minor_unit(currency), context=_CONTEXT
+        )
+    except decimal.DecimalException as error:
+        raise OutOfRange(
+            f"{amount} at a rate of {round_rate(rate)} is too large to keep in "
+            f"{currency} to its minor unit within {PRECISION} digits"
+        ) from error
 
 
 def stamp_total(
@@ -339,9 +376,11 @@ def stamp_total(
     the order's *day*, with the rate used and where it came from.
 
     None when the rate may still come (the day is within the window a
-    fetch fills, *today* included); a stamp with ``missing`` set when it
-    never will (no source serves the currency, or the day is older than
-    every rate kept and than the window)."""
+    fetch fills, *today* included: the back-fill, or the longest gap a
+    run fills once an older rate is kept); a stamp with ``missing`` set
+    when it never will (no source serves the currency, the day is out of
+    that window, or the total is too large to convert, see
+    :class:`OutOfRange`)."""
     try:
         rate, rate_day, sources = cross_rate(
             plan, lookup, total.currency, plan.reporting_currency, day
@@ -349,14 +388,24 @@ def stamp_total(
     except NotServed as error:
         return ReportingTotal(None, None, None, (), now, missing=str(error))
     except NoRate as error:
-        if (today - day).days <= plan.backfill_days:
+        if (today - day).days <= _reach(plan, error):
             return None
         return ReportingTotal(None, None, None, (), now, missing=str(error))
-    amount = Money(
-        _round_money(_CONTEXT.multiply(total.amount, rate), plan.reporting_currency),
-        plan.reporting_currency,
-    )
+    reporting = plan.reporting_currency
+    try:
+        amount = Money(_money(total.amount, rate, reporting), reporting)
+    except OutOfRange as error:
+        return ReportingTotal(None, None, None, (), now, missing=str(error))
     return ReportingTotal(amount, round_rate(rate), rate_day, sources, now)
+
+
+def _reach(plan: RatePlan, error: NoRate) -> int:
+    """How many days back a fetch may still bring the rate *error* lacks:
+    a first run's back-fill, or, once an older rate is kept, the gap a
+    later run fills (a source down for weeks fills it when it is back)."""
+    if error.newest is None:
+        return plan.backfill_days
+    return max(plan.backfill_days, plan.max_gap_days)
 
 
 def carry_forward(

@@ -683,13 +683,13 @@ def _rates_export(args: argparse.Namespace) -> int:
         if start > end:
             raise UsageError(f"--from {start} is after --to {end}")
         against = args.against or plan.reporting_currency
-        kind = RateType.MARKET if args.market else RateType.OFFICIAL
+        for code in (args.currency, against):
+            _served(plan, code)
+        kind = _export_type(plan, args.currency, against, market=args.market)
         with contextlib.ExitStack() as stack:
             out: TextIO = sys.stdout
             if args.output:
-                out = stack.enter_context(
-                    Path(args.output).open("w", newline="", encoding="utf-8")
-                )
+                out = stack.enter_context(_output(args.output))
             skipped = views.write_rate_history(
                 out,
                 plan,
@@ -705,6 +705,42 @@ def _rates_export(args: argparse.Namespace) -> int:
         return 0
 
     return _with_app(args, body)
+
+
+def _served(plan: RatePlan, currency: str) -> None:
+    """A currency no source serves would export an empty file that reads
+    as "no rates yet"; say so instead."""
+    if currency == plan.pivot or any(s.currency == currency for s in plan.servings):
+        return
+    raise UsageError(
+        f"no source serves {currency}; the rates kept are of "
+        f"{', '.join(plan.currencies())} (see [rates.serve])"
+    )
+
+
+def _export_type(
+    plan: RatePlan, currency: str, against: str, *, market: bool
+) -> RateType:
+    """The market rate where ``--market`` asks for it and one is kept for
+    either currency; otherwise, and said so, the official one."""
+    if not market:
+        return RateType.OFFICIAL
+    if any(plan.serving(c, RateType.MARKET) for c in (currency, against)):
+        return RateType.MARKET
+    print(
+        f"no market rate is kept for {currency} or {against}; official rates exported",
+        file=sys.stderr,
+    )
+    return RateType.OFFICIAL
+
+
+def _output(path: str) -> TextIO:
+    try:
+        return Path(path).open("w", newline="", encoding="utf-8")
+    except OSError as error:
+        raise UsageError(
+            f"--output {path}: cannot write there ({error.strerror or error})"
+        ) from None
 
 
 def _known_store(app: App, handle: str | None) -> None:

@@ -43,7 +43,7 @@ from fulfilment.core.nps import (
     NpsCategory,
     SurveyPolicy,
 )
-from fulfilment.core.rates import RatePlan, RateType, Serving
+from fulfilment.core.rates import METALS, RatePlan, RateType, Serving
 from fulfilment.core.routing import RoutingPolicy, RoutingRule
 from fulfilment.core.workers.create_fulfilment_requests import BookingSettings
 from fulfilment.core.workers.fetch_fulfilment_status import TrackingSettings
@@ -329,9 +329,17 @@ def _rates(
     }
     serve = _rate_map(table, "serve", source_tables, problems)
     market = _rate_map(table, "market", source_tables, problems)
+    problems.extend(_idle_sources(sources, serve, market))
     reporting, pivot = codes["reporting_currency"], codes["pivot"]
+    if reporting in METALS:
+        # Stamps are money, rounded to a minor unit: in ounces of gold that
+        # would round most orders to nothing.
+        problems.append(
+            f"rates.reporting_currency: {reporting} is a metal, counted in troy "
+            "ounces; orders are stamped in a currency (USD, EUR, ...)"
+        )
     # A bad pivot is reported once, not again as an unserved currency.
-    if reporting and pivot and reporting != pivot and reporting not in serve:
+    elif reporting and pivot and reporting != pivot and reporting not in serve:
         problems.append(
             f"rates.reporting_currency: no source serves {reporting}; add it to "
             "[rates.serve] or make it the pivot"
@@ -346,6 +354,20 @@ def _rates(
         sources=sources,
         **numbers,
     )
+
+
+def _idle_sources(
+    sources: Mapping[str, Any], serve: Mapping[str, Any], market: Mapping[str, Any]
+) -> list[str]:
+    """A source no currency names would never be asked for anything, and
+    every run would call it up to date."""
+    named = {*serve.values(), *market.values()}
+    return [
+        f"rates.sources.{name}: serves no currency; name it in [rates.serve] "
+        "or [rates.market], or remove the table"
+        for name in sources
+        if name not in named
+    ]
 
 
 def _rate_code(value: Any, where: str, problems: list[str]) -> str:

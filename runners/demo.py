@@ -474,7 +474,9 @@ def _rates(app: App) -> dict[str, Any]:
             market = row.rate_type is RateType.MARKET
             label = f"{row.currency}{' (market)' if market else ''}"
         # Six significant digits read well in a summary line.
-        board[label] = None if value is None else f"{value:.6g}"
+        board[label] = (
+            None if value is None else f"{Decimal(f'{value:.6g}').normalize():f}"
+        )
     orders = app.storage.orders.list()
     totals: dict[str, Decimal] = {}
     stamped = 0

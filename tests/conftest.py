@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from pymongo import MongoClient
 
+from fulfilment.runners.logs import Redactor
 from tests.support.mongo import MongoServer, mongo_server
 
 # Property tests run a CI-sized number of examples by default; --slow (or
@@ -67,3 +69,23 @@ def mongo_client(mongo: MongoServer) -> Iterator[MongoClient[dict[str, Any]]]:
     databases whose names start with ``mongo.database_prefix``."""
     with mongo.client() as client:
         yield client
+
+
+# Loggers whose level ``configure_logging`` sets for the whole process.
+_CONFIGURED = ("", "httpx", "mail.log")
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_found() -> Iterator[None]:
+    """A command run in a test configures logging for the process: a root
+    handler with the redactor, httpx quieted.  Each test gets logging back
+    as it found it, so what one test reads of a log does not depend on
+    which commands ran before it."""
+    levels = {name: logging.getLogger(name).level for name in _CONFIGURED}
+    yield
+    root = logging.getLogger()
+    for handler in root.handlers[:]:
+        if any(isinstance(f, Redactor) for f in handler.filters):
+            root.removeHandler(handler)
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)

@@ -200,7 +200,8 @@ class _Run:
                 AttentionItem(
                     subject,
                     SOURCE_FAILED,
-                    f"{name} could not be read for {start} to {today}: {error}. "
+                    f"{name} could not be read for {start} to {today}: "
+                    f"{str(error).rstrip('.')}. "
                     "The rates kept before stay as they are; the next run asks "
                     "for the missing days again.",
                     now,
@@ -233,8 +234,7 @@ class _Run:
                     f"{subject}:{quote}",
                     NOT_PUBLISHED,
                     f"{name} published rates for {start} to {today} but none "
-                    f"for {quote}; name another source for {quote} in "
-                    "[rates.serve].",
+                    f"for {quote}; {self.remedy(name, base, quote)}.",
                     now,
                 )
             )
@@ -248,6 +248,20 @@ class _Run:
             stored=new + new_carried,
             carried=new_carried,
             missing=tuple(sorted(missing)),
+        )
+
+    def remedy(self, source: str, base: str, quote: str) -> str:
+        """What a person can do about *quote* missing from *source*."""
+        if quote != self.plan.pivot:
+            return f"name another source for {quote} in [rates.serve]"
+        # The pivot is no currency a source serves: it is the link that
+        # puts a source's figures, per its own base, on the common base.
+        served = sorted({s.currency for s in self.plan.servings if s.source == source})
+        return (
+            f"its rates are per {base}, and without {quote} (the pivot) none "
+            f"of what it serves ({', '.join(served)}) can be crossed; serve "
+            f"those from a source that publishes {quote}, or choose a pivot "
+            f"{source} publishes"
         )
 
     def start(self, source: str, base: str, quote: str, kind: RateType) -> date:

@@ -221,6 +221,36 @@ def test_a_currency_the_source_never_publishes_is_raised_once() -> None:
     assert "none for MAD" in message
 
 
+def test_a_source_without_the_pivot_is_told_to_change_sources_not_serve_the_pivot() -> (
+    None
+):
+    world = World.open()
+    euro_only = MemoryRateSource("EUR")
+    for day in weekdays(TODAY - timedelta(days=5), TODAY - timedelta(days=1)):
+        euro_only.publish(day, {"GBP": "0.85"})
+    plan = attrs.evolve(
+        PLAN,
+        servings=(Serving("EUR", "eu"), Serving("GBP", "eu")),
+        bases={"eu": "EUR"},
+    )
+
+    report = fetch_fx_rates(
+        rates=world.storage.rates,
+        sources={"eu": euro_only},
+        plan=plan,
+        orders=world.storage.orders,
+        attention=world.storage.attention,
+        clock=world.clock,
+    )
+
+    assert report.sources["eu"].missing == ("USD",)
+    (item,) = world.storage.attention.open_items()
+    assert (item.subject, item.reason) == ("rates:eu:USD", NOT_PUBLISHED)
+    assert "in [rates.serve]" not in item.message
+    assert "none of what it serves (EUR, GBP) can be crossed" in item.message
+    assert "a source that publishes USD" in item.message
+
+
 def test_the_days_after_the_last_publication_are_carried_only_once_it_moves_on() -> (
     None
 ):
@@ -271,6 +301,32 @@ def test_orders_stored_before_any_rate_are_stamped_by_the_next_run() -> None:
     assert stamp.amount == Money("100.00", "USD")
     assert (stamp.rate_day, stamp.sources) == (TODAY - timedelta(days=2), ("oxr",))
     assert world.storage.orders.unstamped(10) == []
+
+
+def test_an_order_waits_for_a_source_down_longer_than_the_backfill() -> None:
+    world = World.open()
+    world.run()
+    # Dollar feeds down from today for three weeks; an order is placed
+    # on day 9, when the rate kept is too old to stand in for it.
+    placed = NOW + timedelta(days=9)
+    order = make_order("12", amount="995.00", placed_at=placed)
+    world.storage.orders.save(order)
+    world.clock.advance(timedelta(days=21))
+    world.oxr.fail_next(TransientPartnerError("503", partner="oxr"))
+
+    down = world.run()
+
+    assert (down.stamped, down.waiting, down.unstampable) == (0, 1, 0)
+    # Back up: the gap is filled, and the order gets the rate of its day.
+    world.publish(TODAY, world.clock.now().date())
+    world.oxr.publish(placed.date(), {"MAD": "10"})
+    back = world.run()
+    assert (back.stamped, back.unstampable) == (1, 0)
+    stamped = world.storage.orders.get(order.key)
+    assert stamped is not None
+    assert stamped.reporting_total is not None
+    assert stamped.reporting_total.amount == Money("99.50", "USD")
+    assert stamped.reporting_total.rate_day == placed.date()
 
 
 def test_an_order_in_a_currency_nobody_serves_is_stamped_as_missing_once() -> None:
@@ -330,6 +386,38 @@ def test_intake_stamps_a_new_order_once_and_never_again() -> None:
     assert again.reporting_total == first.reporting_total
 
 
+def test_a_total_too_large_to_convert_does_not_stop_intake() -> None:
+    world = World.open()
+    world.run()
+    shop = MemoryOrderSource("shemsiworld")
+    shop.put(make_order("10", amount="1E+30", placed_at=NOW - timedelta(days=1)))
+    shop.put(make_order("11", amount="199.00", placed_at=NOW - timedelta(days=1)))
+    world.clock.advance(timedelta(minutes=5))
+
+    report = fetch_new_orders(
+        source=shop,
+        orders=world.storage.orders,
+        cursors=world.storage.cursors,
+        attention=world.storage.attention,
+        clock=world.clock,
+        stamp=order_stamper(PLAN, world.storage.rates, world.clock),
+    )
+
+    assert report.outcomes == {"inserted": 2}
+    stamps = {
+        order.key.external_id: order.reporting_total
+        for order in world.storage.orders.get_many(
+            o.key for o in shop.orders.values()
+        ).values()
+    }
+    huge, fine = stamps["10"], stamps["11"]
+    assert huge is not None
+    assert huge.missing is not None
+    assert "too large" in huge.missing
+    assert fine is not None
+    assert fine.amount == Money("20.00", "USD")
+
+
 @pytest.mark.parametrize(
     "error", [PermanentPartnerError("invalid_app_id", partner="oxr")]
 )
@@ -345,3 +433,15 @@ def test_a_refused_credential_is_reported_with_the_partners_words(
     )
     assert "invalid_app_id" in item.message
     assert "stay as they are" in item.message
+
+
+def test_a_failure_ending_in_a_full_stop_reads_as_one_sentence() -> None:
+    world = World.open()
+    world.oxr.fail_next(
+        TransientPartnerError("Server disconnected without a response.", partner="oxr")
+    )
+
+    world.run()
+
+    (item,) = world.storage.attention.open_items()
+    assert "without a response. The rates kept before" in item.message

@@ -21,6 +21,7 @@ from fulfilment.core.rates import (
     FxRate,
     NoRate,
     NotServed,
+    OutOfRange,
     RatePlan,
     RateType,
     Serving,
@@ -155,6 +156,43 @@ def test_an_old_rate_stands_in_up_to_the_age_limit_and_no_further() -> None:
         cross_rate(PLAN, MARKET.latest, "USD", "MAD", later + timedelta(days=1))
 
 
+def test_a_carried_copy_is_as_old_as_the_day_it_repeats() -> None:
+    published = rate("USD", "1.05", base="EUR", source="ecb", day=date(2026, 11, 2))
+    silence = carry_forward(
+        [published, rate("USD", "1.2", base="EUR", source="ecb", day=DAY)],
+        published.day,
+        DAY,
+        None,
+        NOW,
+    )
+    rates = Rates([published, *silence])
+
+    _, rate_day, _ = cross_rate(PLAN, rates.latest, "EUR", "USD", date(2026, 11, 6))
+    assert rate_day == published.day
+    with pytest.raises(NoRate, match=r"EUR/USD rate from ecb .* newest is 2026-11-02"):
+        cross_rate(PLAN, rates.latest, "EUR", "USD", DAY - timedelta(days=1))
+
+
+def test_a_weekend_stamp_names_the_friday_it_rests_on() -> None:
+    friday = date(2026, 11, 27)
+    published = rate("MAD", "9.95", day=friday)
+    weekend = carry_forward([published], friday, friday, None, NOW)
+    weekend += carry_forward([], date(2026, 11, 28), date(2026, 11, 29), published, NOW)
+    rates = Rates([published, *weekend])
+
+    stamp = stamp_total(
+        PLAN,
+        rates.latest,
+        Money("99.50", "MAD"),
+        date(2026, 11, 29),
+        today=DAY,
+        now=NOW,
+    )
+
+    assert stamp is not None
+    assert (stamp.amount, stamp.rate_day) == (Money("10.00", "USD"), friday)
+
+
 def test_a_currency_no_source_serves_is_named() -> None:
     with pytest.raises(NotServed, match=r"no source serves KWD \(add it to"):
         convert(PLAN, MARKET.latest, Money("1", "KWD"), "USD", DAY)
@@ -194,6 +232,63 @@ def test_the_stamp_records_the_rate_its_day_and_its_sources() -> None:
     assert stamp.amount == Money("5.14", "USD")
     assert stamp.rate == round_rate(Decimal(1) / Decimal("48.6"))
     assert (stamp.rate_day, stamp.sources, stamp.missing) == (DAY, ("oxr",), None)
+
+
+@pytest.mark.parametrize(
+    ("amount", "to", "expected"),
+    [
+        (
+            Money("99999999999999999999.99", "USD"),
+            "LBP",
+            "8949999999999999999999105.00",
+        ),
+        (Money("0.01", "LBP"), "USD", "0.00"),
+        (Money("1E-30", "USD"), "MAD", "0.00"),
+    ],
+)
+def test_huge_and_tiny_amounts_convert_to_the_minor_unit(
+    amount: Money, to: str, expected: str
+) -> None:
+    assert convert(PLAN, MARKET.latest, amount, to, DAY) == Money(expected, to)
+
+
+@pytest.mark.parametrize(
+    ("currency", "per_euro", "expected"),
+    [("KRW", "1494.49", "1375"), ("ISK", "149.70", "138"), ("KWD", "0.3339", "0.307")],
+)
+def test_conversion_rounds_to_each_currencys_own_minor_unit(
+    currency: str, per_euro: str, expected: str
+) -> None:
+    plan = RatePlan(
+        pivot="USD",
+        reporting_currency="USD",
+        servings=(Serving(currency, "ecb"),),
+        bases={"ecb": "EUR"},
+    )
+    rates = Rates(
+        [
+            rate("USD", "1.0867", base="EUR", source="ecb"),
+            rate(currency, per_euro, base="EUR", source="ecb"),
+        ]
+    )
+
+    converted = convert(plan, rates.latest, Money("1.00", "USD"), currency, DAY)
+
+    assert converted == Money(expected, currency)
+    assert str(converted.amount) == expected
+
+
+@pytest.mark.parametrize("total", [Money("1E+30", "USD"), Money("1E+999999", "MAD")])
+def test_a_total_too_large_to_convert_is_stamped_with_the_reason(total: Money) -> None:
+    with pytest.raises(OutOfRange, match="too large to keep in USD"):
+        convert(PLAN, MARKET.latest, total, "USD", DAY)
+
+    stamp = stamp_total(PLAN, MARKET.latest, total, DAY, today=DAY, now=NOW)
+
+    assert stamp is not None
+    assert stamp.amount is None
+    assert stamp.missing is not None
+    assert "too large to keep in USD to its minor unit" in stamp.missing
 
 
 def test_carried_days_repeat_the_last_publication_and_say_which() -> None:

@@ -3,6 +3,7 @@ bad one is named with its path, all at once."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -119,6 +120,17 @@ def test_without_a_section_nothing_is_fetched(
             "names a file",
         ),
         ('[rates.sources.Big]\nadapter = "memory"', "rates.sources.Big: a source name"),
+        (
+            '[rates.sources.memory]\n[rates.serve]\nEUR = "memory"\n'
+            '[rates.sources.spare]\nadapter = "memory"',
+            "rates.sources.spare: serves no currency; name it in [rates.serve] or "
+            "[rates.market], or remove the table",
+        ),
+        (
+            '[rates]\nreporting_currency = "XAU"\n'
+            '[rates.sources.memory]\n[rates.serve]\nXAU = "memory"',
+            "rates.reporting_currency: XAU is a metal, counted in troy ounces",
+        ),
     ],
 )
 def test_a_bad_section_names_the_path_and_the_problem(
@@ -137,3 +149,23 @@ def test_every_problem_in_the_section_is_reported_at_once(
         + '[rates]\npivot = "x"\nbackfill_days = -3\n[rates.serve]\nEUR = "ecb"',
     )
     assert found.count("\n") == 2, found
+
+
+def test_the_example_in_the_rates_page_is_a_working_section(
+    tmp_path: Path, adapters: Adapters
+) -> None:
+    page = Path(__file__).parents[2] / "docs" / "rates.md"
+    (example,) = re.findall(
+        r"```toml\n(\[rates\].*?)```", page.read_text(encoding="utf-8"), re.DOTALL
+    )
+    names = set(re.findall(r"\$\{(\w+)\}", example))
+
+    config = load_config(
+        write(tmp_path, MINIMAL + example),
+        adapters,
+        {"LB_TOKEN": "x"} | {name: "http://127.0.0.1:9/" for name in names},
+    )
+
+    assert set(config.rates.serve.values()) | set(config.rates.market.values()) == (
+        set(config.rates.sources)
+    )

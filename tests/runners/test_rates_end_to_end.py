@@ -229,6 +229,11 @@ def test_export_leaves_out_days_without_a_rate_and_says_how_many(
             ["rates", "export", "MAD", "--from", "2026-11-02", "--to", "2026-11-01"],
             "--from 2026-11-02 is after --to 2026-11-01",
         ),
+        (
+            ["rates", "export", "QQQ"],
+            "no source serves QQQ; the rates kept are of AED, EGP, EUR, GBP, LBP",
+        ),
+        (["rates", "export", "MAD", "--against", "KWD"], "no source serves KWD"),
     ],
 )
 def test_bad_arguments_are_usage_errors_without_a_traceback(
@@ -242,6 +247,44 @@ def test_bad_arguments_are_usage_errors_without_a_traceback(
     assert code == 2
     assert message in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("where", ["missing/rates.csv", "."])
+def test_an_output_that_cannot_be_written_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], config: str, tmp_path: Path, where: str
+) -> None:
+    output = tmp_path / where
+
+    code = main(["--config", config, "rates", "export", "MAD", "--output", str(output)])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"--output {output}: cannot write there (" in err
+    assert "Traceback" not in err
+
+
+def test_export_says_which_rate_type_each_line_rests_on(
+    capsys: pytest.CaptureFixture[str], config: str, app: App
+) -> None:
+    fetch(app)
+    days = ["--from", "2026-10-26", "--to", "2026-10-27"]
+
+    code = main(["--config", config, "rates", "export", "MAD", "--market", *days])
+    mad = capsys.readouterr()
+    code_lbp = main(["--config", config, "rates", "export", "LBP", "--market", *days])
+    lbp = capsys.readouterr()
+
+    assert (code, code_lbp) == (0, 0)
+    assert [line.rsplit(",", 1)[1] for line in mad.out.splitlines()[1:]] == [
+        "official",
+        "official",
+    ]
+    assert "no market rate is kept for MAD or USD; official rates exported" in mad.err
+    assert [line.rsplit(",", 1)[1] for line in lbp.out.splitlines()[1:]] == [
+        "market",
+        "market",
+    ]
+    assert lbp.err == ""
 
 
 def test_intake_stamps_orders_with_their_total_in_the_reporting_currency(

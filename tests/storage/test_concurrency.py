@@ -10,13 +10,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import TypeVar
 
 import attrs
 
+from fulfilment.adapters.rates.memory import MemoryRateSource
+from fulfilment.core.clock import ManualClock
 from fulfilment.core.domain import Order
 from fulfilment.core.errors import ConflictError
 from fulfilment.core.ports import Storage
+from fulfilment.core.rates import RatePlan, Serving
+from fulfilment.core.workers.fetch_fx_rates import FxReport, fetch_fx_rates
 from tests.builders import T0, make_order
 from tests.storage.conftest import Backend
 
@@ -121,3 +126,46 @@ def test_one_runner_of_many_queues_an_entry(backend: Backend) -> None:
     )
 
     assert outcomes.count(True) == 1
+
+
+def test_racing_rate_fetches_keep_each_rate_and_each_stamp_once(
+    backend: Backend,
+) -> None:
+    now = T0 + timedelta(days=10)
+    oxr, ecb = MemoryRateSource("USD"), MemoryRateSource("EUR")
+    for back in range(12):
+        day = now.date() - timedelta(days=back)
+        oxr.publish(day, {"MAD": "9.95", "EGP": "48.6"})
+        if day.weekday() < 5:
+            ecb.publish(day, {"USD": "1.08"})
+    orders = [make_order(str(n), placed_at=T0 + timedelta(days=n)) for n in range(6)]
+    backend.open().orders.save_many(orders)
+
+    def fetch(storage: Storage, _: int) -> FxReport:
+        return fetch_fx_rates(
+            rates=storage.rates,
+            sources={"oxr": oxr, "ecb": ecb},
+            plan=_RACE_PLAN,
+            orders=storage.orders,
+            attention=storage.attention,
+            clock=ManualClock(now),
+        )
+
+    reports = race(backend, fetch)
+
+    kept = backend.open().rates.history()
+    assert len({rate.key for rate in kept}) == len(kept)
+    assert sum(o.stored for r in reports for o in r.sources.values()) == len(kept)
+    assert sum(r.stamped for r in reports) == len(orders)
+    stamped = backend.open().orders.get_many(o.key for o in orders)
+    assert all(o.reporting_total is not None for o in stamped.values())
+    assert backend.open().orders.unstamped(10) == []
+
+
+_RACE_PLAN = RatePlan(
+    pivot="USD",
+    reporting_currency="USD",
+    servings=(Serving("MAD", "oxr"), Serving("EGP", "oxr"), Serving("EUR", "ecb")),
+    bases={"oxr": "USD", "ecb": "EUR"},
+    backfill_days=10,
+)
