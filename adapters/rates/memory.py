@@ -3,8 +3,8 @@
 A test (or a dry run) tells it what was published on which day with
 :meth:`MemoryRateSource.publish`; ``published(start, end, quotes)`` hands
 back those days, oldest first, limited to the quotes asked for, exactly as
-a real source does.  ``fail_next`` queues errors for the next calls, and
-``calls`` counts them.
+a real source does.  ``fail_next`` queues errors for the next calls (or
+for those after a few more answers), and ``calls`` counts them.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class MemoryRateSource:
         self.base = base
         self._days: dict[date, dict[str, Decimal]] = {}
         self._failures: deque[PartnerError] = deque()
+        self._answer_first = 0
         self._lock = threading.Lock()
         self.calls = 0
 
@@ -46,7 +47,10 @@ class MemoryRateSource:
                 {quote: Decimal(value) for quote, value in rates.items()}
             )
 
-    def fail_next(self, *errors: PartnerError) -> None:
+    def fail_next(self, *errors: PartnerError, after: int = 0) -> None:
+        """Raise *errors* on the next calls, one each, once *after* more
+        calls have answered."""
+        self._answer_first = after
         self._failures.extend(errors)
 
     def published(
@@ -54,7 +58,9 @@ class MemoryRateSource:
     ) -> list[PublishedRates]:
         with self._lock:
             self.calls += 1
-            if self._failures:
+            if self._answer_first > 0:
+                self._answer_first -= 1
+            elif self._failures:
                 raise self._failures.popleft()
             wanted = set(quotes)
             return [

@@ -63,9 +63,12 @@ NOT_PUBLISHED = "rate_not_published"
 
 @attrs.frozen
 class FxSettings:
-    """``stamp_batch`` is how many unstamped orders one run stamps."""
+    """``stamp_batch`` is how many unstamped orders one run stamps;
+    ``chunk_days`` how many days one request to a source covers (each
+    stretch is kept before the next is asked for)."""
 
-    stamp_batch: int = 500
+    stamp_batch: int = attrs.field(default=500, validator=attrs.validators.ge(1))
+    chunk_days: int = attrs.field(default=7, validator=attrs.validators.ge(1))
 
 
 @attrs.frozen
@@ -115,7 +118,7 @@ def fetch_fx_rates(
     settings = settings or FxSettings()
     now = clock.now()
     today = now.date()
-    run = _Run(rates, plan, attention, now)
+    run = _Run(rates, plan, attention, now, settings.chunk_days)
     outcomes = {
         name: run.fetch(name, source) for name, source in sorted(sources.items())
     }
@@ -165,6 +168,32 @@ class _Stamper:
         return None if stamp is None else attrs.evolve(order, reporting_total=stamp)
 
 
+@attrs.define
+class _Tally:
+    days: int = 0
+    stored: int = 0
+    carried: int = 0
+
+    def outcome(
+        self,
+        name: str,
+        start: date,
+        end: date,
+        missing: set[str],
+        error: str | None = None,
+    ) -> SourceOutcome:
+        return SourceOutcome(
+            name,
+            start,
+            end,
+            published_days=self.days,
+            stored=self.stored,
+            carried=self.carried,
+            missing=tuple(sorted(missing)),
+            error=error,
+        )
+
+
 @attrs.frozen
 class _Run:
     """One run's view: where rates are kept, what the plan asks, the day."""
@@ -173,81 +202,111 @@ class _Run:
     plan: RatePlan
     attention: AttentionQueue
     now: datetime
+    chunk_days: int = 7
 
     @property
     def today(self) -> date:
         return self.now.date()
 
     def fetch(self, name: str, source: RateSource) -> SourceOutcome:
-        today, now = self.today, self.now
+        """Ask *source* for what is due, a stretch of ``chunk_days`` at a
+        time, keeping each stretch before asking for the next: a failure
+        half way keeps the days before it, and the next run starts there."""
+        today = self.today
         base = source.base
-        starts = {
+        since = {
             (kind, quote): self.start(name, base, quote, kind)
             for kind, quotes in self.plan.quotes(name).items()
             for quote in quotes
         }
-        if not starts or min(starts.values()) > today:
+        if not since or min(since.values()) > today:
             return SourceOutcome(name, None, today)
-        start = min(starts.values())
-        subject = f"rates:{name}"
-        try:
-            published = source.published(
-                start, today, sorted({quote for _, quote in starts})
-            )
-            _check_base(name, base, published)
-        except PartnerError as error:
+        start = min(since.values())
+        tally = _Tally()
+        missing: set[str] = set()
+        stretch = start
+        while stretch <= today:
+            end = min(stretch + timedelta(days=self.chunk_days - 1), today)
+            try:
+                self.keep_stretch(
+                    name, source, since, (stretch, end), tally=tally, missing=missing
+                )
+            except PartnerError as error:
+                self.raise_failure(name, start, today, error)
+                return tally.outcome(name, start, today, missing, error=str(error))
+            stretch = end + timedelta(days=1)
+        self.attention.resolve(f"rates:{name}", SOURCE_FAILED, self.now)
+        for quote in sorted(missing):
             self.attention.raise_item(
                 AttentionItem(
-                    subject,
-                    SOURCE_FAILED,
-                    f"{name} could not be read for {start} to {today}: "
-                    f"{str(error).rstrip('.')}. "
-                    "The rates kept before stay as they are; the next run asks "
-                    "for the missing days again.",
-                    now,
+                    f"rates:{name}:{quote}",
+                    NOT_PUBLISHED,
+                    f"{name} published rates for {start} to {today} but none "
+                    f"for {quote}; {self.remedy(name, base, quote)}.",
+                    self.now,
                 )
             )
-            return SourceOutcome(name, start, today, error=str(error))
-        self.attention.resolve(subject, SOURCE_FAILED, now)
+        return tally.outcome(name, start, today, missing)
 
+    def keep_stretch(
+        self,
+        name: str,
+        source: RateSource,
+        since: dict[tuple[RateType, str], date],
+        days: tuple[date, date],
+        *,
+        tally: _Tally,
+        missing: set[str],
+    ) -> None:
+        """Read and keep the days from ``days[0]`` to ``days[1]``; *since*
+        moves on to the day after each currency's last publication (a day
+        still unpublished is carried once a later one exists)."""
+        first_day, last_day = days
+        wanted = sorted({quote for (_, quote), day in since.items() if day <= last_day})
+        if not wanted:
+            return
+        published = source.published(first_day, last_day, wanted)
+        _check_base(name, source.base, published)
         fresh: list[FxRate] = []
         carried: list[FxRate] = []
-        missing: set[str] = set()
-        for (kind, quote), since in sorted(starts.items()):
+        for (kind, quote), first in sorted(since.items()):
+            if first > last_day:
+                continue
             series = [
-                FxRate(day.day, base, quote, day.rates[quote], name, now, kind)
+                FxRate(
+                    day.day, source.base, quote, day.rates[quote], name, self.now, kind
+                )
                 for day in published
-                if quote in day.rates and since <= day.day
+                if quote in day.rates and first <= day.day
             ]
             if not series:
-                if any(since <= day.day for day in published):
+                if any(first <= day.day for day in published):
                     missing.add(quote)
                 continue
             fresh += series
             before = self.rates.latest(
-                name, base, quote, kind, since - timedelta(days=1)
+                name, source.base, quote, kind, first - timedelta(days=1)
             )
-            carried += carry_forward(series, since, series[-1].day, before, now)
-        for quote in sorted(missing):
-            self.attention.raise_item(
-                AttentionItem(
-                    f"{subject}:{quote}",
-                    NOT_PUBLISHED,
-                    f"{name} published rates for {start} to {today} but none "
-                    f"for {quote}; {self.remedy(name, base, quote)}.",
-                    now,
-                )
+            carried += carry_forward(series, first, series[-1].day, before, self.now)
+            since[kind, quote] = series[-1].day + timedelta(days=1)
+        tally.days += len(published)
+        new_carried = self.rates.add(carried) if carried else 0
+        tally.stored += self.rates.add(fresh) + new_carried
+        tally.carried += new_carried
+
+    def raise_failure(
+        self, name: str, start: date, today: date, error: PartnerError
+    ) -> None:
+        self.attention.raise_item(
+            AttentionItem(
+                f"rates:{name}",
+                SOURCE_FAILED,
+                f"{name} could not be read for {start} to {today}: "
+                f"{str(error).rstrip('.')}. "
+                "The rates kept before stay as they are; the next run asks "
+                "for the missing days again.",
+                self.now,
             )
-        new = self.rates.add(fresh)
-        new_carried = self.rates.add(carried)
-        return SourceOutcome(
-            name,
-            start,
-            today,
-            published_days=len(published),
-            stored=new + new_carried,
-            carried=new_carried,
-            missing=tuple(sorted(missing)),
         )
 
     def remedy(self, source: str, base: str, quote: str) -> str:

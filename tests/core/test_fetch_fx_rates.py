@@ -21,6 +21,7 @@ from fulfilment.core.workers.fetch_fx_rates import (
     NOT_PUBLISHED,
     SOURCE_FAILED,
     FxReport,
+    FxSettings,
     fetch_fx_rates,
     order_stamper,
 )
@@ -445,3 +446,50 @@ def test_a_failure_ending_in_a_full_stop_reads_as_one_sentence() -> None:
 
     (item,) = world.storage.attention.open_items()
     assert "without a response. The rates kept before" in item.message
+
+
+def test_a_failure_half_way_keeps_the_weeks_before_it() -> None:
+    """A day-by-day source that fails on a later stretch keeps what the
+    earlier stretches gave; the next run starts where it stopped."""
+    world = World.open()
+    # The first stretch (a week) answers, the second fails.
+    world.oxr.fail_next(TransientPartnerError("503", partner="oxr"), after=1)
+    report = world.run()
+
+    oxr = report.sources["oxr"]
+    assert oxr.error == "oxr: 503"
+    assert (oxr.published_days, oxr.stored) == (7, 21)
+    kept = world.storage.rates.history(source="oxr", quote="MAD")
+    start = TODAY - timedelta(days=PLAN.backfill_days)
+    assert [r.day for r in kept] == [start + timedelta(days=n) for n in range(7)]
+
+    calls = world.oxr.calls
+    again = world.run()
+    assert again.sources["oxr"].start == start + timedelta(days=7)
+    assert again.sources["oxr"].stored == 3 * 3
+    assert world.oxr.calls == calls + 1
+
+
+def test_a_weekend_at_the_end_of_a_stretch_is_still_carried() -> None:
+    """Stretches of five days end on a Saturday: the weekend is carried from
+    Friday once the next stretch brings Monday."""
+    world = World.open()
+    report = fetch_fx_rates(
+        rates=world.storage.rates,
+        sources={"ecb": world.ecb},
+        plan=PLAN,
+        orders=world.storage.orders,
+        attention=world.storage.attention,
+        clock=world.clock,
+        settings=FxSettings(chunk_days=5),
+    )
+    assert report.sources["ecb"].carried == 2
+    weekend = world.storage.rates.history(
+        source="ecb", start=date(2026, 11, 28), end=date(2026, 11, 29)
+    )
+    assert [r.published_on for r in weekend] == [date(2026, 11, 27)] * 2
+
+
+def test_a_stretch_of_no_days_is_refused() -> None:
+    with pytest.raises(ValueError, match="chunk_days"):
+        FxSettings(chunk_days=0)
