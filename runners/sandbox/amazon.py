@@ -182,14 +182,12 @@ _V2026 = _Spelling(
 class _Refused(Exception):
     """A request the SP-API answers with an error list."""
 
-    def __init__(self, status: int, code: str, message: str, details: str = ""):
+    def __init__(self, status: int, code: str, message: str, details: str = "") -> None:
         super().__init__(message)
-        self.status, self.code, self.message, self.details = (
-            status,
-            code,
-            message,
-            details,
-        )
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
 
 
 @attrs.frozen
