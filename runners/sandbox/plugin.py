@@ -11,6 +11,7 @@ from fulfilment.adapters.hookspecs import hookimpl
 
 @hookimpl
 def fulfilment_register_simulators() -> Mapping[str, Callable[..., Any]]:
+    from .amazon import AmazonSimulator
     from .aramex import AramexSimulator
     from .ecb import EcbSimulator
     from .farfill import FarfillSimulator
@@ -25,6 +26,7 @@ def fulfilment_register_simulators() -> Mapping[str, Callable[..., Any]]:
 
     return {
         "shopify": ShopifySimulator,
+        "amazon": AmazonSimulator,
         "aramex": AramexSimulator,
         "flextock": FlextockSimulator,
         "farfill": FarfillSimulator,

@@ -50,6 +50,7 @@ def test_built_in_adapters_register_through_the_hooks() -> None:
     assert set(registry.storages()) == {"memory", "sqlite", "mongodb"}
     assert set(registry.simulators()) == {
         "shopify",
+        "amazon",
         "aramex",
         "flextock",
         "farfill",
