@@ -10,6 +10,7 @@ from .notify.infobip import plugin as infobip
 from .notify.rebrandly import plugin as rebrandly
 from .notify.smtp import plugin as smtp
 from .notify.twilio import plugin as twilio
+from .oms.amazon import plugin as amazon
 from .oms.shopify import plugin as shopify
 from .pl3.aramex import plugin as aramex
 from .pl3.farfill import plugin as farfill
@@ -24,6 +25,7 @@ from .survey.typeform import plugin as typeform
 
 PLUGINS: tuple[ModuleType, ...] = (
     shopify,
+    amazon,
     aramex,
     flextock,
     farfill,

@@ -190,7 +190,7 @@ def test_an_unknown_adapter_lists_the_known_ones(
         load_config(path, adapters, {"LB_TOKEN": "x"})
 
     assert (
-        "stores.shemsi-lebanon.channel: unknown adapter 'woo' (known: shopify)"
+        "stores.shemsi-lebanon.channel: unknown adapter 'woo' (known: amazon, shopify)"
         in str(error.value)
     )
 

@@ -45,7 +45,7 @@ def test_every_hook_is_implemented_by_the_built_in_plugins() -> None:
 def test_built_in_adapters_register_through_the_hooks() -> None:
     registry = Registry.discover(entry_points=False)
 
-    assert set(registry.order_sources()) == {"shopify"}
+    assert set(registry.order_sources()) == {"shopify", "amazon"}
     assert set(registry.delivery_partners()) == {"aramex", "flextock", "farfill"}
     assert set(registry.storages()) == {"memory", "sqlite", "mongodb"}
     assert set(registry.simulators()) == {
