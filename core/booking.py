@@ -18,6 +18,7 @@ from .routing import Route
 
 __all__ = [
     "AWAITING_PAYMENT",
+    "FULFILLED_ELSEWHERE",
     "MAX_COD_AMOUNT",
     "Attend",
     "Book",
@@ -28,6 +29,7 @@ __all__ = [
 ]
 
 AWAITING_PAYMENT = "awaiting_payment"
+FULFILLED_ELSEWHERE = "fulfilled_elsewhere"
 
 
 @attrs.frozen
@@ -63,6 +65,14 @@ MAX_COD_AMOUNT = Decimal("100000")
 def decide(
     order: Order, route: Route, capabilities: Mapping[str, Capabilities]
 ) -> Decision:
+    if order.fulfilled_by is not None:
+        # Not ours to ship: kept for reporting, with nothing for a person
+        # to do (an address it lacks is its fulfiller's business).
+        return Hold(
+            FULFILLED_ELSEWHERE,
+            f"shipped by {order.fulfilled_by}, not by the connector; kept for "
+            "reporting and never booked",
+        )
     if order.source_problems:
         return Attend(order.source_problems)
     implausible = _implausible_amounts(order)

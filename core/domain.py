@@ -367,6 +367,11 @@ class Order:
     survive a refresh.  ``revision`` counts stored versions and lets stores
     write with compare-and-set.
 
+    ``fulfilled_by`` names who ships the order when it is not the
+    connector's to ship (``"amazon"`` for an order Amazon fulfils from its
+    own warehouses, ``"merchant"`` for one the shop sent out before the
+    connector saw it): it is kept for reporting and never booked.
+
     ``source_problems`` are parts of the source order that stop it from
     being booked (no city, no items); ``source_warnings`` are parts that
     were set aside without stopping the parcel (an e-mail address nothing
@@ -389,6 +394,7 @@ class Order:
     note: str | None = None
     source_problems: tuple[Problem, ...] = ()
     source_warnings: tuple[Problem, ...] = ()
+    fulfilled_by: str | None = None
     raw: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
 
     state: OrderState = OrderState.NEW

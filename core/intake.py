@@ -48,6 +48,7 @@ SOURCE_FIELDS = (
     "note",
     "source_problems",
     "source_warnings",
+    "fulfilled_by",
     "raw",
 )
 

@@ -43,6 +43,7 @@ from fulfilment.core.store_reports import STORE_FULFILMENT
 from . import views
 from .config import load_config
 from .plugins import Registry
+from .sandbox.amazon_orders import seed_amazon_orders
 from .sandbox.seed import seed_orders
 from .sandbox.server import Fault
 from .sandbox.world import STORES, SandboxWorld
@@ -87,6 +88,8 @@ def run_demo(
             ) from error
     elif fresh:
         world.shopify.load_orders(seed_orders(clock.now()))
+    if not world.amazon.has_orders() and orders_file is None:
+        world.amazon.load_orders(seed_amazon_orders(clock.now()))
 
     with world:
         if fresh:

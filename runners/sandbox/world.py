@@ -1,6 +1,7 @@
 """The sandbox world: every partner simulator on loopback, one data folder.
 
-A :class:`SandboxWorld` serves the Shopify simulator (four stores), one
+A :class:`SandboxWorld` serves the Shopify simulator (four stores), the
+Amazon Selling Partner API (one seller in three marketplaces), one
 simulator per delivery partner (the built-in ones and any a plugin
 registers), the two SMS providers, the link shortener and an SMTP mail sink,
 all on ``127.0.0.1``.  Their state lives in ``<data_dir>/`` (mail as
@@ -33,6 +34,7 @@ from .mail import MailSink
 from .server import SimServer, Simulator
 
 __all__ = [
+    "AMAZON_STORES",
     "SANDBOX_PARTNERS",
     "STORES",
     "SandboxWorld",
@@ -62,6 +64,14 @@ STORE_NAMES: Mapping[str, str] = {
     "shemsi-egypt": "Shemsi Egypt",
     "shemsi-uae": "Shemsi UAE",
     "shemsi-lebanon": "Shemsi Lebanon",
+}
+# The Amazon stores, one per marketplace of the sandbox seller: same shape
+# as STORES.  Merchant-fulfilled orders in the UAE and Egypt go to the same
+# partners as the Shopify stores there; Saudi Arabia has no partner yet.
+AMAZON_STORES: Mapping[str, tuple[str, str, str, str, str]] = {
+    "amazon-ae": ("AE", "AED", "Asia/Dubai", "en", "farfill"),
+    "amazon-eg": ("EG", "EGP", "Africa/Cairo", "ar", "flextock"),
+    "amazon-sa": ("SA", "SAR", "Asia/Riyadh", "ar", ""),
 }
 SANDBOX_PARTNERS = ("aramex", "flextock", "farfill")
 NOTIFIERS = ("twilio", "infobip", "rebrandly", "typeform")
@@ -123,7 +133,7 @@ class SandboxWorld:
         self.clock = clock or SystemClock()
         registry = registry or Registry.discover()
         classes = registry.simulators()
-        wanted = ["shopify", *partners, *NOTIFIERS]
+        wanted = ["shopify", "amazon", *partners, *NOTIFIERS]
         rate_classes = {name: sim for name, (sim, _) in RATE_SOURCES.items()}
         missing = [
             name for name in [*wanted, *rate_classes.values()] if name not in classes
@@ -147,6 +157,10 @@ class SandboxWorld:
     @property
     def shopify(self) -> Any:
         return self.simulators["shopify"]
+
+    @property
+    def amazon(self) -> Any:
+        return self.simulators["amazon"]
 
     @property
     def typeform(self) -> Any:
@@ -218,10 +232,23 @@ class SandboxWorld:
                 "links": "rebrandly",
                 "source": self.shopify.sandbox_settings(shopify_url, handle),
             }
+        amazon = self.amazon.sandbox_settings(self.urls["amazon"])
+        for handle, (country, currency, zone, locale, partner) in AMAZON_STORES.items():
+            # Amazon buyers are never messaged: no SMS, mail or links.
+            stores[handle] = {
+                "channel": "amazon",
+                "country": country,
+                "currency": currency,
+                "timezone": zone,
+                "locale": locale,
+                "partner": partner if partner in self.simulators else "",
+                "name": f"Shemsi on Amazon.{country.lower()}",
+                "source": dict(amazon),
+            }
         partners = {
             name: self.simulators[name].sandbox_settings(self.urls[name])
             for name in self.simulators
-            if name not in ("shopify", *NOTIFIERS, *RATE_SOURCES)
+            if name not in ("shopify", "amazon", *NOTIFIERS, *RATE_SOURCES)
         }
         rate_sources = {
             name: {

@@ -13,7 +13,7 @@ from fulfilment.adapters.oms.amazon.wire import (
     map_v0_order,
     map_v2026_order,
 )
-from fulfilment.core.booking import Attend, Hold, decide
+from fulfilment.core.booking import FULFILLED_ELSEWHERE, Hold, decide
 from fulfilment.core.domain import Order, PaymentMethod
 from fulfilment.core.messages import NotifyEvent
 from fulfilment.core.notices import notices_for
@@ -111,13 +111,15 @@ def test_an_afn_order_is_kept_but_never_booked() -> None:
     new = v2026(fulfillment={"fulfillmentStatus": "SHIPPED", "fulfilledBy": "AMAZON"})
 
     for order in (old, new):
-        assert codes(order) == {FULFILLED_BY_AMAZON}
+        assert order.fulfilled_by == FULFILLED_BY_AMAZON == "amazon"
+        assert codes(order) == set()  # nothing for a person
         decision = decide(
             order,
             RoutingPolicy.one_partner_per_store({"amazon-sa": "aramex"}).route(order),
             {},
         )
-        assert isinstance(decision, Attend)
+        assert isinstance(decision, Hold)
+        assert decision.reason == FULFILLED_ELSEWHERE
 
 
 def test_prepaid_order_is_paid_and_collects_nothing() -> None:
@@ -152,7 +154,15 @@ def test_an_order_shipped_elsewhere_is_not_booked() -> None:
         fulfillment={"fulfillmentStatus": "SHIPPED", "fulfilledBy": "MERCHANT"}
     )
 
-    assert codes(order) == {SHIPPED_OUTSIDE}
+    assert order.fulfilled_by == SHIPPED_OUTSIDE == "merchant"
+    assert codes(order) == set()
+    decision = decide(
+        order,
+        RoutingPolicy.one_partner_per_store({"amazon-sa": "aramex"}).route(order),
+        {},
+    )
+    assert isinstance(decision, Hold)
+    assert decision.reason == FULFILLED_ELSEWHERE
 
 
 def test_the_buyer_email_is_the_relay_and_nobody_is_messaged() -> None:

@@ -3,7 +3,6 @@ a third-party plugin would."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,7 +33,14 @@ def build(settings: AmazonSettings, context: AdapterContext) -> AmazonOrderSourc
     client = SpApiClient(
         context.http_client(settings.base_url, settings.timeout),
         tokens,
-        RateLimits(monotonic=time.monotonic, sleep=time.sleep),
+        # The buckets run on the context's clock, the one Amazon's own
+        # buckets follow (the machine's in production, the sandbox's
+        # simulated one in the demo), and wait through the retry policy's
+        # sleeper (a test's policy need not sleep at all).
+        RateLimits(
+            monotonic=lambda: context.clock.now().timestamp(),
+            sleep=context.retry.sleep,
+        ),
         context.retry,
         context.clock,
     )

@@ -19,11 +19,10 @@ Business rules:
 - the marketplace gives the country (for phone numbers and an address
   without one) and the currency of an order that states none;
 - an order Amazon fulfils (``AFN`` in v0, ``fulfilledBy: AMAZON`` in
-  v2026) is kept for reporting with the source problem
-  ``fulfilled_by_amazon``.  A source problem is what the booking policy
-  already refuses to book (``core/booking.py`` asks a person instead), so
-  no routing rule or partner can ever send such an order out; the cost is
-  that intake lists it for attention once;
+  v2026) is kept for reporting with ``fulfilled_by = "amazon"``: the
+  booking policy holds such an order for good (``fulfilled_elsewhere``),
+  before any routing rule or partner is asked, and no person is asked
+  about it;
 - ``Canceled`` (v0) and ``CANCELLED`` (v2026) cancel the order at its
   last update time (Amazon gives no cancellation time);
 - cash on delivery: v0 ``PaymentMethod`` ``COD`` (or ``COD`` among
@@ -35,9 +34,9 @@ Business rules:
   and its payment is reported as not settled, so booking holds it until
   Amazon releases it (the next update brings the address and the real
   payment);
-- an order Amazon already reports ``Shipped`` or ``PartiallyShipped`` when
-  we first see it was sent without the connector; the source problem
-  ``shipped_outside_connector`` keeps it from being booked a second time;
+- an order Amazon already reports ``Shipped`` or ``PartiallyShipped`` was
+  sent without the connector; ``fulfilled_by = "merchant"`` keeps it from
+  being booked (again);
 - quantities are ``QuantityOrdered`` / ``quantityOrdered``; a line of 0
   is left out.  v0's ``ItemPrice`` is the price of the whole line, so the
   unit price is it divided by the quantity.
@@ -92,8 +91,9 @@ __all__ = [
 ]
 
 CHANNEL = "amazon"
-FULFILLED_BY_AMAZON = "fulfilled_by_amazon"
-SHIPPED_OUTSIDE = "shipped_outside_connector"
+# Order.fulfilled_by of an order the connector does not ship.
+FULFILLED_BY_AMAZON = "amazon"
+SHIPPED_OUTSIDE = "merchant"
 NO_CURRENCY = "XXX"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -229,8 +229,20 @@ class _Mapper:
             financial_status=parts.status_text,
             cancelled_at=updated if cancelled else None,
             source_problems=tuple(self.problems),
+            fulfilled_by=self.fulfilled_by(parts, cancelled),
             raw=self.payload,
         )
+
+    @staticmethod
+    def fulfilled_by(parts: _Parts, cancelled: bool) -> str | None:
+        """Who ships the order when the connector does not: Amazon for its
+        own (AFN) orders, the merchant for one already shipped when first
+        seen."""
+        if parts.amazon_fulfils:
+            return FULFILLED_BY_AMAZON
+        if parts.status == "shipped" and not cancelled:
+            return SHIPPED_OUTSIDE
+        return None
 
     # --- shared pieces -------------------------------------------------------
 
@@ -288,22 +300,11 @@ class _Mapper:
                 self.status_field,
             )
         if parts.amazon_fulfils:
-            self.problem(
-                FULFILLED_BY_AMAZON,
-                "Amazon fulfils this order from its own warehouse; it is kept "
-                "for reporting and never booked with a partner",
-                None,
-            )
+            # Kept for reporting (Order.fulfilled_by); nothing of it is
+            # ours to check.
             return
-        if cancelled or parts.status in ("pending", "unfulfillable"):
+        if cancelled or parts.status in ("pending", "unfulfillable", "shipped"):
             return
-        if parts.status == "shipped":
-            self.problem(
-                SHIPPED_OUTSIDE,
-                f"Amazon already reports the order {parts.status_text}; a "
-                "shipped order is not booked with a partner (again)",
-                self.status_field,
-            )
         if parts.total is None:
             self.problem("missing_total", "the order has no total", None)
         if not parts.lines:
