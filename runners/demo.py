@@ -143,11 +143,13 @@ def _iso(moment: datetime) -> str:
 
 
 def _load_clock(folder: Path) -> ManualClock:
-    """The simulated time where the last run over *folder* stopped, or now."""
+    """The simulated time where the last run over *folder* stopped; a new
+    world starts at 08:00 UTC today, so that what happens at night (notices
+    held until morning) is the same whatever the hour the demo is run."""
     path = folder / "clock.json"
     now = SystemClock().now()
     if not path.is_file():
-        return ManualClock(now)
+        return ManualClock(now.replace(hour=8, minute=0, second=0, microsecond=0))
     try:
         saved = datetime.fromisoformat(json.loads(path.read_text())["now"])
     except (OSError, ValueError, KeyError, TypeError) as error:
