@@ -72,6 +72,9 @@ def test_every_shipped_configuration_loads(path: Path, adapters: Adapters) -> No
         "shemsi-egypt",
         "shemsi-uae",
         "shemsi-lebanon",
+        "amazon-ae",
+        "amazon-eg",
+        "amazon-sa",
     }
 
 
@@ -88,6 +91,16 @@ def test_shipped_files_route_lebanon_nowhere_and_the_rest_to_their_partner(
         "shemsi-egypt": "flextock",
         "shemsi-uae": "farfill",
         "shemsi-lebanon": "",
+        # Amazon orders of a country go to the same partner as Shopify ones.
+        "amazon-ae": "farfill",
+        "amazon-eg": "flextock",
+        "amazon-sa": "",
+    }
+    amazon = {h: s.source for h, s in config.stores.items() if s.channel == "amazon"}
+    assert {h: source.marketplace_ids() for h, source in amazon.items()} == {
+        "amazon-ae": ("A2VIGQ35RCS4UG",),
+        "amazon-eg": ("ARBP9OOSHTCHU",),
+        "amazon-sa": ("A17E79C6D8DWNP",),
     }
 
 
