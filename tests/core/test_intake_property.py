@@ -1,6 +1,12 @@
 """Intake loses no order, duplicates none and keeps the newest version,
 whatever the interleaving of creations, edits, cancellations, page sizes,
-overlap, late-visible changes and duplicate deliveries."""
+overlap, late-visible changes and duplicate deliveries.
+
+Here the shop is the in-memory source, which can misbehave in ways a real
+API only does on a bad day.  The same invariants are checked for the
+Amazon channel through its real source and the SP-API sandbox in
+tests/oms/test_amazon_intake_property.py (both Orders API versions, the
+two-minute rule, the usage plans)."""
 
 from __future__ import annotations
 

@@ -218,6 +218,53 @@ def test_v0_reads_orders_under_an_rdt_and_items_with_the_access_token(
     assert "LastUpdatedBefore" in params
 
 
+def test_a_refused_token_is_dropped_with_the_rdt_and_both_asked_anew(
+    router: respx.MockRouter,
+) -> None:
+    lwa = router.post(LWA).mock(
+        side_effect=[
+            httpx.Response(200, json=TOKEN),
+            httpx.Response(200, json={**TOKEN, "access_token": "Atza|SECOND"}),
+        ]
+    )
+    rdt = router.post(f"{HOST}/tokens/2021-03-01/restrictedDataToken").mock(
+        side_effect=[
+            httpx.Response(
+                200, json={"restrictedDataToken": "Atz.sprdt|FIRST", "expiresIn": 3600}
+            ),
+            httpx.Response(
+                200, json={"restrictedDataToken": "Atz.sprdt|SECOND", "expiresIn": 3600}
+            ),
+        ]
+    )
+    denied = {
+        "errors": [
+            {
+                "code": "Unauthorized",
+                "message": "Access to requested resource is denied.",
+                "details": "The access token you provided has expired.",
+            }
+        ]
+    }
+    orders = router.get(f"{HOST}/orders/v0/orders").mock(
+        side_effect=[
+            httpx.Response(403, json=denied),
+            httpx.Response(200, json={"payload": {"Orders": []}}),
+        ]
+    )
+    amazon, _ = source(ManualClock(NOW), FakeTime(), api_version="v0")
+
+    with pytest.raises(PermanentPartnerError, match="has expired") as raised:
+        amazon.fetch_changed_orders(WINDOW)
+    page = amazon.fetch_changed_orders(WINDOW)
+
+    assert raised.value.status == 403
+    assert page.orders == ()
+    assert lwa.call_count == rdt.call_count == 2
+    assert rdt.calls[1].request.headers["x-amz-access-token"] == "Atza|SECOND"
+    assert orders.calls[1].request.headers["x-amz-access-token"] == "Atz.sprdt|SECOND"
+
+
 def test_the_access_token_is_cached_and_refreshed_before_expiry(
     router: respx.MockRouter,
 ) -> None:

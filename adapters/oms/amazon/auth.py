@@ -144,6 +144,11 @@ class RestrictedTokens:
             self._held[key] = held
         return held.token
 
+    def forget(self) -> None:
+        """Drop every token held (Amazon refused one before its stated
+        end); the next call asks for new ones."""
+        self._held.clear()
+
     def _create(self, path: str, elements: Sequence[str]) -> _Held:
         body = self._request(
             {

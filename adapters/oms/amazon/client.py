@@ -11,7 +11,8 @@ and the client maps them by what the caller does next:
 500, 502, 503, 504                     retried (reads are safe to repeat)
 400 ``InvalidInput``                   ``PermanentPartnerError``: a request we
                                        built wrong, with Amazon's words
-401, 403 (``Unauthorized``)            the access token is dropped, then
+401, 403 (``Unauthorized``)            the access token and the restricted
+                                       data tokens are dropped, then
                                        ``PermanentPartnerError``
 404                                    ``PermanentPartnerError``
 a 200 that is not a JSON object        ``TransientPartnerError``
@@ -161,7 +162,11 @@ class SpApiClient:
                 words, partner=PARTNER, status=status, code=code, retry_after=wait
             )
         if status in (401, 403):
+            # Amazon ended a token before its stated end (the seller's
+            # roles changed, the app was re-authorised): drop what we
+            # hold, or every run until it lapses would be refused too.
             self._tokens.forget()
+            self.restricted.forget()
         raise PermanentPartnerError(
             f"{operation}: {words}", partner=PARTNER, status=status, code=code
         )
