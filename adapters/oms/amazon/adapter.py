@@ -18,10 +18,10 @@ parameters.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fulfilment.adapters.payloads import dig
 from fulfilment.core.domain import Order
 from fulfilment.core.errors import IncompleteRead, PartnerError
 from fulfilment.core.ports import Clock, OrderPage, SourceWindow
@@ -136,7 +136,7 @@ class AmazonOrderSource:
             raise IncompleteRead(
                 f"{self.store}: the searchOrders answer holds no orders list"
             )
-        next_token = _text(_dig(body, "pagination", "nextToken"))
+        next_token = _text(dig(body, "pagination", "nextToken"))
         return self._keep(
             [map_v2026_order(p, self.store) for p in payloads]
         ), next_token
@@ -154,26 +154,26 @@ class AmazonOrderSource:
         }
         if token:
             params["NextToken"] = token
-        payload = _dig(self._client.get_orders(params), "payload")
-        payloads = _dig(payload, "Orders")
+        payload = dig(self._client.get_orders(params), "payload")
+        payloads = dig(payload, "Orders")
         if not isinstance(payloads, list):
             raise IncompleteRead(
                 f"{self.store}: the getOrders answer holds no Orders list"
             )
         mapped = [map_v0_order(p, self._items(p), self.store) for p in payloads]
-        return self._keep(mapped), _text(_dig(payload, "NextToken"))
+        return self._keep(mapped), _text(dig(payload, "NextToken"))
 
     def _items(self, order: Any) -> list[Any] | None:
         """Every ``OrderItems`` entry of *order*, following ``NextToken``;
         None when Amazon refused them (the order then carries a problem)."""
-        order_id = _text(_dig(order, "AmazonOrderId"))
+        order_id = _text(dig(order, "AmazonOrderId"))
         if order_id is None:
             return None
         items: list[Any] = []
         token: str | None = None
         while True:
             try:
-                payload = _dig(self._client.get_order_items(order_id, token), "payload")
+                payload = dig(self._client.get_order_items(order_id, token), "payload")
             except PartnerError as error:
                 if error.status in (400, 404):
                     log.warning(
@@ -184,11 +184,11 @@ class AmazonOrderSource:
                     )
                     return None
                 raise
-            page = _dig(payload, "OrderItems")
+            page = dig(payload, "OrderItems")
             if not isinstance(page, list):
                 return None
             items += page
-            token = _text(_dig(payload, "NextToken"))
+            token = _text(dig(payload, "NextToken"))
             if not token:
                 return items
 
@@ -211,14 +211,6 @@ def amazon_time(moment: datetime) -> str:
     """*moment* as Amazon reads it: UTC with ``Z``, to the second (an
     offset's ``+`` is easily lost in a query string)."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _dig(value: Any, *path: str) -> Any:
-    for name in path:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(name)
-    return value
 
 
 def _text(value: Any) -> str | None:

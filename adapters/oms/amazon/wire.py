@@ -65,6 +65,7 @@ from typing import Any
 
 import attrs
 
+from fulfilment.adapters.payloads import dig
 from fulfilment.adapters.phones import normalise_phone
 from fulfilment.core.domain import (
     Address,
@@ -430,19 +431,19 @@ class _V2026(_Mapper):
     address_field = "recipient.deliveryAddress"
 
     def marketplace_id(self) -> str | None:
-        return _text(_dig(self.payload, "salesChannel", "marketplaceId"))
+        return _text(dig(self.payload, "salesChannel", "marketplaceId"))
 
     def parts(self, currency: str) -> _Parts:
         fulfillment = self.payload.get("fulfillment")
-        status_text = _text(_dig(fulfillment, "fulfillmentStatus"))
+        status_text = _text(dig(fulfillment, "fulfillmentStatus"))
         items = self.payload.get("orderItems")
-        address_data = _dig(self.payload, "recipient", "deliveryAddress")
+        address_data = dig(self.payload, "recipient", "deliveryAddress")
         return _Parts(
             status=_V2026_STATUS.get(status_text or ""),
             status_text=status_text,
-            amazon_fulfils=_text(_dig(fulfillment, "fulfilledBy")) == "AMAZON",
+            amazon_fulfils=_text(dig(fulfillment, "fulfilledBy")) == "AMAZON",
             cod=any(
-                _dig(
+                dig(
                     i,
                     "fulfillment",
                     "shipping",
@@ -453,7 +454,7 @@ class _V2026(_Mapper):
                 for i in (items if isinstance(items, list) else ())
             ),
             total=self.money(
-                _dig(self.payload, "proceeds", "grandTotal"),
+                dig(self.payload, "proceeds", "grandTotal"),
                 "proceeds.grandTotal",
                 currency,
             ),
@@ -479,7 +480,7 @@ class _V2026(_Mapper):
         read = []
         for index, item in enumerate(items):
             path = f"orderItems[{index}]"
-            product = _dig(item, "product")
+            product = dig(item, "product")
             line = self.line(
                 item,
                 path,
@@ -487,12 +488,12 @@ class _V2026(_Mapper):
                 id_field="orderItemId",
                 quantity_field="quantityOrdered",
                 product=_product(
-                    _dig(product, "asin"),
-                    _dig(product, "sellerSku"),
-                    _dig(product, "title"),
+                    dig(product, "asin"),
+                    dig(product, "sellerSku"),
+                    dig(product, "title"),
                 ),
                 price=self.money(
-                    _dig(product, "price", "unitPrice"),
+                    dig(product, "price", "unitPrice"),
                     f"{path}.product.price.unitPrice",
                     currency,
                 ),
@@ -560,11 +561,9 @@ class _V0(_Mapper):
                 id_field="OrderItemId",
                 quantity_field="QuantityOrdered",
                 product=_product(
-                    _dig(item, "ASIN"), _dig(item, "SellerSKU"), _dig(item, "Title")
+                    dig(item, "ASIN"), dig(item, "SellerSKU"), dig(item, "Title")
                 ),
-                price=self.money(
-                    _dig(item, "ItemPrice"), f"{path}.ItemPrice", currency
-                ),
+                price=self.money(dig(item, "ItemPrice"), f"{path}.ItemPrice", currency),
                 price_is_line_total=True,
             )
             if line is not None and line.quantity > 0:
@@ -600,14 +599,6 @@ def _get(data: Any, *names: str) -> Any:
         if data.get(name) is not None:
             return data[name]
     return None
-
-
-def _dig(value: Any, *path: str) -> Any:
-    for name in path:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(name)
-    return value
 
 
 def _text(value: Any) -> str | None:

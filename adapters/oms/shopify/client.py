@@ -47,6 +47,7 @@ import attrs
 import httpx
 
 from fulfilment.adapters.http import send
+from fulfilment.adapters.payloads import dig
 from fulfilment.adapters.retry import RetryPolicy
 from fulfilment.core.errors import (
     OutcomeUnknown,
@@ -215,7 +216,7 @@ class ShopifyGraphQLClient:
             self._sleep(wait)
 
     def _observe(self, body: Mapping[str, Any]) -> None:
-        raw = _dig(body, "extensions", "cost", "throttleStatus")
+        raw = dig(body, "extensions", "cost", "throttleStatus")
         if not isinstance(raw, Mapping):
             return
         try:
@@ -232,8 +233,8 @@ class ShopifyGraphQLClient:
         self, errors: Any, body: Mapping[str, Any], status: int, cost: int
     ) -> PartnerError:
         entries = errors if isinstance(errors, list) else [{"message": str(errors)}]
-        codes = [str(_dig(e, "extensions", "code") or "") for e in entries]
-        message = "; ".join(str(_dig(e, "message") or e) for e in entries)
+        codes = [str(dig(e, "extensions", "code") or "") for e in entries]
+        message = "; ".join(str(dig(e, "message") or e) for e in entries)
         if THROTTLED in codes:
             return self._throttled(body, cost)
         if MAX_COST_EXCEEDED in codes:
@@ -246,7 +247,7 @@ class ShopifyGraphQLClient:
         return PermanentPartnerError(message, partner=PARTNER, status=status, code=code)
 
     def _throttled(self, body: Mapping[str, Any], cost: int) -> PartnerError:
-        requested = _dig(body, "extensions", "cost", "requestedQueryCost")
+        requested = dig(body, "extensions", "cost", "requestedQueryCost")
         requested = int(requested) if isinstance(requested, int | float) else cost
         status = self.throttle
         if status is not None and requested > status.maximum:
@@ -280,7 +281,7 @@ class ShopifyGraphQLClient:
 
 
 def _max_cost(entry: Mapping[str, Any], cost: int) -> QueryCostError:
-    extensions = _dig(entry, "extensions") or {}
+    extensions = dig(entry, "extensions") or {}
     reported = extensions.get("cost")
     limit = extensions.get("maxCost")
     return QueryCostError(
@@ -307,20 +308,12 @@ def _json_body(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
-def _dig(value: Any, *path: str) -> Any:
-    for name in path:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(name)
-    return value
-
-
 def _log_cost(shop: str, body: Mapping[str, Any]) -> None:
-    cost = _dig(body, "extensions", "cost") or {}
+    cost = dig(body, "extensions", "cost") or {}
     log.debug(
         "shopify.query_cost shop=%s requested=%s actual=%s available=%s",
         shop,
         cost.get("requestedQueryCost"),
         cost.get("actualQueryCost"),
-        _dig(cost, "throttleStatus", "currentlyAvailable"),
+        dig(cost, "throttleStatus", "currentlyAvailable"),
     )

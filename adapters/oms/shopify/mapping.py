@@ -56,6 +56,7 @@ from typing import Any
 import attrs
 
 from fulfilment.adapters.emails import email_problem
+from fulfilment.adapters.payloads import dig
 from fulfilment.adapters.phones import normalise_phone
 from fulfilment.core.domain import (
     Address,
@@ -214,7 +215,7 @@ class _Mapper:
         code = self.node.get("currencyCode")
         if isinstance(code, str) and _CURRENCY.match(code):
             return code
-        total = _dig(self.node, "totalPriceSet", "shopMoney", "currencyCode")
+        total = dig(self.node, "totalPriceSet", "shopMoney", "currencyCode")
         if isinstance(total, str) and _CURRENCY.match(total):
             return total
         self.problem(
@@ -227,10 +228,10 @@ class _Mapper:
     def money(self, container: Any, path: str, currency: str) -> Money | None:
         """The ``shopMoney`` of the money bag at *path* inside *container*;
         None when the bag is absent, a problem when it is unreadable."""
-        bag = _dig(container, path.rsplit(".", 1)[-1])
+        bag = dig(container, path.rsplit(".", 1)[-1])
         if bag is None:
             return None
-        amount = _decimal(_dig(bag, "shopMoney", "amount"))
+        amount = _decimal(dig(bag, "shopMoney", "amount"))
         if amount is None:
             self.problem(
                 "unreadable_amount",
@@ -238,7 +239,7 @@ class _Mapper:
                 f"{path}.shopMoney.amount",
             )
             return None
-        code = _dig(bag, "shopMoney", "currencyCode")
+        code = dig(bag, "shopMoney", "currencyCode")
         valid = isinstance(code, str) and _CURRENCY.match(code)
         return Money(amount, code if valid else currency)
 
@@ -350,13 +351,13 @@ class _Mapper:
 
     def lines(self, currency: str) -> tuple[LineItem, ...]:
         connection = self.node.get("lineItems")
-        nodes = _dig(connection, "nodes")
+        nodes = dig(connection, "nodes")
         if not isinstance(nodes, list):
             self.problem(
                 "unreadable_lines", "lineItems has no list of nodes", "lineItems"
             )
             return ()
-        if _dig(connection, "pageInfo", "hasNextPage") is True:
+        if dig(connection, "pageInfo", "hasNextPage") is True:
             self.problem(
                 "incomplete_lines",
                 "only the first page of line items was read",
@@ -386,7 +387,7 @@ class _Mapper:
             quantity=current,
             ordered_quantity=ordered if _is_count(ordered) else current,
             unit_price=price or Money.zero(currency),
-            grams=unit_grams(_dig(item, "variant", "inventoryItem", "measurement")),
+            grams=unit_grams(dig(item, "variant", "inventoryItem", "measurement")),
         )
 
     # --- checks --------------------------------------------------------------
@@ -397,7 +398,7 @@ class _Mapper:
         customer: Customer | None,
         lines: Sequence[LineItem],
     ) -> None:
-        if not lines and isinstance(_dig(self.node, "lineItems", "nodes"), list):
+        if not lines and isinstance(dig(self.node, "lineItems", "nodes"), list):
             self.problem("no_items", "no line item has a quantity above 0", "lineItems")
         self.check_address(address)
         self.check_phone(address, customer)
@@ -451,9 +452,9 @@ def unit_grams(measurement: Any) -> int | None:
     """Whole grams (rounded half up) of an ``InventoryItemMeasurement``'s
     ``weight: {unit, value}``; None when there is no weight, its value is
     not above 0 or its unit is not a ``WeightUnit``."""
-    unit = _dig(measurement, "weight", "unit")
+    unit = dig(measurement, "weight", "unit")
     factor = GRAMS_PER_UNIT.get(unit) if isinstance(unit, str) else None
-    value = _number(_dig(measurement, "weight", "value"))
+    value = _number(dig(measurement, "weight", "value"))
     if factor is None or value is None or value <= 0:
         return None
     return int((value * factor).quantize(Decimal(1), rounding=ROUND_HALF_UP))
@@ -462,19 +463,11 @@ def unit_grams(measurement: Any) -> int | None:
 def _product(item: Mapping[str, Any]) -> Product:
     sku = _text(item.get("sku"))
     return Product(
-        external_id=_text(_dig(item, "product", "id")),
+        external_id=_text(dig(item, "product", "id")),
         sku=sku,
         title=_text(item.get("title")) or sku or "(untitled item)",
-        variant_id=_text(_dig(item, "variant", "id")),
+        variant_id=_text(dig(item, "variant", "id")),
     )
-
-
-def _dig(value: Any, *path: str) -> Any:
-    for name in path:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(name)
-    return value
 
 
 def _text(value: Any) -> str | None:
