@@ -56,6 +56,7 @@ CANCELLED_AFTER_BOOKING = "cancelled_after_booking"
 CANCELLED_AFTER_DELIVERY = "cancelled_after_delivery"
 CANCELLED_AFTER_RETURN = "cancelled_after_return"
 EDITED_AFTER_BOOKING = "edited_after_booking"
+FULFILLER_CHANGED = "fulfiller_changed"
 MALFORMED_ORDER = "malformed_order"
 # Problems that mean a parcel may exist at the partner.
 UNSETTLED_BOOKING = frozenset({"booking_outcome_unknown", "booking_crashed"})
@@ -99,6 +100,30 @@ def merge(stored: Order | None, fetched: Order, now: datetime) -> Merge:
     return _apply_change(stored, refreshed, now)
 
 
+def _fulfiller_changed(stored: Order, refreshed: Order) -> Merge:
+    """A version that no longer names who ships an order someone else was
+    shipping.  Who fulfils an order does not change hands at the source, so
+    this is read as a doubt, not as a handover: the order stays theirs (it
+    is never booked, which would send the goods twice) and a person checks
+    it at the source."""
+    problem = Problem(
+        FULFILLER_CHANGED,
+        f"first seen as shipped by {stored.fulfilled_by}, a newer version names "
+        "no one else to ship it; it is kept as theirs and not booked: check it "
+        "at the source and ship it by hand if it really is ours",
+        "fulfilled_by",
+    )
+    order = attrs.evolve(
+        refreshed,
+        state=stored.state,
+        fulfilled_by=stored.fulfilled_by,
+        problems=_with(stored.problems, problem),
+    )
+    return Merge(
+        str(refreshed.key), MergeOutcome.UPDATED, order, (problem.code, problem.message)
+    )
+
+
 def _malformed(order: Order) -> tuple[str, str] | None:
     if order.state is not S.NEEDS_ATTENTION:
         return None
@@ -134,6 +159,8 @@ def _apply_change(stored: Order, refreshed: Order, now: datetime) -> Merge:
             return Merge(key, updated, order, (problem.code, problem.message))
         if refreshed.is_cancelled:
             return Merge(key, updated, attrs.evolve(refreshed, state=S.CANCELLED))
+        if stored.fulfilled_by is not None and refreshed.fulfilled_by is None:
+            return _fulfiller_changed(stored, refreshed)
         if refreshed.source_problems:
             broken = attrs.evolve(refreshed, state=S.NEEDS_ATTENTION)
             return Merge(key, updated, broken, _malformed(broken))

@@ -782,6 +782,7 @@ def _structure(
                     f"stores.{handle}.{table}: {name!r} is not configured under "
                     f"[{table}] (add a [{table}.{name}] table)"
                 )
+    _check_marketplaces(stores, problems)
     rates = _rates(data, adapters, path, problems)
     sections = {
         name: _plain(data.get(name, {}), cls, name, problems)
@@ -955,6 +956,44 @@ def _store(
     source_table = _beside(path, source_table, factory.settings_type)
     source = _plain(source_table, factory.settings_type, f"{where}.source", problems)
     return None if source is None else attrs.evolve(store, source=source)
+
+
+def _check_marketplaces(stores: Mapping[str, Any], problems: list[str]) -> None:
+    """Sources that read marketplaces of a seller account (Amazon) name, in
+    ``marketplaces``, the store each marketplace belongs to.  A marketplace
+    that names a store which is not configured is never read; one that two
+    stores of the same account read is ingested, and booked, twice."""
+    readers: dict[tuple[Any, ...], str] = {}
+    for handle, store in stores.items():
+        source = store.source
+        marketplaces = getattr(source, "marketplaces", None)
+        if not isinstance(marketplaces, Mapping) or not hasattr(
+            source, "marketplace_ids"
+        ):
+            continue
+        where = f"stores.{handle}.source.marketplaces"
+        for marketplace, owner in sorted(marketplaces.items()):
+            if owner not in stores:
+                problems.append(
+                    f"{where}.{marketplace}: store {owner!r} is not configured; "
+                    "its orders would never be read (add the store or map the "
+                    "marketplace to one that is)"
+                )
+        # The account is its host and the seller's authorisation; the
+        # secret is compared, never shown.
+        account = (
+            getattr(source, "base_url", None),
+            getattr(source, "client_id", None),
+            getattr(source, "refresh_token", None),
+        )
+        for marketplace in source.marketplace_ids():
+            first = readers.setdefault((*account, marketplace), handle)
+            if first != handle:
+                problems.append(
+                    f"{where}.{marketplace}: store {first!r} already reads this "
+                    "marketplace of the same account; its orders would be "
+                    "booked twice"
+                )
 
 
 def _beside(path: Path, options: dict[str, Any], cls: type[Any]) -> dict[str, Any]:

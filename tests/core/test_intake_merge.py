@@ -210,3 +210,29 @@ def test_a_cancellation_while_a_booking_is_unsettled_keeps_it_with_a_person() ->
     assert result.order.state is S.NEEDS_ATTENTION
     assert result.attention is not None
     assert result.attention[0] == "cancelled_after_booking"
+
+
+def test_an_order_shipped_elsewhere_is_not_handed_to_us_by_a_later_version() -> None:
+    # Amazon ships its own (AFN) orders and never hands one over; a later
+    # version that names no fulfiller (a partial payload, a channel that
+    # reads differently) must not make the order ours to book.
+    held = attrs.evolve(make_order("11"), state=S.ON_HOLD, fulfilled_by="amazon")
+
+    result = merge(held, newer(held, fulfilled_by=None), NOW)
+
+    assert result.order is not None
+    assert result.order.fulfilled_by == "amazon"
+    assert result.order.state is S.ON_HOLD
+    assert result.attention is not None
+    assert result.attention[0] == "fulfiller_changed"
+    assert "amazon" in result.attention[1]
+
+
+def test_a_cancelled_order_shipped_elsewhere_is_simply_cancelled() -> None:
+    held = attrs.evolve(make_order("12"), state=S.ON_HOLD, fulfilled_by="amazon")
+
+    result = merge(held, newer(held, fulfilled_by=None, cancelled_at=NOW), NOW)
+
+    assert result.order is not None
+    assert result.order.state is S.CANCELLED
+    assert result.attention is None

@@ -401,3 +401,10 @@ def test_the_plugin_builds_an_order_source() -> None:
     assert isinstance(built, OrderSource)
     assert built.channel == "amazon"
     assert built.store == "amazon-sa"
+
+
+def test_settings_refuse_a_marketplace_id_amazon_does_not_have() -> None:
+    # A typo would be sent to Amazon on every run, and any order it brought
+    # would carry unknown_marketplace.
+    with pytest.raises(ValueError, match=r"marketplaces\.A2VIGQ35RCS4UX.*amazon\.ae"):
+        settings(marketplaces={"A2VIGQ35RCS4UX": "amazon-sa"})

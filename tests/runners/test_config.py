@@ -437,3 +437,84 @@ def test_a_survey_name_that_is_not_a_string_is_a_plain_shape_error(
     found = problems_of(tmp_path, adapters, MINIMAL + f"[nps]\nsurvey = {value}\n")
 
     assert found == f"nps.survey: expected a string, not {shown}"
+
+
+def _amazon_store(handle: str, marketplaces: str) -> str:
+    return f"""
+[stores.{handle}]
+channel = "amazon"
+country = "AE"
+currency = "AED"
+[stores.{handle}.source]
+base_url = "http://127.0.0.1:9"
+lwa_url = "http://127.0.0.1:9/auth/o2/token"
+client_id = "${{AMZ_ID}}"
+client_secret = "${{AMZ_SECRET}}"
+refresh_token = "${{AMZ_TOKEN}}"
+marketplaces = {marketplaces}
+"""
+
+
+AMAZON_HEAD = """
+environment = "staging"
+[storage]
+backend = "sqlite"
+path = "db.sqlite3"
+"""
+AMAZON_ENV = {"AMZ_ID": "id", "AMZ_SECRET": "secret", "AMZ_TOKEN": "Atzr|token"}
+
+
+def test_an_amazon_marketplace_mapped_to_no_configured_store_is_refused(
+    tmp_path: Path, adapters: Adapters
+) -> None:
+    # amazon.sa's orders would never be read by anyone.
+    text = AMAZON_HEAD + _amazon_store(
+        "amazon-ae", '{ A2VIGQ35RCS4UG = "amazon-ae", A17E79C6D8DWNP = "amazon-sa" }'
+    )
+
+    with pytest.raises(ConfigurationError) as raised:
+        load_config(write(tmp_path, text), adapters, AMAZON_ENV)
+
+    assert (
+        "stores.amazon-ae.source.marketplaces.A17E79C6D8DWNP: store 'amazon-sa' "
+        "is not configured" in str(raised.value)
+    )
+
+
+def test_two_stores_reading_one_marketplace_of_one_account_are_refused(
+    tmp_path: Path, adapters: Adapters
+) -> None:
+    # Each would ingest the same Amazon orders under its own key, and each
+    # copy would be booked.
+    text = (
+        AMAZON_HEAD
+        + _amazon_store("amazon-ae", '{ A2VIGQ35RCS4UG = "amazon-ae" }')
+        + _amazon_store("amazon-uae", '{ A2VIGQ35RCS4UG = "amazon-uae" }')
+    )
+
+    with pytest.raises(ConfigurationError) as raised:
+        load_config(write(tmp_path, text), adapters, AMAZON_ENV)
+
+    assert (
+        "stores.amazon-uae.source.marketplaces.A2VIGQ35RCS4UG: store 'amazon-ae' "
+        "already reads this marketplace of the same account" in str(raised.value)
+    )
+    assert "Atzr|token" not in str(raised.value)
+
+
+def test_two_seller_accounts_may_sell_in_one_marketplace(
+    tmp_path: Path, adapters: Adapters
+) -> None:
+    text = (
+        AMAZON_HEAD
+        + _amazon_store("amazon-ae", '{ A2VIGQ35RCS4UG = "amazon-ae" }')
+        + _amazon_store("brand-ae", '{ A2VIGQ35RCS4UG = "brand-ae" }').replace(
+            "AMZ_TOKEN", "BRAND_TOKEN"
+        )
+    )
+
+    config = load_config(
+        write(tmp_path, text), adapters, AMAZON_ENV | {"BRAND_TOKEN": "Atzr|other"}
+    )
+
+    assert set(config.stores) == {"amazon-ae", "brand-ae"}

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 
 import attrs
 
+from .wire import MARKETPLACES
+
 __all__ = ["API_VERSIONS", "MAX_PAGE_SIZE", "AmazonSettings"]
 
 # The Orders API versions the adapter speaks: searchOrders of 2026-01-01,
@@ -32,6 +34,12 @@ def _marketplaces(
     if not value:
         raise ValueError(f"{attribute.name} names no marketplace")
     for marketplace, store in value.items():
+        if marketplace not in MARKETPLACES:
+            known = ", ".join(f"{m} ({p.domain})" for m, p in MARKETPLACES.items())
+            raise ValueError(
+                f"{attribute.name}.{marketplace}: not a marketplace the connector "
+                f"knows; use one of {known}"
+            )
         if not marketplace or not store or ":" in store:
             raise ValueError(
                 f"{attribute.name}.{marketplace or '?'}: store handle {store!r} "
