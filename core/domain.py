@@ -10,6 +10,7 @@ their wire shapes into these classes at the edge.
 from __future__ import annotations
 
 import enum
+import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -278,7 +279,7 @@ class OrderKey:
 
     channel: str = attrs.field(validator=lambda _, a, v: _key_part(a.name, v))
     store: str = attrs.field(validator=lambda _, a, v: _key_part(a.name, v))
-    external_id: str = attrs.field(validator=attrs.validators.min_len(1))
+    external_id: str = attrs.field(validator=lambda _, a, v: _key_id(a.name, v))
 
     def __str__(self) -> str:
         return f"{self.channel}:{self.store}:{self.external_id}"
@@ -294,6 +295,15 @@ class OrderKey:
 def _key_part(name: str, value: str) -> None:
     if not value or ":" in value:
         raise ValueError(f"order key {name} {value!r} must be non-empty, without ':'")
+
+
+def _key_id(name: str, value: str) -> None:
+    # Any text a channel uses as an id, but no control character: a NUL or
+    # a line break in a key would not survive every store, log or terminal.
+    if not value or any(unicodedata.category(c) == "Cc" for c in value):
+        raise ValueError(
+            f"order key {name} {value!r} must be non-empty, without control characters"
+        )
 
 
 @attrs.frozen

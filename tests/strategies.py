@@ -13,6 +13,7 @@ where sub-millisecond precision is the point.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -259,7 +260,8 @@ def problems() -> st.SearchStrategy[Problem]:
 def order_keys(
     stores: st.SearchStrategy[str] | None = None,
 ) -> st.SearchStrategy[OrderKey]:
-    """Shopify and Amazon keys; the external id may hold any character."""
+    """Shopify and Amazon keys; the external id may hold any character but
+    a control character."""
     stores = stores or st.sampled_from(STORES) | st.from_regex(
         r"[a-z][a-z0-9-]{0,20}", fullmatch=True
     )
@@ -279,7 +281,10 @@ def order_keys(
         OrderKey,
         channel=st.from_regex(r"[a-z]{1,10}", fullmatch=True),
         store=stores,
-        external_id=texts(min_size=1, max_size=20),
+        # Any text but control characters, which a key refuses.
+        external_id=texts(min_size=1, max_size=20).filter(
+            lambda text: not any(unicodedata.category(c) == "Cc" for c in text)
+        ),
     )
     return shopify | amazon | odd
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fulfilment.core.domain import OrderState, TrackingStatus
+from fulfilment.core.domain import OrderKey, OrderState, TrackingStatus
 from fulfilment.core.states import ACTIVE_DELIVERY, TERMINAL, advance, can_move
 
 S = OrderState
@@ -69,3 +70,11 @@ def test_a_cancellation_the_partner_accepted_ends_any_delivery() -> None:
 
 def test_tracking_alone_never_cancels_an_order() -> None:
     assert all(advance(state, T.CANCELLED) is state for state in ACTIVE_DELIVERY)
+
+
+@pytest.mark.parametrize("external_id", ["", "62\x0000", "62\n00", "\x7f"])
+def test_an_order_key_refuses_an_empty_id_or_control_characters(
+    external_id: str,
+) -> None:
+    with pytest.raises(ValueError, match="without control characters"):
+        OrderKey("shopify", "shemsiworld", external_id)

@@ -225,3 +225,12 @@ def test_v0_items_that_could_not_be_read_are_a_problem() -> None:
 def test_an_order_without_id_is_rejected() -> None:
     assert isinstance(map_v2026_order({"createdTime": "x"}, "amazon-sa"), Rejected)
     assert isinstance(map_v0_order(["not", "an", "order"], [], "amazon-sa"), Rejected)
+
+
+def test_an_id_with_a_control_character_is_rejected_not_raised() -> None:
+    payload = v2026_order(orderId="407-1000001-\x000000001")
+
+    result = map_v2026_order(payload, "amazon-ae")
+
+    assert isinstance(result, Rejected)
+    assert "control characters" in result.reason

@@ -505,6 +505,7 @@ def test_the_numeric_id_is_taken_from_the_gid_when_legacy_id_is_missing() -> Non
         {"name": "#1001"},
         {"id": "gid://shopify/Customer/5", "legacyResourceId": ""},
         ["not", "an", "object"],
+        {"legacyResourceId": "62000\x0000099"},
     ],
 )
 def test_a_node_without_any_usable_id_is_rejected_not_raised(node: Any) -> None:

@@ -149,7 +149,10 @@ def map_v2026_order(payload: Any, store: str) -> Order | Rejected:
     order_id = _text(payload.get("orderId"))
     if order_id is None:
         return Rejected("the order has no orderId", payload)
-    return _V2026(payload).order(OrderKey(CHANNEL, store, order_id))
+    key = _key(store, order_id)
+    if isinstance(key, str):
+        return Rejected(key, payload)
+    return _V2026(payload).order(key)
 
 
 def map_v0_order(
@@ -163,7 +166,19 @@ def map_v0_order(
     order_id = _text(payload.get("AmazonOrderId"))
     if order_id is None:
         return Rejected("the order has no AmazonOrderId", payload)
-    return _V0(payload, items).order(OrderKey(CHANNEL, store, order_id))
+    key = _key(store, order_id)
+    if isinstance(key, str):
+        return Rejected(key, payload)
+    return _V0(payload, items).order(key)
+
+
+def _key(store: str, order_id: str) -> OrderKey | str:
+    """The order's key, or why the id cannot be one (a control character
+    in it)."""
+    try:
+        return OrderKey(CHANNEL, store, order_id)
+    except ValueError as error:
+        return str(error)
 
 
 @attrs.frozen

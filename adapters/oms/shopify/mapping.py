@@ -121,7 +121,11 @@ def map_order(
     external_id = legacy_id(node)
     if external_id is None:
         return Rejected("the node has no legacyResourceId and no Order id", node)
-    return _Mapper(node, country).order(OrderKey(CHANNEL, store, external_id))
+    try:
+        key = OrderKey(CHANNEL, store, external_id)
+    except ValueError as error:  # a control character in the id
+        return Rejected(str(error), node)
+    return _Mapper(node, country).order(key)
 
 
 def legacy_id(node: Mapping[str, Any]) -> str | None:
