@@ -558,9 +558,9 @@ def test_settings_default_to_the_dollar() -> None:
 @pytest.mark.parametrize(
     ("changes", "problem"),
     [
-        ({"base_url": "api.metalpriceapi.com"}, "base_url"),
-        ({"base_url": "https://api.metalpriceapi.com/v1"}, "must not end with /v1"),
-        ({"base_url": "https://api.metalpriceapi.com/?api_key=x"}, "host alone"),
+        ({"base_url": "metals.example"}, "base_url"),
+        ({"base_url": "https://metals.example/v1"}, "must not end with /v1"),
+        ({"base_url": "https://metals.example/?api_key=x"}, "host alone"),
         ({"api_key": "  "}, "api_key must not be blank"),
         ({"api_key": "abc\n123"}, "spaces or line breaks"),
         ({"base": "usd"}, "three-letter currency code"),

@@ -47,7 +47,7 @@ def test_a_table_with_a_misspelt_field_is_refused_naming_it(
     registry: Registry,
 ) -> None:
     factory = registry.rate_sources()["metalpriceapi"]
-    table = {"base_url": "https://api.metalpriceapi.com", "apikey": "${KEY}"}
+    table = {"base_url": "https://metals.example", "apikey": "${KEY}"}
 
     with pytest.raises(cattrs.ClassValidationError) as refused:
         CONVERTER.structure(table, factory.settings_type)

@@ -28,7 +28,7 @@ def registry() -> Registry:
 
 
 def settings(**changes: Any) -> OpenExchangeRatesSettings:
-    table = {"base_url": "https://openexchangerates.org", "app_id": APP_ID}
+    table = {"base_url": "https://oxr.example", "app_id": APP_ID}
     return OpenExchangeRatesSettings(**(table | changes))
 
 
@@ -69,9 +69,9 @@ def test_the_app_id_stays_out_of_the_settings_repr() -> None:
 @pytest.mark.parametrize(
     ("changes", "problem"),
     [
-        ({"base_url": "openexchangerates.org"}, "not an http"),
-        ({"base_url": "https://openexchangerates.org/api"}, "address alone"),
-        ({"base_url": "https://openexchangerates.org/?x=1"}, "address alone"),
+        ({"base_url": "oxr.example"}, "not an http"),
+        ({"base_url": "https://oxr.example/api"}, "address alone"),
+        ({"base_url": "https://oxr.example/?x=1"}, "address alone"),
         ({"app_id": "  "}, "app_id must not be blank"),
         ({"app_id": APP_ID + "\n"}, "app_id holds a space, line break"),
         ({"app_id": "abc def"}, "app_id holds a space"),
@@ -92,5 +92,5 @@ def test_settings_refuse_what_would_fail_later_and_say_which_field(
 def test_a_table_missing_the_app_id_is_refused_by_the_converter() -> None:
     with pytest.raises(cattrs.ClassValidationError):
         CONVERTER.structure(
-            {"base_url": "https://openexchangerates.org"}, OpenExchangeRatesSettings
+            {"base_url": "https://oxr.example"}, OpenExchangeRatesSettings
         )
