@@ -21,7 +21,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fulfilment.adapters.payloads import dig
+from fulfilment.adapters.payloads import dig, stripped_text
 from fulfilment.core.domain import Order
 from fulfilment.core.errors import IncompleteRead, PartnerError
 from fulfilment.core.ports import Clock, OrderPage, SourceWindow
@@ -136,7 +136,7 @@ class AmazonOrderSource:
             raise IncompleteRead(
                 f"{self.store}: the searchOrders answer holds no orders list"
             )
-        next_token = _text(dig(body, "pagination", "nextToken"))
+        next_token = stripped_text(dig(body, "pagination", "nextToken"))
         return self._keep(
             [map_v2026_order(p, self.store) for p in payloads]
         ), next_token
@@ -161,12 +161,12 @@ class AmazonOrderSource:
                 f"{self.store}: the getOrders answer holds no Orders list"
             )
         mapped = [map_v0_order(p, self._items(p), self.store) for p in payloads]
-        return self._keep(mapped), _text(dig(payload, "NextToken"))
+        return self._keep(mapped), stripped_text(dig(payload, "NextToken"))
 
     def _items(self, order: Any) -> list[Any] | None:
         """Every ``OrderItems`` entry of *order*, following ``NextToken``;
         None when Amazon refused them (the order then carries a problem)."""
-        order_id = _text(dig(order, "AmazonOrderId"))
+        order_id = stripped_text(dig(order, "AmazonOrderId"))
         if order_id is None:
             return None
         items: list[Any] = []
@@ -188,7 +188,7 @@ class AmazonOrderSource:
             if not isinstance(page, list):
                 return None
             items += page
-            token = _text(dig(payload, "NextToken"))
+            token = stripped_text(dig(payload, "NextToken"))
             if not token:
                 return items
 
@@ -211,7 +211,3 @@ def amazon_time(moment: datetime) -> str:
     """*moment* as Amazon reads it: UTC with ``Z``, to the second (an
     offset's ``+`` is easily lost in a query string)."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _text(value: Any) -> str | None:
-    return value.strip() or None if isinstance(value, str) else None

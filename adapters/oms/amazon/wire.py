@@ -60,12 +60,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import attrs
 
-from fulfilment.adapters.payloads import dig
+from fulfilment.adapters.payloads import aware_time, decimal_of, dig, stripped_text
 from fulfilment.adapters.phones import normalise_phone
 from fulfilment.core.domain import (
     Address,
@@ -146,7 +145,7 @@ def map_v2026_order(payload: Any, store: str) -> Order | Rejected:
     """Map one order of a ``searchOrders`` page of *store*."""
     if not isinstance(payload, Mapping):
         return Rejected(f"the order is a {type(payload).__name__}", payload)
-    order_id = _text(payload.get("orderId"))
+    order_id = stripped_text(payload.get("orderId"))
     if order_id is None:
         return Rejected("the order has no orderId", payload)
     key = _key(store, order_id)
@@ -163,7 +162,7 @@ def map_v0_order(
     be read)."""
     if not isinstance(payload, Mapping):
         return Rejected(f"the order is a {type(payload).__name__}", payload)
-    order_id = _text(payload.get("AmazonOrderId"))
+    order_id = stripped_text(payload.get("AmazonOrderId"))
     if order_id is None:
         return Rejected("the order has no AmazonOrderId", payload)
     key = _key(store, order_id)
@@ -267,7 +266,7 @@ class _Mapper:
         if value is None:
             self.problem("missing_time", f"{field} is missing", field)
             return None
-        parsed = _parse_time(value)
+        parsed = aware_time(value)
         if parsed is None:
             self.problem(
                 "unreadable_time", f"{field} {value!r} is not an ISO time", field
@@ -279,7 +278,7 @@ class _Mapper:
         a problem when unreadable."""
         if value is None:
             return None
-        amount = _decimal(_get(value, "amount", "Amount"))
+        amount = decimal_of(_get(value, "amount", "Amount"))
         code = _get(value, "currencyCode", "CurrencyCode")
         if amount is None:
             self.problem("unreadable_amount", f"{field} has no decimal amount", field)
@@ -369,7 +368,7 @@ class _Mapper:
         if isinstance(address, Address) and address.country_code:
             return address.country_code
         if isinstance(address, Mapping):
-            code = _text(_get(address, "countryCode", "CountryCode"))
+            code = stripped_text(_get(address, "countryCode", "CountryCode"))
             if code:
                 return code
         return self.marketplace.country if self.marketplace else None
@@ -380,12 +379,12 @@ class _Mapper:
         if not isinstance(data, Mapping):
             self.problem("unreadable_address", f"{field} is not an object", field)
             return None
-        first, last = _split_name(_text(_get(data, "name", "Name")))
+        first, last = _split_name(stripped_text(_get(data, "name", "Name")))
         line2 = " ".join(
             t
             for t in (
-                _text(_get(data, "addressLine2", "AddressLine2")),
-                _text(_get(data, "addressLine3", "AddressLine3")),
+                stripped_text(_get(data, "addressLine2", "AddressLine2")),
+                stripped_text(_get(data, "addressLine3", "AddressLine3")),
             )
             if t
         )
@@ -393,15 +392,15 @@ class _Mapper:
         return Address(
             first_name=first,
             last_name=last,
-            line1=_text(_get(data, "addressLine1", "AddressLine1")),
+            line1=stripped_text(_get(data, "addressLine1", "AddressLine1")),
             line2=line2 or None,
-            city=_text(_get(data, "city", "City")),
-            province=_text(_get(data, "stateOrRegion", "StateOrRegion")),
-            zip=_text(_get(data, "postalCode", "PostalCode")),
-            country_code=_text(_get(data, "countryCode", "CountryCode"))
+            city=stripped_text(_get(data, "city", "City")),
+            province=stripped_text(_get(data, "stateOrRegion", "StateOrRegion")),
+            zip=stripped_text(_get(data, "postalCode", "PostalCode")),
+            country_code=stripped_text(_get(data, "countryCode", "CountryCode"))
             or (self.marketplace.country if self.marketplace else None),
-            phone=normalise_phone(_text(_get(data, "phone", "Phone")), region),
-            company=_text(_get(data, "companyName", "CompanyName")),
+            phone=normalise_phone(stripped_text(_get(data, "phone", "Phone")), region),
+            company=stripped_text(_get(data, "companyName", "CompanyName")),
         )
 
     def line(
@@ -416,7 +415,7 @@ class _Mapper:
         price: Money | None,
         price_is_line_total: bool,
     ) -> LineItem | None:
-        if not isinstance(item, Mapping) or not _text(item.get(id_field)):
+        if not isinstance(item, Mapping) or not stripped_text(item.get(id_field)):
             self.problem("unreadable_line", f"{path} has no {id_field}", path)
             return None
         quantity = item.get(quantity_field)
@@ -446,17 +445,17 @@ class _V2026(_Mapper):
     address_field = "recipient.deliveryAddress"
 
     def marketplace_id(self) -> str | None:
-        return _text(dig(self.payload, "salesChannel", "marketplaceId"))
+        return stripped_text(dig(self.payload, "salesChannel", "marketplaceId"))
 
     def parts(self, currency: str) -> _Parts:
         fulfillment = self.payload.get("fulfillment")
-        status_text = _text(dig(fulfillment, "fulfillmentStatus"))
+        status_text = stripped_text(dig(fulfillment, "fulfillmentStatus"))
         items = self.payload.get("orderItems")
         address_data = dig(self.payload, "recipient", "deliveryAddress")
         return _Parts(
             status=_V2026_STATUS.get(status_text or ""),
             status_text=status_text,
-            amazon_fulfils=_text(dig(fulfillment, "fulfilledBy")) == "AMAZON",
+            amazon_fulfils=stripped_text(dig(fulfillment, "fulfilledBy")) == "AMAZON",
             cod=any(
                 dig(
                     i,
@@ -483,9 +482,11 @@ class _V2026(_Mapper):
         buyer = self.payload.get("buyer")
         if not isinstance(buyer, Mapping):
             return None
-        first, last = _split_name(_text(buyer.get("buyerName")))
+        first, last = _split_name(stripped_text(buyer.get("buyerName")))
         return Customer(
-            first_name=first, last_name=last, email=_text(buyer.get("buyerEmail"))
+            first_name=first,
+            last_name=last,
+            email=stripped_text(buyer.get("buyerEmail")),
         )
 
     def lines(self, items: Any, currency: str) -> tuple[LineItem, ...]:
@@ -530,16 +531,17 @@ class _V0(_Mapper):
         self.items = items
 
     def marketplace_id(self) -> str | None:
-        return _text(self.payload.get("MarketplaceId"))
+        return stripped_text(self.payload.get("MarketplaceId"))
 
     def parts(self, currency: str) -> _Parts:
-        status_text = _text(self.payload.get("OrderStatus"))
+        status_text = stripped_text(self.payload.get("OrderStatus"))
         details = self.payload.get("PaymentMethodDetails")
         address_data = self.payload.get("ShippingAddress")
         return _Parts(
             status=_V0_STATUS.get(status_text or ""),
             status_text=status_text,
-            amazon_fulfils=_text(self.payload.get("FulfillmentChannel")) == "AFN",
+            amazon_fulfils=stripped_text(self.payload.get("FulfillmentChannel"))
+            == "AFN",
             cod=self.payload.get("PaymentMethod") == "COD"
             or (isinstance(details, list) and "COD" in details),
             total=self.money(self.payload.get("OrderTotal"), "OrderTotal", currency),
@@ -553,9 +555,11 @@ class _V0(_Mapper):
         buyer = self.payload.get("BuyerInfo")
         if not isinstance(buyer, Mapping):
             return None
-        first, last = _split_name(_text(buyer.get("BuyerName")))
+        first, last = _split_name(stripped_text(buyer.get("BuyerName")))
         return Customer(
-            first_name=first, last_name=last, email=_text(buyer.get("BuyerEmail"))
+            first_name=first,
+            last_name=last,
+            email=stripped_text(buyer.get("BuyerEmail")),
         )
 
     def lines(self, currency: str) -> tuple[LineItem, ...]:
@@ -587,11 +591,11 @@ class _V0(_Mapper):
 
 
 def _product(asin: Any, sku: Any, title: Any) -> Product:
-    sku_text = _text(sku)
+    sku_text = stripped_text(sku)
     return Product(
-        external_id=_text(asin),
+        external_id=stripped_text(asin),
         sku=sku_text,
-        title=_text(title) or sku_text or "(untitled item)",
+        title=stripped_text(title) or sku_text or "(untitled item)",
     )
 
 
@@ -616,33 +620,5 @@ def _get(data: Any, *names: str) -> Any:
     return None
 
 
-def _text(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value.strip() or None
-    return None
-
-
 def _is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _decimal(value: Any) -> Decimal | None:
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        return None
-    try:
-        amount = Decimal(str(value).strip())
-    except InvalidOperation:
-        return None
-    return amount if amount.is_finite() else None
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        return None
-    return parsed.astimezone(UTC)

@@ -50,13 +50,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import attrs
 
 from fulfilment.adapters.emails import email_problem
-from fulfilment.adapters.payloads import dig
+from fulfilment.adapters.payloads import aware_time, decimal_of, dig
 from fulfilment.adapters.phones import normalise_phone
 from fulfilment.core.domain import (
     Address,
@@ -208,7 +208,7 @@ class _Mapper:
             if required:
                 self.problem("missing_time", f"{field} is missing", field)
             return None
-        parsed = _parse_time(value)
+        parsed = aware_time(value)
         if parsed is None:
             self.problem(
                 "unreadable_time", f"{field} {value!r} is not an ISO time", field
@@ -235,7 +235,7 @@ class _Mapper:
         bag = dig(container, path.rsplit(".", 1)[-1])
         if bag is None:
             return None
-        amount = _decimal(dig(bag, "shopMoney", "amount"))
+        amount = decimal_of(dig(bag, "shopMoney", "amount"))
         if amount is None:
             self.problem(
                 "unreadable_amount",
@@ -498,34 +498,12 @@ def _has_manual(gateways: Sequence[str]) -> bool:
     return any(g.strip().lower() == "manual" for g in gateways)
 
 
-def _decimal(value: Any) -> Decimal | None:
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        return None
-    try:
-        amount = Decimal(str(value).strip())
-    except InvalidOperation:
-        return None
-    return amount if amount.is_finite() else None
-
-
 def _number(value: Any) -> Decimal | None:
     """A JSON number (a GraphQL ``Float``) or decimal text as a Decimal; a
     float goes through its shortest text, so 0.28 stays 0.28."""
     if isinstance(value, float):
-        return _decimal(repr(value))
-    return _decimal(value)
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        return None
-    return parsed.astimezone(UTC)
+        return decimal_of(repr(value))
+    return decimal_of(value)
 
 
 def _masked(phone: Phone | None) -> str:

@@ -41,6 +41,7 @@ from typing import Any
 
 import attrs
 
+from fulfilment.adapters.payloads import scalar_text
 from fulfilment.core.errors import (
     PartnerError,
     PermanentPartnerError,
@@ -166,7 +167,7 @@ def publication_of(body: Any, wanted: Collection[str]) -> Publication:
 
 def code_of(body: Any) -> str | None:
     """The API's error code (its ``message`` field), if the body has one."""
-    return _text(_field(body, "message"))
+    return scalar_text(_field(body, "message"))
 
 
 def is_no_data(answer: Answer) -> bool:
@@ -180,7 +181,7 @@ def error_of(answer: Answer) -> PartnerError:
     its ``Retry-After``), ``PermanentPartnerError`` for the rest (the app
     id, the plan, the base, the address)."""
     code = code_of(answer.body)
-    words = _text(_field(answer.body, "description")) or answer.text or "-"
+    words = scalar_text(_field(answer.body, "description")) or answer.text or "-"
     message = f"{words} ({answer.where})"
     if answer.status == 429 and code not in _PLAN:
         return TransientPartnerError(
@@ -218,13 +219,6 @@ def _moment(value: Any) -> datetime:
 
 def _field(body: Any, name: str) -> Any:
     return body.get(name) if isinstance(body, Mapping) else None
-
-
-def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, Mapping | list):
-        return None
-    text = str(value).strip()
-    return text or None
 
 
 def _kind(value: Any) -> str:

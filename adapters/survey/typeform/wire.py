@@ -37,6 +37,7 @@ from urllib.parse import quote
 
 import attrs
 
+from fulfilment.adapters.payloads import scalar_text
 from fulfilment.adapters.pl3._reply import Reply
 from fulfilment.core.domain import OrderKey
 from fulfilment.core.errors import PartnerError, PermanentPartnerError
@@ -135,10 +136,11 @@ def error_of(reply: Reply) -> PartnerError:
     Every one of them is about the request or the account (the token, the
     form id, a query value), so none is worth repeating."""
     body = reply.body if isinstance(reply.body, Mapping) else {}
-    code = _text(body.get("code"))
-    words = _text(body.get("description")) or reply.text or "-"
+    code = scalar_text(body.get("code"))
+    words = scalar_text(body.get("description")) or reply.text or "-"
     fields = [
-        f"{_text(d.get('field')) or '?'}: {_text(d.get('description')) or '?'}"
+        f"{scalar_text(d.get('field')) or '?'}: "
+        f"{scalar_text(d.get('description')) or '?'}"
         for d in body.get("details") or []
         if isinstance(d, Mapping)
     ]
@@ -153,7 +155,7 @@ def error_of(reply: Reply) -> PartnerError:
 def _response_of(item: Any, reading: Reading) -> NpsResponse | Skipped:
     if not isinstance(item, Mapping):
         return Skipped("?", "not_an_object")
-    response_id = _text(item.get("response_id")) or _text(item.get("token"))
+    response_id = scalar_text(item.get("response_id")) or scalar_text(item.get("token"))
     if response_id is None:
         return Skipped("?", "no_response_id")
     kind = item.get("response_type")
@@ -249,11 +251,4 @@ def _time(value: Any) -> datetime | None:
 def _token_of(item: Any) -> str | None:
     if not isinstance(item, Mapping):
         return None
-    return _text(item.get("token")) or _text(item.get("response_id"))
-
-
-def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, Mapping | list):
-        return None
-    text = str(value).strip()
-    return text or None
+    return scalar_text(item.get("token")) or scalar_text(item.get("response_id"))
