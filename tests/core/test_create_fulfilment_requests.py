@@ -25,7 +25,7 @@ from fulfilment.core.workers.create_fulfilment_requests import (
     BookingSettings,
     create_fulfilment_requests,
 )
-from tests.builders import T0, make_order
+from fulfilment.testing.builders import T0, make_order
 
 S = OrderState
 ROUTES = RoutingPolicy.one_partner_per_store(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 
 from fulfilment.core.routing import RoutingPolicy, RoutingRule
-from tests.builders import make_order
+from fulfilment.testing.builders import make_order
 
 POLICY = RoutingPolicy(
     {

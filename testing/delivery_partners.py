@@ -7,7 +7,9 @@ A test module subclasses :class:`DeliveryPartnerContract` and
 
 - ``partner``: the adapter under test, wired to its loopback simulator (or
   the in-memory twin);
-- ``store``: the store handle whose country the partner serves;
+- ``store``: the store handle whose country the partner serves, one of
+  :data:`fulfilment.testing.builders.COUNTRIES` (Morocco, Egypt, the UAE,
+  Lebanon), which decides the test orders' city, phone and currency;
 - ``partner_record``: a function ``reference -> dict | None`` reading what
   the partner side recorded for a merchant reference, as
   ``{"cod_amount": Decimal | None, "cod_currency": str | None,
@@ -32,7 +34,7 @@ from fulfilment.core.clock import ManualClock
 from fulfilment.core.domain import Booking, TrackingEvent, TrackingStatus
 from fulfilment.core.errors import PartnerRejected
 from fulfilment.core.ports import BookingRequest, DeliveryPartner
-from tests.builders import make_order
+from fulfilment.testing.builders import make_order
 
 Record = Callable[[str], dict[str, Any] | None]
 JOURNEY = timedelta(days=10)
