@@ -248,6 +248,11 @@ class Capabilities:
     cancel: bool = False
     batch_tracking: bool = False
     max_tracking_batch: int = 1
+    # The currencies the partner takes an order in at all (declared value,
+    # invoice); empty means any.  Cash collection is ``cod_currencies``.
+    currencies: frozenset[str] = frozenset()
+    # Whether a booking comes back with a printable label document.
+    label_documents: bool = False
 
 
 @attrs.frozen
