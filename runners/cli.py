@@ -505,7 +505,8 @@ def _explain_route(args: argparse.Namespace) -> int:
         if order is None:
             print(f"no order {args.key}", file=sys.stderr)
             return 1
-        route = app.config.routing_policy().route(order)
+        capabilities = {n: p.capabilities for n, p in app.partners.items()}
+        route = app.config.routing_policy().route(order, capabilities)
         data = {
             "key": args.key,
             "partner": route.partner,

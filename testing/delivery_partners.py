@@ -68,6 +68,22 @@ class DeliveryPartnerContract:
         assert partner.name
         assert isinstance(partner, DeliveryPartner)
 
+    def test_declared_currencies_agree_with_each_other(
+        self, partner: DeliveryPartner
+    ) -> None:
+        capabilities = partner.capabilities
+
+        if capabilities.currencies and capabilities.cash_on_delivery:
+            assert capabilities.cod_currencies <= capabilities.currencies
+        assert all(len(code) == 3 for code in capabilities.currencies)
+
+    def test_a_partner_declaring_label_documents_hands_one_back(
+        self, partner: DeliveryPartner, store: str
+    ) -> None:
+        booking = book(partner, store, "7008")
+
+        assert bool(booking.label_url) is partner.capabilities.label_documents
+
     def test_books_a_cash_on_delivery_parcel_with_the_amount_to_collect(
         self, partner: DeliveryPartner, store: str, partner_record: Record
     ) -> None:

@@ -54,6 +54,9 @@ class AramexDeliveryPartner:
             cancel=False,
             batch_tracking=True,
             max_tracking_batch=settings.max_tracking_batch,
+            # Aramex takes a declared value in any currency; the booking
+            # answer carries a label document.
+            label_documents=True,
         )
 
     def book(self, request: BookingRequest) -> Booking:

@@ -74,6 +74,8 @@ class FarfillDeliveryPartner:
             cancel=True,
             batch_tracking=False,
             max_tracking_batch=1,
+            # Farfill refuses an order in any other currency than its own.
+            currencies=settings.cod_currencies,
         )
         self._settings = settings
         self._client = client

@@ -86,6 +86,8 @@ class FlextockDeliveryPartner:
             cancel=True,
             batch_tracking=True,
             max_tracking_batch=settings.max_tracking_batch,
+            # Orders go in the account's currency (``order_currency``).
+            currencies=settings.cod_currencies,
         )
         self._settings = settings
         self._client = client
