@@ -29,6 +29,8 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+import attrs
+
 from fulfilment.adapters.retry import RetryPolicy
 from fulfilment.core.domain import Booking, Order
 from fulfilment.core.errors import (
@@ -41,12 +43,28 @@ from fulfilment.core.ports import BookingRequest, Capabilities, Clock, TrackingB
 
 from . import wire
 from .client import Answer, BostaClient
-from .settings import BostaSettings
+from .settings import SEARCH_PAGE_LIMIT, BostaSettings
 
-__all__ = ["BostaDeliveryPartner"]
+__all__ = ["CAPABILITIES", "BostaDeliveryPartner"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# What Bosta can do, declared to the connector, which refuses before any
+# call an order Bosta could not take: Egypt only, EGP only, no labels or
+# cancellation through this adapter.  A configured account may only make the
+# tracking batch smaller.
+CAPABILITIES = Capabilities(
+    cash_on_delivery=True,
+    cod_currencies=frozenset({wire.COD_CURRENCY}),
+    countries=frozenset({"EG"}),
+    currencies=frozenset({wire.COD_CURRENCY}),
+    lookup_by_reference=True,
+    cancel=False,
+    batch_tracking=True,
+    max_tracking_batch=SEARCH_PAGE_LIMIT,
+    label_documents=False,
+)
 
 # Statuses with which Bosta refuses what was sent, in its own words.
 _REFUSED = frozenset({400, 404, 409, 422})
@@ -65,16 +83,10 @@ class BostaDeliveryPartner:
         retry: RetryPolicy,
         clock: Clock,
     ) -> None:
-        self.capabilities = Capabilities(
-            cash_on_delivery=True,
-            cod_currencies=frozenset({wire.COD_CURRENCY}),
-            countries=frozenset({"EG"}),
-            lookup_by_reference=True,
-            cancel=False,
+        self.capabilities = attrs.evolve(
+            CAPABILITIES,
             batch_tracking=settings.max_tracking_batch > 1,
             max_tracking_batch=settings.max_tracking_batch,
-            currencies=frozenset({wire.COD_CURRENCY}),
-            label_documents=False,
         )
         self._settings = settings
         self._client = client

@@ -12,7 +12,7 @@ from typing import Any
 from fulfilment.adapters.hookspecs import AdapterContext, Factory, hookimpl
 
 from .client import BostaClient
-from .partner import BostaDeliveryPartner
+from .partner import CAPABILITIES, BostaDeliveryPartner
 from .settings import BostaSettings
 
 __all__ = [
@@ -36,6 +36,7 @@ def fulfilment_register_delivery_partners() -> Mapping[str, Factory[Any]]:
             BostaSettings,
             build,
             "Bosta (Egypt): doorstep delivery, cash on delivery in EGP",
+            capabilities=CAPABILITIES,
         )
     }
 
