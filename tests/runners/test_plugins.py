@@ -18,7 +18,7 @@ from fulfilment.runners.cli import main
 from fulfilment.runners.config import load_config
 from fulfilment.runners.plugins import Registry
 from fulfilment.runners.sandbox.seed import seed_orders
-from fulfilment.runners.sandbox.world import SandboxWorld
+from fulfilment.runners.sandbox.world import SandboxWorld, plugin_partners
 from fulfilment.runners.toml_writer import dumps
 from fulfilment.runners.wiring import build_app
 
@@ -308,3 +308,9 @@ def test_a_partner_table_named_apart_from_its_adapter_books_and_tracks(
     assert set(booking["booked_by_partner"]) == {"aramex-ma"}
     assert tracking["failed_partners"] == {}
     assert tracking["polled"] == booking["booked_by_partner"]["aramex-ma"]
+
+
+def test_sandbox_serve_adds_a_plugin_partner_named_in_the_sandbox_table() -> None:
+    table = {"shopify": 1, "aramex": 2, "bosta": 3, "oxr": 4, "mail": 5, "typeform": 6}
+
+    assert plugin_partners(table) == ("bosta",)
