@@ -9,10 +9,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck bench clean
 
-$(STAMP): pyproject.toml examples/fulfilment-acme/pyproject.toml
+$(STAMP): pyproject.toml examples/fulfilment-acme/pyproject.toml \
+		examples/fulfilment-bosta/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,dev]' -e examples/fulfilment-acme
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]' -e examples/fulfilment-acme \
+		-e examples/fulfilment-bosta
 	touch $(STAMP)
 
 demo: $(STAMP)

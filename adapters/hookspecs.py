@@ -24,6 +24,7 @@ import httpx
 import pluggy
 
 from fulfilment.core.ports import (
+    Capabilities,
     Clock,
     DeliveryPartner,
     LinkShortener,
@@ -80,6 +81,10 @@ class Factory(Generic[T]):
     settings_type: type[Any]
     build: Callable[[Any, AdapterContext], T]
     description: str = ""
+    # A delivery partner's declared capabilities, known without settings
+    # (``fulfilment plugins`` lists them); a configured partner may narrow
+    # its currencies and tracking batch from its settings.
+    capabilities: Capabilities | None = None
 
 
 class FulfilmentHookSpecs:

@@ -28,7 +28,7 @@ from fulfilment.adapters.storage.mongo import MongoStorage
 from fulfilment.adapters.storage.sqlite import SQLiteSettings, build
 from fulfilment.core.clock import ManualClock
 from fulfilment.core.workers.fetch_new_orders import fetch_new_orders
-from tests.builders import T0, make_order
+from fulfilment.testing.builders import T0, make_order
 from tests.support.mongo import mongo_server
 
 

@@ -147,37 +147,5 @@ def _too_fine(amount: Decimal, currency: str) -> bool:
 
 
 def _check_capabilities(order: Order, partner: str, caps: Capabilities) -> Decision:
-    country = order.shipping_address and order.shipping_address.country_code
-    if caps.countries and country not in caps.countries:
-        return Attend(
-            (
-                Problem(
-                    "destination_not_served",
-                    f"{partner} does not deliver to {country or 'an unknown country'}",
-                    "shippingAddress.countryCode",
-                ),
-            )
-        )
-    if order.payment.is_cod:
-        if not caps.cash_on_delivery:
-            return Attend(
-                (
-                    Problem(
-                        "cod_not_supported",
-                        f"{partner} cannot collect cash on delivery",
-                    ),
-                )
-            )
-        collect = order.payment.collect
-        currency = collect.currency if collect else order.currency
-        if caps.cod_currencies and currency not in caps.cod_currencies:
-            allowed = ", ".join(sorted(caps.cod_currencies))
-            return Attend(
-                (
-                    Problem(
-                        "cod_currency_not_supported",
-                        f"{partner} collects cash only in {allowed}, not {currency}",
-                    ),
-                )
-            )
-    return Book(partner)
+    refused = caps.refusal(order, partner)
+    return Book(partner) if refused is None else Attend((refused,))

@@ -248,6 +248,56 @@ class Capabilities:
     cancel: bool = False
     batch_tracking: bool = False
     max_tracking_batch: int = 1
+    # The currencies the partner takes an order in at all (declared value,
+    # invoice); empty means any.  Cash collection is ``cod_currencies``.
+    currencies: frozenset[str] = frozenset()
+    # Whether a booking comes back with a printable label document.
+    label_documents: bool = False
+
+    def refusal(self, order: Order, partner: str) -> Problem | None:
+        """Why *partner*, with these capabilities, cannot take *order*: a
+        country it does not serve, a currency it does not take, cash it
+        cannot collect.  None when nothing declared stands in the way."""
+        address = order.shipping_address
+        country = address.country_code if address else None
+        if self.countries and country not in self.countries:
+            return Problem(
+                "destination_not_served",
+                f"{partner} does not deliver to {country or 'an unknown country'}",
+                "shippingAddress.countryCode",
+            )
+        if self.currencies and order.currency not in self.currencies:
+            return Problem(
+                "currency_not_supported",
+                f"{partner} takes orders in {_listing(self.currencies)} only, "
+                f"not {order.currency}",
+                "total.currency",
+            )
+        return self._cash_refusal(order, partner)
+
+    def _cash_refusal(self, order: Order, partner: str) -> Problem | None:
+        if not order.payment.is_cod:
+            return None
+        if not self.cash_on_delivery:
+            return Problem(
+                "cod_not_supported",
+                f"{partner} cannot collect cash on delivery",
+                "payment.method",
+            )
+        collect = order.payment.collect
+        currency = collect.currency if collect else order.currency
+        if self.cod_currencies and currency not in self.cod_currencies:
+            return Problem(
+                "cod_currency_not_supported",
+                f"{partner} collects cash only in "
+                f"{_listing(self.cod_currencies)}, not {currency}",
+                "payment.collect",
+            )
+        return None
+
+
+def _listing(codes: Collection[str]) -> str:
+    return ", ".join(sorted(codes))
 
 
 @attrs.frozen

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 import attrs
 
 from .domain import Order
+from .ports import Capabilities
 
 __all__ = [
     "NO_PARTNER_FOR_STORE",
@@ -108,7 +109,15 @@ class RoutingPolicy:
             {store: (RoutingRule(partner),) for store, partner in partners.items()}
         )
 
-    def route(self, order: Order) -> Route:
+    def route(
+        self, order: Order, capabilities: Mapping[str, Capabilities] | None = None
+    ) -> Route:
+        """The first rule that matches *order* and whose partner can take
+        it.  With *capabilities* (by partner name), a matching rule whose
+        partner declares it cannot (no cash collection, another country or
+        currency) is passed over for a later one; when no later rule takes
+        the order, the first such partner is kept, so booking refuses it
+        with that partner's reason rather than a vaguer "no rule"."""
         store = order.key.store
         rules = self.rules.get(store)
         if not rules:
@@ -119,13 +128,24 @@ class RoutingPolicy:
                 (f"store {store} has no routing rules",),
             )
         lines: list[str] = []
+        refused: str | None = None
         for number, rule in enumerate(rules, start=1):
+            label = f"rule {number} ({rule.describe()})"
             why_not = rule.mismatch(order)
-            if why_not is None:
-                lines.append(f"rule {number} ({rule.describe()}): matches")
-                if rule.partner is None:
-                    return Route(store, None, rule.hold_reason, tuple(lines))
+            if why_not is not None:
+                lines.append(f"{label}: skipped, {why_not}")
+                continue
+            if rule.partner is None:
+                lines.append(f"{label}: matches")
+                return Route(store, None, rule.hold_reason, tuple(lines))
+            caps = (capabilities or {}).get(rule.partner)
+            problem = caps.refusal(order, rule.partner) if caps else None
+            if problem is None:
+                lines.append(f"{label}: matches")
                 return Route(store, rule.partner, "matched", tuple(lines))
-            lines.append(f"rule {number} ({rule.describe()}): skipped, {why_not}")
+            lines.append(f"{label}: matches, but {problem.message}")
+            refused = refused or rule.partner
         lines.append("no rule matched")
+        if refused is not None:
+            return Route(store, refused, "matched", tuple(lines))
         return Route(store, None, NO_PARTNER_FOR_STORE, tuple(lines))

@@ -15,6 +15,7 @@
     report [--store H] [--month YYYY-MM] [--json]
     status [--json]
     check-config
+    plugins [--json]
     sandbox serve [--data-dir DIR]
 
 Exit codes: 0 success, 1 a worker or command failed, 2 bad usage or
@@ -62,7 +63,7 @@ from fulfilment.core.rates import (
     rate_board,
 )
 
-from . import views
+from . import plugin_report, views
 from .config import Config, find_config_file, load_config
 from .logs import LEVELS, configure_logging
 from .plugins import Registry
@@ -207,6 +208,12 @@ def _inspection_commands(commands: Any) -> None:
     )
     check.set_defaults(handler=_check_config)
 
+    plugins = commands.add_parser(
+        "plugins", help="every adapter the plugins register, and where it came from"
+    )
+    plugins.add_argument("--json", action="store_true")
+    plugins.set_defaults(handler=_plugins)
+
     sandbox = _group(commands, "sandbox", "loopback simulators")
     serve = sandbox.add_parser("serve", help="serve the simulators until interrupted")
     serve.add_argument(
@@ -296,7 +303,15 @@ def _count(text: str) -> int:
 
 def _config(args: argparse.Namespace, registry: Registry) -> Config:
     path = find_config_file(args.config, os.environ)
-    config = load_config(path, registry.adapters())
+    try:
+        config = load_config(path, registry.adapters())
+    except ConfigurationError as error:
+        if not registry.failures:
+            raise
+        # An "unknown adapter" is often a plugin that did not load.
+        raise ConfigurationError(
+            f"{error}\nplugins that failed to load: {registry.describe_failures()}"
+        ) from error
     configure_logging(
         args.log_level or config.logging.level,
         args.log_format or config.logging.format,
@@ -505,7 +520,8 @@ def _explain_route(args: argparse.Namespace) -> int:
         if order is None:
             print(f"no order {args.key}", file=sys.stderr)
             return 1
-        route = app.config.routing_policy().route(order)
+        capabilities = {n: p.capabilities for n, p in app.partners.items()}
+        route = app.config.routing_policy().route(order, capabilities)
         data = {
             "key": args.key,
             "partner": route.partner,
@@ -521,6 +537,19 @@ def _explain_route(args: argparse.Namespace) -> int:
         return 0
 
     return _with_app(args, body)
+
+
+def _plugins(args: argparse.Namespace) -> int:
+    """Needs no configuration: what is installed, not what is configured.
+    Exit status 1 when a plugin failed to load."""
+    configure_logging(args.log_level or "ERROR", args.log_format or "text")
+    registry = Registry.discover()
+    entries = registry.entries()
+    if args.json:
+        _print_json(plugin_report.report_json(entries, registry.failures))
+    else:
+        print(plugin_report.plugins_text(entries, registry.failures))
+    return 1 if registry.failures else 0
 
 
 def _attention_list(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ MAPPING = {
     "core": "fulfilment.core",
     "adapters": "fulfilment.adapters",
     "runners": "fulfilment.runners",
+    "testing": "fulfilment.testing",
 }
 
 
@@ -64,7 +65,19 @@ def test_the_wheel_imports_under_one_namespace(wheel: zipfile.ZipFile) -> None:
     assert "fulfilment/core/domain.py" in names
     assert "fulfilment/adapters/hookspecs.py" in names
     assert "fulfilment/runners/cli.py" in names
-    assert not any(n.startswith(("core/", "adapters/", "runners/")) for n in names)
+    assert not any(
+        n.startswith(("core/", "adapters/", "runners/", "testing/")) for n in names
+    )
+
+
+def test_the_wheel_ships_the_contract_suites_plugin_authors_use(
+    wheel: zipfile.ZipFile,
+) -> None:
+    names = set(wheel.namelist())
+
+    assert "fulfilment/testing/delivery_partners.py" in names
+    assert "fulfilment/testing/builders.py" in names
+    assert "fulfilment/testing/twins.py" in names
 
 
 def test_the_wheel_ships_graphql_documents_and_type_markers(

@@ -99,6 +99,7 @@ class MemoryDeliveryPartner:
             cancel=True,
             batch_tracking=True,
             max_tracking_batch=50,
+            label_documents=True,
         )
         self.clock: Clock = clock or SystemClock()
         self._script = tuple(script)

@@ -143,7 +143,7 @@ def create_fulfilment_requests(
             if order.is_cancelled:
                 outcomes.append(_cancelled(run, order))
                 continue
-            decision = decide(order, routing.route(order), capabilities)
+            decision = decide(order, routing.route(order, capabilities), capabilities)
             outcomes.append(_act(run, order, decision))
         except ConflictError:
             outcomes.append(

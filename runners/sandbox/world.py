@@ -390,11 +390,21 @@ def ports_of(urls: Mapping[str, Any]) -> dict[str, int]:
     return ports
 
 
+def plugin_partners(names: Iterable[str]) -> tuple[str, ...]:
+    """The names in a ``[sandbox]`` table beyond the built-in world: the
+    simulators of plugin partners the configuration wants served too."""
+    built_in = {"shopify", "amazon", MAIL, *SANDBOX_PARTNERS, *NOTIFIERS}
+    return tuple(n for n in names if n not in built_in and n not in RATE_SOURCES)
+
+
 def serve_forever(data_dir: Path, ports: Mapping[str, int] | None = None) -> None:
-    """``fulfilment sandbox serve``: run the world until interrupted."""
+    """``fulfilment sandbox serve``: run the world until interrupted.  A
+    plugin partner named in the ``[sandbox]`` table (``bosta =
+    "http://127.0.0.1:8714"``) is served beside the built-in ones."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with SandboxWorld(data_dir, ports=ports) as world:
+    partners = (*SANDBOX_PARTNERS, *plugin_partners(ports or {}))
+    with SandboxWorld(data_dir, ports=ports, partners=partners) as world:
         if not world.shopify.has_orders():
             from .seed import seed_orders
 

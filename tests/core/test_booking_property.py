@@ -19,7 +19,7 @@ from fulfilment.core.workers.create_fulfilment_requests import (
     BookingSettings,
     create_fulfilment_requests,
 )
-from tests.builders import T0, make_order
+from fulfilment.testing.builders import T0, make_order
 
 ROUTES = RoutingPolicy.one_partner_per_store({"shemsi-egypt": "flextock"})
 

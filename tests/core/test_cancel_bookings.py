@@ -32,7 +32,7 @@ from fulfilment.core.workers.create_fulfilment_requests import (
     create_fulfilment_requests,
 )
 from fulfilment.core.workers.fetch_new_orders import fetch_new_orders
-from tests.builders import T0, make_order
+from fulfilment.testing.builders import T0, make_order
 
 S = OrderState
 ROUTES = RoutingPolicy.one_partner_per_store(

@@ -19,13 +19,13 @@ from fulfilment.core.errors import (
 )
 from fulfilment.core.intake import merge
 from fulfilment.core.ports import BookingRequest, Capabilities, EffectStatus
-from fulfilment.core.routing import RoutingPolicy
+from fulfilment.core.routing import RoutingPolicy, RoutingRule
 from fulfilment.core.workers.create_fulfilment_requests import (
     BookingReport,
     BookingSettings,
     create_fulfilment_requests,
 )
-from tests.builders import T0, make_order
+from fulfilment.testing.builders import T0, make_order
 
 S = OrderState
 ROUTES = RoutingPolicy.one_partner_per_store(
@@ -573,3 +573,71 @@ def test_booking_an_order_closes_the_items_about_why_it_could_not_be(
     world.book()
 
     assert world.storage.attention.open_items() == []
+
+
+def test_an_order_in_a_currency_the_partner_does_not_take_is_refused_unsent(
+    world: World,
+) -> None:
+    world.partners["flextock"].capabilities = Capabilities(
+        currencies=frozenset({"EGP"})
+    )
+    world.add(make_order("8", store="shemsi-egypt", cod=False, currency="USD"))
+
+    world.book()
+
+    order = world.order("8", "shemsi-egypt")
+    assert order.state is S.NEEDS_ATTENTION
+    assert order.problems[0].code == "currency_not_supported"
+    assert "takes orders in EGP only, not USD" in order.problems[0].message
+    assert world.parcels() == 0
+
+
+def test_a_destination_the_partner_does_not_serve_is_refused_unsent(
+    world: World,
+) -> None:
+    world.partners["farfill"].capabilities = Capabilities(countries=frozenset({"AE"}))
+    routes = RoutingPolicy.one_partner_per_store({"shemsi-lebanon": "farfill"})
+    world.add(make_order("9", store="shemsi-lebanon"))
+
+    create_fulfilment_requests(
+        orders=world.storage.orders,
+        partners=world.partners,
+        routing=routes,
+        ledger=world.storage.ledger,
+        attention=world.storage.attention,
+        clock=world.clock,
+        owner="runner-1",
+        settings=BookingSettings(),
+    )
+
+    order = world.order("9", "shemsi-lebanon")
+    assert order.problems[0].code == "destination_not_served"
+    assert order.problems[0].message == "farfill does not deliver to LB"
+    assert world.parcels() == 0
+
+
+def test_a_cod_order_goes_to_the_next_rule_when_the_first_cannot_collect(
+    world: World,
+) -> None:
+    world.partners["farfill"].capabilities = Capabilities(cash_on_delivery=False)
+    world.partners["uae-cash"] = MemoryDeliveryPartner("uae-cash")
+    routes = RoutingPolicy(
+        {"shemsi-uae": (RoutingRule("farfill"), RoutingRule("uae-cash"))}
+    )
+    world.add(make_order("10", store="shemsi-uae", cod=True))
+
+    create_fulfilment_requests(
+        orders=world.storage.orders,
+        partners=world.partners,
+        routing=routes,
+        ledger=world.storage.ledger,
+        attention=world.storage.attention,
+        clock=world.clock,
+        owner="runner-1",
+        settings=BookingSettings(),
+    )
+
+    order = world.order("10", "shemsi-uae")
+    assert order.state is S.BOOKED
+    assert order.shipment is not None
+    assert order.shipment.partner == "uae-cash"

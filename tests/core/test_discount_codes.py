@@ -43,7 +43,7 @@ from fulfilment.core.workers.discount_codes import (
     discount_text,
     discount_title,
 )
-from tests.builders import make_order
+from fulfilment.testing.builders import make_order
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # 10:00 in Casablanca, 11:00 in Cairo
 MOROCCO, EGYPT = "shemsiworld", "shemsi-egypt"

@@ -46,7 +46,7 @@ from fulfilment.core.workers.discount_codes import (
     create_discount_codes,
     discount_key,
 )
-from tests.builders import T0, make_order
+from fulfilment.testing.builders import T0, make_order
 
 from .test_notices_under_crashes import Burning, Crash, Fuse
 

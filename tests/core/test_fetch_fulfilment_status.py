@@ -34,7 +34,7 @@ from fulfilment.core.workers.fetch_fulfilment_status import (
     TrackingSettings,
     fetch_fulfilment_status,
 )
-from tests.builders import T0, make_order
+from fulfilment.testing.builders import T0, make_order
 
 S = OrderState
 T = TrackingStatus

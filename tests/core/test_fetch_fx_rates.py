@@ -26,7 +26,7 @@ from fulfilment.core.workers.fetch_fx_rates import (
     order_stamper,
 )
 from fulfilment.core.workers.fetch_new_orders import fetch_new_orders
-from tests.builders import make_order
+from fulfilment.testing.builders import make_order
 
 # A Friday morning, before the day's publications.
 NOW = datetime(2026, 12, 4, 6, tzinfo=UTC)

@@ -30,7 +30,7 @@ from fulfilment.core.workers.fetch_nps_responses import (
     discount_key,
     fetch_nps_responses,
 )
-from tests.builders import T0, make_order
+from fulfilment.testing.builders import T0, make_order
 
 FORM = "nps-form"
 KNOWN = [f"shopify:shemsiworld:{n}" for n in range(1, 6)]

@@ -33,7 +33,7 @@ from fulfilment.core.workers.fetch_nps_responses import (
     discount_key,
     fetch_nps_responses,
 )
-from tests.builders import T0, make_order
+from fulfilment.testing.builders import T0, make_order
 
 from .test_notices_under_crashes import Burning, Crash, Fuse
 

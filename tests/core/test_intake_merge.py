@@ -9,7 +9,7 @@ import pytest
 
 from fulfilment.core.domain import OrderState, Problem, Shipment
 from fulfilment.core.intake import MergeOutcome, merge
-from tests.builders import T0, make_order
+from fulfilment.testing.builders import T0, make_order
 
 S = OrderState
 NOW = T0 + timedelta(days=1)

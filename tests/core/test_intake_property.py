@@ -21,7 +21,7 @@ from fulfilment.adapters.storage.memory import MemoryStorage
 from fulfilment.core.clock import ManualClock
 from fulfilment.core.domain import Order, OrderState
 from fulfilment.core.workers.fetch_new_orders import IntakeSettings, fetch_new_orders
-from tests.builders import T0, make_order
+from fulfilment.testing.builders import T0, make_order
 
 LAG = timedelta(minutes=2)
 OVERLAP = timedelta(minutes=10)

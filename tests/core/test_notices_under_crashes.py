@@ -45,7 +45,7 @@ from fulfilment.core.workers.notify_customers import (
     StoreVoice,
     notify_customers,
 )
-from tests.builders import T0, make_order
+from fulfilment.testing.builders import T0, make_order
 from tests.support.crashes import Burning, Crash, Fuse
 
 STORE = "shemsi-egypt"

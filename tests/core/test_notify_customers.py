@@ -38,7 +38,7 @@ from fulfilment.core.workers.notify_customers import (
     StoreVoice,
     notify_customers,
 )
-from tests.builders import T0, make_order
+from fulfilment.testing.builders import T0, make_order
 
 ROUTES = RoutingPolicy.one_partner_per_store({"shemsi-egypt": "flextock"})
 NOON_CAIRO = T0.replace(hour=10)  # 12:00 in Cairo

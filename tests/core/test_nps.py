@@ -26,7 +26,7 @@ from fulfilment.core.nps import (
     survey_due_at,
     survey_refusal,
 )
-from tests.builders import make_order
+from fulfilment.testing.builders import make_order
 
 KEY = OrderKey("shopify", "shemsi-egypt", "1")
 POLICY = SurveyPolicy(delay_days=14, min_interval=timedelta(days=90))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import attrs
 
+from fulfilment.core.ports import Capabilities
 from fulfilment.core.routing import RoutingPolicy, RoutingRule
-from tests.builders import make_order
+from fulfilment.testing.builders import make_order
 
 POLICY = RoutingPolicy(
     {
@@ -47,3 +48,37 @@ def test_a_store_without_rules_is_held_with_no_partner() -> None:
 
     assert route.reason == "no_partner_for_store"
     assert route.explanation == ("store shemsi-lebanon has no routing rules",)
+
+
+CASH_AND_CARD = RoutingPolicy(
+    {"shemsi-egypt": (RoutingRule("prepaid-only"), RoutingRule("bosta"))}
+)
+CAN = {
+    "prepaid-only": Capabilities(cash_on_delivery=False),
+    "bosta": Capabilities(cod_currencies=frozenset({"EGP"})),
+}
+
+
+def test_a_cod_order_passes_over_a_partner_that_cannot_collect_cash() -> None:
+    route = CASH_AND_CARD.route(make_order("4", store="shemsi-egypt", cod=True), CAN)
+
+    assert route.partner == "bosta"
+    assert route.explanation[0] == (
+        "rule 1 (any order -> prepaid-only): matches, but prepaid-only cannot "
+        "collect cash on delivery"
+    )
+
+
+def test_a_prepaid_order_stays_with_the_first_partner() -> None:
+    route = CASH_AND_CARD.route(make_order("5", store="shemsi-egypt", cod=False), CAN)
+
+    assert route.partner == "prepaid-only"
+
+
+def test_with_no_partner_able_the_first_refusing_one_is_kept_for_its_reason() -> None:
+    only = RoutingPolicy({"shemsi-egypt": (RoutingRule("prepaid-only"),)})
+
+    route = only.route(make_order("6", store="shemsi-egypt", cod=True), CAN)
+
+    assert route.partner == "prepaid-only"
+    assert route.explanation[-1] == "no rule matched"

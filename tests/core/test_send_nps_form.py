@@ -53,7 +53,7 @@ from fulfilment.core.workers.send_nps_form import (
     send_nps_form,
     survey_slashtag,
 )
-from tests.builders import make_order
+from fulfilment.testing.builders import make_order
 
 SECOND = timedelta(seconds=1)
 FORM = "Xq7LmN2p"

@@ -54,7 +54,7 @@ from fulfilment.core.workers.send_nps_form import (
     SurveyVoice,
     send_nps_form,
 )
-from tests.builders import T0, make_order
+from fulfilment.testing.builders import T0, make_order
 from tests.support.crashes import Burning, Crash, Fuse
 
 STORE = "shemsi-egypt"

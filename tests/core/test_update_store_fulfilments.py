@@ -46,7 +46,7 @@ from fulfilment.core.workers.update_store_fulfilments import (
     StoreFulfilmentSettings,
     update_store_fulfilments,
 )
-from tests.builders import T0, make_order
+from fulfilment.testing.builders import T0, make_order
 
 S = OrderState
 STORE = "shemsi-egypt"

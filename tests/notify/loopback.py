@@ -11,7 +11,7 @@ from fulfilment.adapters.hookspecs import AdapterContext, Factory
 from fulfilment.adapters.retry import RetryPolicy
 from fulfilment.core.clock import ManualClock
 from fulfilment.runners.sandbox.server import Simulator
-from tests.builders import T0
+from fulfilment.testing.builders import T0
 
 
 def loopback_client(base_url: str, timeout: float) -> httpx.Client:

@@ -14,8 +14,7 @@ from fulfilment.adapters.notify.common import (
     mail_message_id,
     sender_for,
 )
-
-from .contract import EGYPT, MOROCCO, UAE
+from fulfilment.testing.notifiers import EGYPT, MOROCCO, UAE
 
 BY_COUNTRY = {"AE": "SHEMSI AE", "EG": "SHEMSI EG"}
 # RFC 5322 msg-id with a dot-atom left side: "<" atext "@" domain ">".

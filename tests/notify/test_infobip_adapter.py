@@ -23,8 +23,7 @@ from fulfilment.core.errors import (
     TransientPartnerError,
 )
 from fulfilment.core.ports import Receipt
-
-from .contract import ARABIC, EGYPT, MOROCCO, sms
+from fulfilment.testing.notifiers import ARABIC, EGYPT, MOROCCO, sms
 
 HOST = "https://xk3q.api.infobip.test"
 SEND = "/sms/2/text/advanced"

@@ -12,9 +12,9 @@ from fulfilment.adapters.notify.infobip.plugin import fulfilment_register_sms_se
 from fulfilment.core.clock import ManualClock
 from fulfilment.runners.sandbox.infobip import InfobipSimulator
 from fulfilment.runners.sandbox.server import SimServer
-from tests.builders import T0
+from fulfilment.testing.builders import T0
+from fulfilment.testing.notifiers import SmsSenderContract
 
-from .contract import SmsSenderContract
 from .loopback import build, reset
 
 Served = tuple[InfobipSimulator, str]

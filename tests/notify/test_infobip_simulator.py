@@ -15,9 +15,9 @@ from fulfilment.runners.sandbox.infobip import (
     InfobipSimulator,
 )
 from fulfilment.runners.sandbox.server import Fault
-from tests.builders import T0
+from fulfilment.testing.builders import T0
+from fulfilment.testing.notifiers import ARABIC, EGYPT, MOROCCO, sms
 
-from .contract import ARABIC, EGYPT, MOROCCO, sms
 from .loopback import loopback_client
 from .test_infobip_contract import Served, infobip_sender, served, simulator
 

@@ -19,8 +19,7 @@ from fulfilment.core.errors import (
     PermanentPartnerError,
     TransientPartnerError,
 )
-
-from .contract import (
+from fulfilment.testing.notifiers import (
     DESTINATION,
     MOROCCO,
     LinkShortenerContract,

@@ -22,8 +22,7 @@ from fulfilment.core.errors import (
     PartnerRejected,
     PermanentPartnerError,
 )
-
-from .contract import DESTINATION, OTHER
+from fulfilment.testing.notifiers import DESTINATION, OTHER
 
 HOST = "https://api.rebrandly.test"
 LINKS = "/v1/links"

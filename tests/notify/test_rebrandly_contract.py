@@ -14,9 +14,9 @@ from fulfilment.adapters.notify.rebrandly.plugin import (
 from fulfilment.core.clock import ManualClock
 from fulfilment.runners.sandbox.rebrandly import RebrandlySimulator
 from fulfilment.runners.sandbox.server import SimServer
-from tests.builders import T0
+from fulfilment.testing.builders import T0
+from fulfilment.testing.notifiers import LinkShortenerContract
 
-from .contract import LinkShortenerContract
 from .loopback import build, reset
 
 Served = tuple[RebrandlySimulator, str]

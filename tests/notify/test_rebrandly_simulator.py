@@ -16,8 +16,8 @@ from fulfilment.runners.sandbox.rebrandly import (
     RebrandlySimulator,
 )
 from fulfilment.runners.sandbox.server import Fault
+from fulfilment.testing.notifiers import DESTINATION
 
-from .contract import DESTINATION
 from .loopback import loopback_client
 from .test_rebrandly_contract import Served, rebrandly_shortener, served, simulator
 

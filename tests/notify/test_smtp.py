@@ -25,10 +25,16 @@ from fulfilment.core.errors import (
     TransientPartnerError,
 )
 from fulfilment.runners.sandbox.mail import MailSink
-from tests.builders import T0
+from fulfilment.testing.builders import T0
+from fulfilment.testing.notifiers import (
+    ARABIC_SUBJECT,
+    ARABIC_TEXT,
+    MailSenderContract,
+    Received,
+    mail,
+)
 from tests.support.smtp import Certificate, make_certificate, smtp_sink
 
-from .contract import ARABIC_SUBJECT, ARABIC_TEXT, MailSenderContract, Received, mail
 from .loopback import context
 
 LOGIN = ("shop@shemsi.example", "smtp-secret")

@@ -24,9 +24,8 @@ from fulfilment.core.errors import (
     PermanentPartnerError,
     TransientPartnerError,
 )
-from tests.builders import T0
-
-from .contract import ARABIC_TEXT, mail
+from fulfilment.testing.builders import T0
+from fulfilment.testing.notifiers import ARABIC_TEXT, mail
 
 SETTINGS = SmtpSettings(
     host="smtp.example.com", sender="Shemsi <orders@shemsi.example>"

@@ -24,8 +24,7 @@ from fulfilment.core.errors import (
     TransientPartnerError,
 )
 from fulfilment.core.ports import Receipt
-
-from .contract import ARABIC, EGYPT, MOROCCO, UAE, sms
+from fulfilment.testing.notifiers import ARABIC, EGYPT, MOROCCO, UAE, sms
 
 HOST = "https://api.twilio.test"
 ACCOUNT = "AC" + "a" * 32

@@ -19,9 +19,9 @@ from fulfilment.runners.sandbox.twilio import (
     SANDBOX_SERVICE_SID,
     TwilioSimulator,
 )
-from tests.builders import T0
+from fulfilment.testing.builders import T0
+from fulfilment.testing.notifiers import ARABIC, EGYPT, MOROCCO, sms
 
-from .contract import ARABIC, EGYPT, MOROCCO, sms
 from .loopback import loopback_client
 from .test_twilio_contract import Served, served, simulator, twilio_sender
 

@@ -25,7 +25,7 @@ from fulfilment.core.errors import (
     TransientPartnerError,
 )
 from fulfilment.core.ports import ShipmentReport, StoreFulfilments
-from tests.builders import make_order
+from fulfilment.testing.builders import make_order
 
 from .conftest import FakeTime
 

@@ -17,9 +17,8 @@ from fulfilment.core.clock import ManualClock
 from fulfilment.core.errors import OutcomeUnknown, PermanentPartnerError
 from fulfilment.runners.sandbox.aramex import AramexSimulator, adapter_settings
 from fulfilment.runners.sandbox.server import Fault, SimServer
-from tests.builders import T0, make_order
-
-from .contract import (
+from fulfilment.testing.builders import T0, make_order
+from fulfilment.testing.delivery_partners import (
     DeliveryPartnerContract,
     NoCancelContract,
     NoLookupContract,

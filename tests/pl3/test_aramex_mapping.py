@@ -28,7 +28,7 @@ from fulfilment.core.errors import (
 )
 from fulfilment.core.ports import BookingRequest
 from fulfilment.runners.sandbox.aramex import DEFAULT_ACCOUNT, adapter_settings
-from tests.builders import make_order
+from fulfilment.testing.builders import make_order
 
 SHIPPED_AT = datetime(2024, 6, 3, 9, 0, tzinfo=UTC)
 

@@ -28,7 +28,7 @@ from fulfilment.core.errors import (
 )
 from fulfilment.core.ports import BookingRequest, DeliveryPartner
 from fulfilment.runners.sandbox.aramex import adapter_settings
-from tests.builders import T0, make_order
+from fulfilment.testing.builders import T0, make_order
 
 BASE_URL = "https://aramex.test"
 CREATE_URL = f"{BASE_URL}/ShippingAPI.V2/Shipping/Service_1_0.svc/json/CreateShipments"

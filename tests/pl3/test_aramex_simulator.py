@@ -28,7 +28,7 @@ from fulfilment.runners.sandbox.aramex import (
     adapter_settings,
 )
 from fulfilment.runners.sandbox.server import SimRequest, SimResponse, SimServer
-from tests.builders import T0, make_order
+from fulfilment.testing.builders import T0, make_order
 
 CREATE = "/ShippingAPI.V2/Shipping/Service_1_0.svc/json/CreateShipments"
 TRACK = "/ShippingAPI.V2/Tracking/Service_1_0.svc/json/TrackShipments"

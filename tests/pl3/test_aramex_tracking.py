@@ -22,7 +22,7 @@ from fulfilment.core.clock import ManualClock
 from fulfilment.core.domain import TrackingStatus
 from fulfilment.core.errors import PermanentPartnerError
 from fulfilment.runners.sandbox.aramex import adapter_settings
-from tests.builders import T0
+from fulfilment.testing.builders import T0
 
 BASE_URL = "https://aramex.test"
 TRACK_URL = f"{BASE_URL}/ShippingAPI.V2/Tracking/Service_1_0.svc/json/TrackShipments"

@@ -26,7 +26,7 @@ from fulfilment.core.errors import (
     PermanentPartnerError,
 )
 from fulfilment.core.ports import BookingRequest
-from tests.builders import T0, make_order
+from fulfilment.testing.builders import T0, make_order
 
 HOST = "https://farfill.test"
 OAUTH = "/oauth/token"

@@ -25,9 +25,8 @@ from fulfilment.runners.sandbox.farfill import (
     FarfillSimulator,
 )
 from fulfilment.runners.sandbox.server import SimServer
-from tests.builders import T0
-
-from .contract import (
+from fulfilment.testing.builders import T0
+from fulfilment.testing.delivery_partners import (
     CancelContract,
     DeliveryPartnerContract,
     LookupContract,

@@ -21,7 +21,7 @@ from fulfilment.runners.sandbox.farfill import (
     FarfillSimulator,
 )
 from fulfilment.runners.sandbox.server import Fault, SimRequest, SimServer
-from tests.builders import T0, make_order
+from fulfilment.testing.builders import T0, make_order
 
 from .test_farfill_contract import farfill_partner, loopback_client, sandbox_settings
 

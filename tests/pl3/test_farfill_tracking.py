@@ -15,7 +15,7 @@ import respx
 from fulfilment.adapters.pl3.farfill import wire
 from fulfilment.core.domain import TrackingStatus
 from fulfilment.core.errors import PartnerRejected, PermanentPartnerError
-from tests.builders import T0
+from fulfilment.testing.builders import T0
 
 from .test_farfill_adapter import OAUTH, ORDERS, farfill_order, partner_for, tokens
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from fulfilment.adapters.pl3.farfill import wire
 from fulfilment.adapters.pl3.farfill.settings import FarfillSettings
 from fulfilment.core.domain import Booking, Order, TrackingStatus
-from tests.builders import T0, make_order
+from fulfilment.testing.builders import T0, make_order
 
 SETTINGS = FarfillSettings(
     base_url="https://farfill.test",

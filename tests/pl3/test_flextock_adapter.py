@@ -25,7 +25,7 @@ from fulfilment.core.errors import (
     PermanentPartnerError,
 )
 from fulfilment.core.ports import BookingRequest
-from tests.builders import T0, make_order
+from fulfilment.testing.builders import T0, make_order
 
 HOST = "https://flextock.test"
 AUTH = "/base/auth/"

@@ -23,7 +23,7 @@ from fulfilment.runners.sandbox.flextock import (
     FlextockSimulator,
 )
 from fulfilment.runners.sandbox.server import Fault, SimRequest, SimServer
-from tests.builders import T0, make_order
+from fulfilment.testing.builders import T0, make_order
 
 from .test_flextock_contract import flextock_partner, loopback_client, sandbox_settings
 

@@ -20,7 +20,7 @@ from fulfilment.adapters.retry import RetryPolicy
 from fulfilment.core.clock import ManualClock
 from fulfilment.core.domain import TrackingStatus
 from fulfilment.core.errors import PartnerRejected, PermanentPartnerError
-from tests.builders import T0
+from fulfilment.testing.builders import T0
 
 from .test_flextock_adapter import (
     AUTH,

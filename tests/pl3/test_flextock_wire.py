@@ -24,7 +24,7 @@ from fulfilment.core.domain import (
     Phone,
     TrackingStatus,
 )
-from tests.builders import make_order
+from fulfilment.testing.builders import make_order
 
 SETTINGS = FlextockSettings(
     base_url="https://flextock.test",

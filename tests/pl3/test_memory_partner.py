@@ -13,9 +13,8 @@ from fulfilment.adapters.pl3.memory import (
 )
 from fulfilment.core.clock import ManualClock
 from fulfilment.core.ports import Capabilities
-from tests.builders import T0
-
-from .contract import (
+from fulfilment.testing.builders import T0
+from fulfilment.testing.delivery_partners import (
     CancelContract,
     DeliveryPartnerContract,
     LookupContract,

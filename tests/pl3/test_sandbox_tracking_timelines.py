@@ -29,9 +29,9 @@ from fulfilment.runners.sandbox.farfill import FarfillSimulator
 from fulfilment.runners.sandbox.flextock import FlextockSimulator
 from fulfilment.runners.sandbox.server import SimRequest, Simulator
 from fulfilment.runners.sandbox.timelines import Scenario, Step
-from tests.builders import T0
+from fulfilment.testing.builders import T0
+from fulfilment.testing.delivery_partners import book
 
-from .contract import book
 from .test_farfill_contract import sandbox_settings as farfill_settings
 from .test_flextock_contract import sandbox_settings as flextock_settings
 

@@ -18,10 +18,9 @@ from fulfilment.core.errors import TransientPartnerError
 from fulfilment.runners.sandbox.ecb import MAINTENANCE_TITLE, EcbSimulator
 from fulfilment.runners.sandbox.markets import ECB_CURRENCIES, ecb_publishes
 from fulfilment.runners.sandbox.server import Fault, SimServer
-from tests.builders import T0
+from fulfilment.testing.builders import T0
+from fulfilment.testing.rate_sources import RateSourceContract, RateWorld, days_of
 from tests.notify.loopback import build, reset
-
-from .contract import RateSourceContract, RateWorld, days_of
 
 Served = tuple[EcbSimulator, str]
 

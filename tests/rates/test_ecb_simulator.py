@@ -21,7 +21,7 @@ from fulfilment.runners.sandbox.ecb import (
 )
 from fulfilment.runners.sandbox.markets import ECB_CURRENCIES, usd_rates
 from fulfilment.runners.sandbox.server import Fault
-from tests.builders import T0
+from fulfilment.testing.builders import T0
 from tests.notify.loopback import loopback_client
 
 from .test_ecb_contract import Served, served, simulator

@@ -12,9 +12,8 @@ import pytest
 from fulfilment.adapters.rates.memory import MemoryRateSource
 from fulfilment.core.errors import TransientPartnerError
 from fulfilment.runners.sandbox.markets import ecb_publishes, usd_rates
-from tests.builders import T0
-
-from .contract import RateSourceContract, RateWorld
+from fulfilment.testing.builders import T0
+from fulfilment.testing.rate_sources import RateSourceContract, RateWorld
 
 TODAY = T0.date()
 CARRIED = frozenset({"EUR", "MAD", "EGP", "AED", "SAR"})

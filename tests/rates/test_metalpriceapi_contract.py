@@ -25,10 +25,9 @@ from fulfilment.adapters.rates.metalpriceapi.plugin import (
 from fulfilment.core.clock import ManualClock
 from fulfilment.runners.sandbox.metalpriceapi import MetalpriceApiSimulator
 from fulfilment.runners.sandbox.server import SimServer
-from tests.builders import T0
+from fulfilment.testing.builders import T0
+from fulfilment.testing.rate_sources import RateSourceContract, RateWorld
 from tests.notify.loopback import build, reset
-
-from .contract import RateSourceContract, RateWorld
 
 Served = tuple[MetalpriceApiSimulator, str]
 

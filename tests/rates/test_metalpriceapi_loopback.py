@@ -26,7 +26,7 @@ from fulfilment.runners.sandbox.metalpriceapi import (
     rate_limited,
 )
 from fulfilment.runners.sandbox.server import Fault, SimServer
-from tests.builders import T0
+from fulfilment.testing.builders import T0
 from tests.notify.loopback import build, reset
 
 Served = tuple[MetalpriceApiSimulator, str]

@@ -23,7 +23,7 @@ from fulfilment.runners.sandbox.metalpriceapi import (
     rate_limited,
 )
 from fulfilment.runners.sandbox.server import SimServer
-from tests.builders import T0
+from fulfilment.testing.builders import T0
 from tests.notify.loopback import loopback_client
 
 from .test_metalpriceapi_loopback import Served, served, simulator

@@ -27,7 +27,7 @@ from fulfilment.core.errors import (
     TransientPartnerError,
 )
 from fulfilment.core.rates import PublishedRates
-from tests.builders import T0
+from fulfilment.testing.builders import T0
 
 HOST = "https://oxr.test"
 APP_ID = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"

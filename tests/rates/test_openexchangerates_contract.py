@@ -26,10 +26,9 @@ from fulfilment.runners.sandbox.openexchangerates import (
     OpenExchangeRatesSimulator,
 )
 from fulfilment.runners.sandbox.server import SimServer
-from tests.builders import T0
+from fulfilment.testing.builders import T0
+from fulfilment.testing.rate_sources import RateSourceContract, RateWorld
 from tests.notify.loopback import build, reset
-
-from .contract import RateSourceContract, RateWorld
 
 Served = tuple[OpenExchangeRatesSimulator, str]
 

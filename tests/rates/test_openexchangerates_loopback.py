@@ -22,7 +22,7 @@ from fulfilment.runners.sandbox.openexchangerates import (
     rate_limited,
 )
 from fulfilment.runners.sandbox.server import Fault, SimServer
-from tests.builders import T0
+from fulfilment.testing.builders import T0
 from tests.notify.loopback import build, reset
 
 Served = tuple[OpenExchangeRatesSimulator, str]

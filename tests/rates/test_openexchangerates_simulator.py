@@ -23,7 +23,7 @@ from fulfilment.runners.sandbox.openexchangerates import (
     rate_limited,
 )
 from fulfilment.runners.sandbox.server import SimRequest
-from tests.builders import T0
+from fulfilment.testing.builders import T0
 from tests.notify.loopback import loopback_client
 
 from .test_openexchangerates_loopback import Served, served, simulator

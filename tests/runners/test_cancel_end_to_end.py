@@ -25,7 +25,7 @@ from fulfilment.runners.sandbox.server import Fault
 from fulfilment.runners.sandbox.world import SandboxWorld
 from fulfilment.runners.toml_writer import dumps
 from fulfilment.runners.wiring import App, build_app
-from tests.builders import T0
+from fulfilment.testing.builders import T0
 
 S = OrderState
 # Intake reads up to its run's start minus a lag of two minutes.

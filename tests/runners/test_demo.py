@@ -22,7 +22,7 @@ from fulfilment.runners.sandbox.seed import seed_orders
 from fulfilment.runners.sandbox.world import SandboxWorld, ports_of
 from fulfilment.runners.usage import UsageError
 from fulfilment.runners.wiring import WORKERS
-from tests.builders import T0
+from fulfilment.testing.builders import T0
 
 CAIRO = ZoneInfo("Africa/Cairo")
 

@@ -21,7 +21,7 @@ from fulfilment.runners.demo import run_demo
 from fulfilment.runners.logs import JsonFormatter, Redactor
 from fulfilment.runners.sandbox.mail import SANDBOX_SENDER, MailSink
 from fulfilment.runners.sandbox.seed import seed_orders
-from tests.builders import T0
+from fulfilment.testing.builders import T0
 
 
 def personal_data() -> set[str]:

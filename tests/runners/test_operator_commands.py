@@ -15,7 +15,7 @@ import pytest
 from fulfilment.adapters.storage.sqlite import SQLiteSettings, SQLiteStorage
 from fulfilment.core.domain import Order, OrderKey, OrderState
 from fulfilment.runners.cli import main
-from tests.builders import make_order
+from fulfilment.testing.builders import make_order
 
 CONFIG = """\
 environment = "sandbox"

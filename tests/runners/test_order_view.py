@@ -17,7 +17,7 @@ from fulfilment.core.domain import (
 )
 from fulfilment.core.ports import AttentionItem, Effect, EffectStatus
 from fulfilment.runners.views import order_show_json, order_show_text
-from tests.builders import T0, make_order
+from fulfilment.testing.builders import T0, make_order
 
 KEY = "shopify:shemsi-egypt:7001"
 MINUTE = timedelta(minutes=1)

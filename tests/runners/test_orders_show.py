@@ -35,7 +35,7 @@ from fulfilment.core.workers.create_fulfilment_requests import (
 from fulfilment.core.workers.fetch_fulfilment_status import fetch_fulfilment_status
 from fulfilment.core.workers.notify_customers import StoreVoice, notify_customers
 from fulfilment.runners.cli import main
-from tests.builders import T0, make_order
+from fulfilment.testing.builders import T0, make_order
 
 KEY = "shopify:shemsiworld:1001"
 OTHER = "shopify:shemsiworld:1002"

@@ -14,10 +14,11 @@ from fulfilment.adapters import hookspecs
 from fulfilment.adapters.retry import RetryPolicy
 from fulfilment.core.domain import OrderState
 from fulfilment.core.errors import ConfigurationError
+from fulfilment.runners.cli import main
 from fulfilment.runners.config import load_config
 from fulfilment.runners.plugins import Registry
 from fulfilment.runners.sandbox.seed import seed_orders
-from fulfilment.runners.sandbox.world import SandboxWorld
+from fulfilment.runners.sandbox.world import SandboxWorld, plugin_partners
 from fulfilment.runners.toml_writer import dumps
 from fulfilment.runners.wiring import build_app
 
@@ -131,23 +132,152 @@ def test_a_plugin_partner_books_orders_like_a_built_in_one(tmp_path: Path) -> No
     }
 
 
-def test_a_plugin_that_cannot_be_imported_is_named_not_a_traceback(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def install_fake_distribution(
+    folder: Path, name: str, entry_points: str, modules: dict[str, str] | None = None
 ) -> None:
-    dist = tmp_path / "brokenplug-0.1.dist-info"
+    """A distribution as pip leaves it in site-packages: a dist-info folder
+    with metadata and entry points, and its modules beside it."""
+    dist = folder / f"{name}-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: brokenplug\nVersion: 0.1\n"
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n"
     )
-    (dist / "entry_points.txt").write_text(
-        "[fulfilment]\nbroken = brokenplug_missing\n"
+    (dist / "entry_points.txt").write_text(f"[fulfilment]\n{entry_points}\n")
+    for module, source in (modules or {}).items():
+        (folder / f"{module}.py").write_text(source)
+
+
+BROKEN_HOOKS = """
+from fulfilment.adapters.hookspecs import hookimpl
+
+@hookimpl
+def fulfilment_register_delivery_partners():
+    raise RuntimeError("partner table missing")
+
+@hookimpl
+def fulfilment_register_simulators():
+    return ["not", "a", "mapping"]
+"""
+
+
+@pytest.fixture
+def broken_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Two broken plugins installed: one cannot be imported, one's hooks
+    raise or answer nonsense."""
+    install_fake_distribution(tmp_path, "brokenplug", "broken = brokenplug_missing")
+    install_fake_distribution(
+        tmp_path, "brokenhooks", "hooky = brokenhooks", {"brokenhooks": BROKEN_HOOKS}
     )
     monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
 
-    with pytest.raises(
-        ConfigurationError, match=r"plugin 'broken' .* cannot be loaded"
-    ):
-        Registry.discover()
+
+def test_a_plugin_that_cannot_be_imported_is_left_out_and_named(
+    broken_plugins: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    registry = Registry.discover()
+
+    (failure,) = [f for f in registry.failures if f.name == "broken"]
+    assert failure.source == "brokenplug 0.1"
+    assert failure.hook is None
+    assert "No module named 'brokenplug_missing'" in failure.error
+    assert "plugins.failed plugin=broken source=brokenplug 0.1" in caplog.text
+    assert {"acme", "bosta", "aramex"} <= set(registry.delivery_partners())
+
+
+def test_a_plugin_whose_hook_breaks_does_not_take_the_others_down(
+    broken_plugins: Path,
+) -> None:
+    registry = Registry.discover()
+
+    partners = registry.delivery_partners()
+    simulators = registry.simulators()
+
+    assert {"aramex", "flextock", "farfill", "acme", "bosta"} <= set(partners)
+    assert {"aramex", "acme", "bosta"} <= set(simulators)
+    hooky = {f.hook: f.error for f in registry.failures if f.name == "hooky"}
+    assert hooky == {
+        "fulfilment_register_delivery_partners": "RuntimeError: partner table missing",
+        "fulfilment_register_simulators": "TypeError: fulfilment_register_simulators "
+        "returned list, not a mapping",
+    }
+
+
+def test_a_built_in_hook_that_breaks_is_raised_not_hidden() -> None:
+    class Faulty:
+        @hookspecs.hookimpl
+        def fulfilment_register_storages(self):  # type: ignore[no-untyped-def]
+            raise RuntimeError("our own bug")
+
+    registry = Registry.discover(entry_points=False)
+    registry.manager.register(Faulty())
+
+    with pytest.raises(RuntimeError, match="our own bug"):
+        registry.storages()
+
+
+def test_the_plugins_command_lists_failures_and_exits_1(
+    broken_plugins: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(["plugins"])
+
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "plugins that failed to load (left out):" in out
+    assert "broken (brokenplug 0.1): ModuleNotFoundError" in out
+    assert (
+        "hooky (brokenhooks 0.1) in fulfilment_register_delivery_partners: "
+        "RuntimeError: partner table missing"
+    ) in out
+    assert "delivery partner  bosta" in out
+
+
+def test_an_unknown_adapter_error_names_the_plugins_that_failed(
+    broken_plugins: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = SandboxWorld(tmp_path / "sandbox", partners=("aramex",))
+    with world:
+        data = world.config()
+    data["partners"]["aramex"]["adapter"] = "brokenpartner"
+    path = tmp_path / "fulfilment.toml"
+    path.write_text(dumps(data))
+
+    status = main(["--config", str(path), "check-config"])
+
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "unknown adapter 'brokenpartner'" in err
+    assert "plugins that failed to load: broken (brokenplug 0.1)" in err
+
+
+def test_the_plugins_command_says_where_each_adapter_came_from(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status = main(["plugins", "--json"])
+
+    report = json.loads(capsys.readouterr().out)
+    rows = {(r["kind"], r["name"]): r for r in report["adapters"]}
+    assert status == 0
+    assert report["failures"] == []
+    assert rows[("delivery partner", "aramex")]["source"] == "built-in"
+    assert rows[("delivery partner", "bosta")]["source"] == "fulfilment-bosta 0.1.0"
+    assert rows[("simulator", "acme")]["source"] == "fulfilment-acme 0.1.0"
+    bosta = rows[("delivery partner", "bosta")]["capabilities"]
+    assert bosta["cod_currencies"] == ["EGP"]
+    assert bosta["countries"] == ["EG"]
+    assert bosta["cancel"] is False
+
+
+def test_every_delivery_partner_declares_its_capabilities() -> None:
+    registry = Registry.discover()
+
+    undeclared = [
+        name
+        for name, factory in registry.delivery_partners().items()
+        if factory.capabilities is None
+    ]
+
+    assert undeclared == []
 
 
 def test_a_partner_table_named_apart_from_its_adapter_books_and_tracks(
@@ -178,3 +308,9 @@ def test_a_partner_table_named_apart_from_its_adapter_books_and_tracks(
     assert set(booking["booked_by_partner"]) == {"aramex-ma"}
     assert tracking["failed_partners"] == {}
     assert tracking["polled"] == booking["booked_by_partner"]["aramex-ma"]
+
+
+def test_sandbox_serve_adds_a_plugin_partner_named_in_the_sandbox_table() -> None:
+    table = {"shopify": 1, "aramex": 2, "bosta": 3, "oxr": 4, "mail": 5, "typeform": 6}
+
+    assert plugin_partners(table) == ("bosta",)

@@ -30,7 +30,7 @@ from fulfilment.runners.sandbox.server import Fault
 from fulfilment.runners.sandbox.world import SandboxWorld
 from fulfilment.runners.toml_writer import dumps
 from fulfilment.runners.wiring import App, build_app
-from tests.builders import T0
+from fulfilment.testing.builders import T0
 
 # T0 is Monday 2 November 2026, 09:00 UTC: the ECB has not published yet.
 TODAY = T0.date()

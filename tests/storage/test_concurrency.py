@@ -22,7 +22,7 @@ from fulfilment.core.errors import ConflictError
 from fulfilment.core.ports import Storage
 from fulfilment.core.rates import RatePlan, Serving
 from fulfilment.core.workers.fetch_fx_rates import FxReport, fetch_fx_rates
-from tests.builders import T0, make_order
+from fulfilment.testing.builders import T0, make_order
 from tests.storage.conftest import Backend
 
 RUNNERS = 8

@@ -28,7 +28,7 @@ from fulfilment.core.intake import MergeOutcome, merge
 from fulfilment.core.nps import DiscountCode, DiscountKind, NpsCategory, NpsResponse
 from fulfilment.core.ports import AttentionItem, EffectStatus, Storage
 from fulfilment.core.rates import FxRate, RateType, carry_forward
-from tests.builders import T0, make_order
+from fulfilment.testing.builders import T0, make_order
 from tests.storage.conftest import Backend
 from tests.strategies import discount_codes, fx_rates, nps_responses, orders
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from fulfilment.adapters.storage.documents import bson_converter, json_converter
 from fulfilment.core.domain import Claim, Order, OrderState
 from fulfilment.core.ports import AttentionItem, Effect, EffectStatus
-from tests.builders import T0, make_order
+from fulfilment.testing.builders import T0, make_order
 from tests.strategies import attention_items, effects, orders, utc_datetimes
 
 NAIVE_UTC = CodecOptions(tz_aware=False)

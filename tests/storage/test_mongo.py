@@ -20,7 +20,7 @@ from fulfilment.core.domain import Claim, Money, OrderKey, OrderState, Reporting
 from fulfilment.core.errors import ConfigurationError, StorageError
 from fulfilment.core.nps import DiscountCode, DiscountKind, NpsCategory, NpsResponse
 from fulfilment.core.rates import FxRate, RateType
-from tests.builders import T0, make_order
+from fulfilment.testing.builders import T0, make_order
 from tests.support.mongo import MongoServer
 
 WRITE_COMMANDS = {"insert", "update", "delete", "findAndModify"}

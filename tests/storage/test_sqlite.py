@@ -26,7 +26,7 @@ from fulfilment.core.errors import ConfigurationError, ConflictError, StorageErr
 from fulfilment.core.nps import DiscountCode, DiscountKind, NpsCategory, NpsResponse
 from fulfilment.core.ports import EffectStatus
 from fulfilment.core.rates import FxRate, RateType
-from tests.builders import T0, make_order
+from fulfilment.testing.builders import T0, make_order
 
 RACED_ORDERS = 50
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

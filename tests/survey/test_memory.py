@@ -10,9 +10,8 @@ import pytest
 from fulfilment.adapters.survey.memory import FORMS_BASE, MemorySurveySource
 from fulfilment.core.errors import PermanentPartnerError, TransientPartnerError
 from fulfilment.core.nps import NpsResponse
-from tests.builders import T0
-
-from .contract import ORDER, Plant, SurveySourceContract, link_fields
+from fulfilment.testing.builders import T0
+from fulfilment.testing.surveys import ORDER, Plant, SurveySourceContract, link_fields
 
 
 class TestMemorySurveySource(SurveySourceContract):

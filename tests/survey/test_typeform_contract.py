@@ -18,10 +18,15 @@ from fulfilment.core.clock import ManualClock
 from fulfilment.core.errors import PermanentPartnerError
 from fulfilment.runners.sandbox.server import SimServer
 from fulfilment.runners.sandbox.typeform import TypeformSimulator, rate_limited
-from tests.builders import T0
+from fulfilment.testing.builders import T0
+from fulfilment.testing.surveys import (
+    ORDER,
+    Plant,
+    SurveySourceContract,
+    link_fields,
+    walk,
+)
 from tests.notify.loopback import build, reset
-
-from .contract import ORDER, Plant, SurveySourceContract, link_fields, walk
 
 Served = tuple[TypeformSimulator, str]
 

@@ -26,10 +26,10 @@ from fulfilment.runners.sandbox.typeform import (
     rate_limited,
 )
 from fulfilment.runners.toml_writer import dumps
-from tests.builders import T0
+from fulfilment.testing.builders import T0
+from fulfilment.testing.surveys import link_fields
 from tests.notify.loopback import loopback_client
 
-from .contract import link_fields
 from .test_typeform_contract import Served, served, simulator
 
 __all__ = ["served", "simulator"]

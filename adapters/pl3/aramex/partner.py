@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+import attrs
+
 from fulfilment.adapters.pl3._tracking import chunked, distinct, merge
 from fulfilment.adapters.retry import RetryPolicy
 from fulfilment.core.domain import Booking
@@ -14,9 +16,22 @@ from . import mapping
 from .client import AramexClient
 from .settings import AramexSettings
 
-__all__ = ["AramexDeliveryPartner"]
+__all__ = ["CAPABILITIES", "AramexDeliveryPartner"]
 
 log = logging.getLogger(__name__)
+
+
+# What Aramex can do for any account; the account's country, its cash
+# currencies and the tracking batch come from the settings.  Aramex takes a
+# declared value in any currency, and a booking answer carries a label.
+CAPABILITIES = Capabilities(
+    cash_on_delivery=True,
+    lookup_by_reference=False,
+    cancel=False,
+    batch_tracking=True,
+    max_tracking_batch=50,
+    label_documents=True,
+)
 
 
 class AramexDeliveryPartner:
@@ -46,13 +61,10 @@ class AramexDeliveryPartner:
         self._settings = settings
         self._retry = retry
         self._clock = clock
-        self.capabilities = Capabilities(
-            cash_on_delivery=True,
+        self.capabilities = attrs.evolve(
+            CAPABILITIES,
             cod_currencies=frozenset(settings.cod_currencies),
             countries=frozenset({settings.account_country_code}),
-            lookup_by_reference=False,
-            cancel=False,
-            batch_tracking=True,
             max_tracking_batch=settings.max_tracking_batch,
         )
 

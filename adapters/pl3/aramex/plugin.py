@@ -8,7 +8,7 @@ from fulfilment.adapters.hookspecs import AdapterContext, Factory, hookimpl
 from fulfilment.core.ports import DeliveryPartner
 
 from .client import AramexClient
-from .partner import AramexDeliveryPartner
+from .partner import CAPABILITIES, AramexDeliveryPartner
 from .settings import AramexSettings
 
 __all__ = ["build", "fulfilment_register_delivery_partners"]
@@ -28,4 +28,11 @@ def build(settings: AramexSettings, context: AdapterContext) -> AramexDeliveryPa
 @hookimpl
 def fulfilment_register_delivery_partners() -> Mapping[str, Factory[DeliveryPartner]]:
     """The ``aramex`` partner factory."""
-    return {"aramex": Factory(AramexSettings, build, "Aramex ShippingAPI.V2 (JSON)")}
+    return {
+        "aramex": Factory(
+            AramexSettings,
+            build,
+            "Aramex ShippingAPI.V2 (JSON)",
+            capabilities=CAPABILITIES,
+        )
+    }

@@ -23,6 +23,8 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+import attrs
+
 from fulfilment.adapters.pl3._bearer import AccessToken, BearerSession
 from fulfilment.adapters.pl3._booking import (
     authorised,
@@ -41,7 +43,7 @@ from . import wire
 from .client import FarfillClient
 from .settings import FarfillSettings
 
-__all__ = ["FarfillDeliveryPartner"]
+__all__ = ["CAPABILITIES", "FarfillDeliveryPartner"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -50,6 +52,20 @@ _VALIDATION = frozenset({400, 409, 422})
 _NOT_FOUND = 404
 # A cancel of an order Farfill does not know is refused like a late one.
 _CANCEL_REFUSED = _VALIDATION | {_NOT_FOUND}
+
+
+# What Farfill can do; an account narrows the currencies (Farfill refuses
+# an order in any other currency than the account's).
+CAPABILITIES = Capabilities(
+    cash_on_delivery=True,
+    cod_currencies=frozenset({"AED"}),
+    countries=frozenset({"AE"}),
+    lookup_by_reference=True,
+    cancel=True,
+    batch_tracking=False,
+    max_tracking_batch=1,
+    currencies=frozenset({"AED"}),
+)
 
 
 class FarfillDeliveryPartner:
@@ -66,14 +82,10 @@ class FarfillDeliveryPartner:
         retry: RetryPolicy,
         clock: Clock,
     ) -> None:
-        self.capabilities = Capabilities(
-            cash_on_delivery=True,
+        self.capabilities = attrs.evolve(
+            CAPABILITIES,
             cod_currencies=settings.cod_currencies,
-            countries=frozenset({"AE"}),
-            lookup_by_reference=True,
-            cancel=True,
-            batch_tracking=False,
-            max_tracking_batch=1,
+            currencies=settings.cod_currencies,
         )
         self._settings = settings
         self._client = client

@@ -8,7 +8,7 @@ from fulfilment.adapters.hookspecs import AdapterContext, Factory, hookimpl
 from fulfilment.core.ports import DeliveryPartner
 
 from .client import FarfillClient
-from .partner import FarfillDeliveryPartner
+from .partner import CAPABILITIES, FarfillDeliveryPartner
 from .settings import FarfillSettings
 
 __all__ = ["build", "fulfilment_register_delivery_partners"]
@@ -30,5 +30,6 @@ def fulfilment_register_delivery_partners() -> Mapping[str, Factory[DeliveryPart
             build,
             "Farfill (Dubai): fulfilment with cash on delivery in AED "
             "(wire shape modelled on Quiqup Fulfilment)",
+            capabilities=CAPABILITIES,
         )
     }

@@ -31,6 +31,8 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
+import attrs
+
 from fulfilment.adapters.pl3._bearer import AccessToken, BearerSession
 from fulfilment.adapters.pl3._booking import (
     authorised,
@@ -53,7 +55,7 @@ from . import wire
 from .client import FlextockClient
 from .settings import FlextockSettings
 
-__all__ = ["FlextockDeliveryPartner"]
+__all__ = ["CAPABILITIES", "FlextockDeliveryPartner"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -62,6 +64,20 @@ _VALIDATION = frozenset({400, 422})
 _NOT_FOUND = 404
 # A cancel of an order Flextock does not know is refused like a late one.
 _CANCEL_REFUSED = _VALIDATION | {_NOT_FOUND}
+
+
+# What Flextock can do; an account narrows the currencies (orders go in the
+# account's currency, ``order_currency``) and the tracking batch.
+CAPABILITIES = Capabilities(
+    cash_on_delivery=True,
+    cod_currencies=frozenset({"EGP"}),
+    countries=frozenset({"EG"}),
+    lookup_by_reference=True,
+    cancel=True,
+    batch_tracking=True,
+    max_tracking_batch=50,
+    currencies=frozenset({"EGP"}),
+)
 
 
 class FlextockDeliveryPartner:
@@ -78,13 +94,10 @@ class FlextockDeliveryPartner:
         retry: RetryPolicy,
         clock: Clock,
     ) -> None:
-        self.capabilities = Capabilities(
-            cash_on_delivery=True,
+        self.capabilities = attrs.evolve(
+            CAPABILITIES,
             cod_currencies=settings.cod_currencies,
-            countries=frozenset({"EG"}),
-            lookup_by_reference=True,
-            cancel=True,
-            batch_tracking=True,
+            currencies=settings.cod_currencies,
             max_tracking_batch=settings.max_tracking_batch,
         )
         self._settings = settings

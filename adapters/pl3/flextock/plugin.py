@@ -8,7 +8,7 @@ from fulfilment.adapters.hookspecs import AdapterContext, Factory, hookimpl
 from fulfilment.core.ports import DeliveryPartner
 
 from .client import FlextockClient
-from .partner import FlextockDeliveryPartner
+from .partner import CAPABILITIES, FlextockDeliveryPartner
 from .settings import FlextockSettings
 
 __all__ = ["build", "fulfilment_register_delivery_partners"]
@@ -31,5 +31,6 @@ def fulfilment_register_delivery_partners() -> Mapping[str, Factory[DeliveryPart
             FlextockSettings,
             build,
             "Flextock (Egypt): fulfilment with cash on delivery in EGP",
+            capabilities=CAPABILITIES,
         )
     }

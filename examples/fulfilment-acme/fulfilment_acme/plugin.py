@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from fulfilment.adapters.hookspecs import AdapterContext, Factory, hookimpl
+from fulfilment.core.ports import Capabilities
 
 from .partner import AcmeDeliveryPartner, AcmeSettings
 
@@ -17,7 +18,14 @@ def _build(settings: AcmeSettings, context: AdapterContext) -> AcmeDeliveryPartn
 
 @hookimpl
 def fulfilment_register_delivery_partners() -> Mapping[str, Factory[Any]]:
-    return {"acme": Factory(AcmeSettings, _build, "ACME Parcels (example plugin)")}
+    return {
+        "acme": Factory(
+            AcmeSettings,
+            _build,
+            "ACME Parcels (example plugin)",
+            capabilities=Capabilities(cash_on_delivery=True, lookup_by_reference=True),
+        )
+    }
 
 
 @hookimpl

@@ -19,7 +19,7 @@ import pytest
 from fulfilment.adapters.survey.links import hidden_of_link
 from fulfilment.core.domain import OrderKey
 from fulfilment.core.ports import SurveyPage, SurveySource
-from tests.builders import T0
+from fulfilment.testing.builders import T0
 
 Plant = Callable[[Mapping[str, str], int, datetime, "str | None"], str]
 

@@ -7,7 +7,9 @@ A test module subclasses :class:`DeliveryPartnerContract` and
 
 - ``partner``: the adapter under test, wired to its loopback simulator (or
   the in-memory twin);
-- ``store``: the store handle whose country the partner serves;
+- ``store``: the store handle whose country the partner serves, one of
+  :data:`fulfilment.testing.builders.COUNTRIES` (Morocco, Egypt, the UAE,
+  Lebanon), which decides the test orders' city, phone and currency;
 - ``partner_record``: a function ``reference -> dict | None`` reading what
   the partner side recorded for a merchant reference, as
   ``{"cod_amount": Decimal | None, "cod_currency": str | None,
@@ -32,7 +34,7 @@ from fulfilment.core.clock import ManualClock
 from fulfilment.core.domain import Booking, TrackingEvent, TrackingStatus
 from fulfilment.core.errors import PartnerRejected
 from fulfilment.core.ports import BookingRequest, DeliveryPartner
-from tests.builders import make_order
+from fulfilment.testing.builders import make_order
 
 Record = Callable[[str], dict[str, Any] | None]
 JOURNEY = timedelta(days=10)
@@ -65,6 +67,22 @@ class DeliveryPartnerContract:
     def test_declares_a_name_and_capabilities(self, partner: DeliveryPartner) -> None:
         assert partner.name
         assert isinstance(partner, DeliveryPartner)
+
+    def test_declared_currencies_agree_with_each_other(
+        self, partner: DeliveryPartner
+    ) -> None:
+        capabilities = partner.capabilities
+
+        if capabilities.currencies and capabilities.cash_on_delivery:
+            assert capabilities.cod_currencies <= capabilities.currencies
+        assert all(len(code) == 3 for code in capabilities.currencies)
+
+    def test_a_partner_declaring_label_documents_hands_one_back(
+        self, partner: DeliveryPartner, store: str
+    ) -> None:
+        booking = book(partner, store, "7008")
+
+        assert bool(booking.label_url) is partner.capabilities.label_documents
 
     def test_books_a_cash_on_delivery_parcel_with_the_amount_to_collect(
         self, partner: DeliveryPartner, store: str, partner_record: Record
