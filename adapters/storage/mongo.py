@@ -897,9 +897,7 @@ class MongoWebhookInbox:
         if limit <= 0:
             return []
         found = (
-            self._webhooks.find({"processed": False})
-            .sort(_RECEIPT_ORDER)
-            .limit(limit)
+            self._webhooks.find({"processed": False}).sort(_RECEIPT_ORDER).limit(limit)
         )
         return [_delivery_from(document) for document in found]
 

@@ -1190,8 +1190,7 @@ class SQLiteWebhookInbox:
                 outcome=outcome,
             )
             conn.execute(
-                "UPDATE webhooks SET processed = 1, document = ? "
-                "WHERE delivery_id = ?",
+                "UPDATE webhooks SET processed = 1, document = ? WHERE delivery_id = ?",
                 (_delivery_json(done), delivery_id),
             )
             return True

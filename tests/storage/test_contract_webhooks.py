@@ -52,7 +52,8 @@ def test_a_delivery_id_is_kept_once_and_the_first_copy_stays(
 
     assert again is False
     found = storage.webhooks.get("d-1")
-    assert found is not None and found.topic == "orders/create"
+    assert found is not None
+    assert found.topic == "orders/create"
     assert len(storage.webhooks.unprocessed(10)) == 1
 
 
