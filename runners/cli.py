@@ -322,6 +322,7 @@ def _secrets(config: Config) -> list[str]:
     found = []
     tables = [config.storage.settings] + [p.settings for p in config.partners.values()]
     tables += [s.source for s in config.stores.values()]
+    tables += [s.webhooks for s in config.stores.values() if s.webhooks]
     notifiers = (
         *config.sms.values(),
         *config.mail.values(),
