@@ -133,7 +133,8 @@ def test_a_signed_delivery_is_kept_as_it_came_and_answered_200() -> None:
         "shopify",
     )
     assert kept.received_at == T0
-    assert kept.triggered_at is not None and kept.triggered_at.year == 2025
+    assert kept.triggered_at is not None
+    assert kept.triggered_at.year == 2025
 
 
 def test_a_duplicate_delivery_is_answered_200_and_kept_once() -> None:
@@ -309,4 +310,5 @@ def test_a_kept_delivery_is_read_into_the_order_store_after_the_answer() -> None
     assert order.state is OrderState.NEW
     assert harness.kept() == []
     kept = harness.storage.webhooks.get("wh-1")
-    assert kept is not None and kept.outcome == "inserted"
+    assert kept is not None
+    assert kept.outcome == "inserted"
