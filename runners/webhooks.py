@@ -395,10 +395,12 @@ def serve(app: WebhookReceiver) -> Any:
     return uvicorn.Server(config)
 
 
-def serve_in_thread(app: WebhookReceiver, host: str = "127.0.0.1") -> Serving:
-    """Serve *app* on a free port of *host* in a daemon thread; returns once
-    it accepts connections."""
-    sock = bind(host, 0)
+def serve_in_thread(
+    app: WebhookReceiver, host: str = "127.0.0.1", port: int = 0
+) -> Serving:
+    """Serve *app* on *host*:*port* (0: a free port) in a daemon thread;
+    returns once it accepts connections."""
+    sock = bind(host, port)
     server = serve(app)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, daemon=True
