@@ -119,7 +119,7 @@ def shipments_created(world: SandboxWorld) -> int:
     )
 
 
-def test_a_storm_of_webhooks_stores_each_order_once_at_its_newest_version_and_books_it_once(
+def test_a_webhook_storm_stores_each_order_once_newest_and_books_it_once(
     world: SandboxWorld, tmp_path: Path
 ) -> None:
     app = app_for(world, tmp_path)
