@@ -26,6 +26,7 @@ The answers, in the order they are decided:
 400    no ``X-Shopify-Webhook-Id``, or a body that is not a JSON object
        (signed, so it is logged with its webhook id); nothing kept
 200    kept, or already kept under its webhook id (a duplicate)
+503    the store could not keep it (Shopify retries it later)
 =====  ====================================================================
 
 The raw body is verified as it arrived; a proxy in front must pass it
@@ -56,7 +57,7 @@ from fulfilment.adapters.oms.shopify.webhooks import (
     verify,
 )
 from fulfilment.adapters.payloads import aware_time
-from fulfilment.core.errors import ConfigurationError
+from fulfilment.core.errors import ConfigurationError, StorageError
 from fulfilment.core.ports import Clock, WebhookDelivery, WebhookInbox
 
 from .config import Config
@@ -204,7 +205,18 @@ class WebhookReceiver:
             body=body.decode("utf-8"),
             triggered_at=aware_time(headers.get(TRIGGERED_AT_HEADER.lower())),
         )
-        new = await asyncio.to_thread(self._inbox.receive, delivery)
+        try:
+            new = await asyncio.to_thread(self._inbox.receive, delivery)
+        except StorageError as error:
+            # Not kept: Shopify retries a delivery that got no 2xx.
+            log.error(
+                "webhooks.store_failed webhook_id=%s store=%s topic=%s error=%s",
+                webhook_id,
+                shop.store,
+                topic,
+                error,
+            )
+            return _Answer(503, "could not keep the delivery; try again")
         log.info(
             "webhooks.received webhook_id=%s store=%s topic=%s new=%s",
             webhook_id,

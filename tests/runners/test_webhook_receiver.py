@@ -14,6 +14,7 @@ import pytest
 
 from fulfilment.adapters.oms.shopify.webhooks import sign, verify
 from fulfilment.adapters.storage.memory import MemoryStorage
+from fulfilment.adapters.storage.sqlite import SQLiteSettings, SQLiteStorage
 from fulfilment.core.clock import ManualClock
 from fulfilment.core.domain import OrderState
 from fulfilment.runners.webhooks import ShopKeys, WebhookReceiver
@@ -312,3 +313,23 @@ def test_a_kept_delivery_is_read_into_the_order_store_after_the_answer() -> None
     kept = harness.storage.webhooks.get("wh-1")
     assert kept is not None
     assert kept.outcome == "inserted"
+
+
+def test_a_delivery_the_store_cannot_keep_is_answered_503_for_a_retry(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    storage = SQLiteStorage(SQLiteSettings(str(tmp_path / "db.sqlite3")))
+    storage.close()
+    receiver = WebhookReceiver(
+        shops={DOMAIN: ShopKeys("shemsiworld", (SECRET,))},
+        inbox=storage.webhooks,
+        clock=ManualClock(T0),
+    )
+    harness = Harness()
+    harness.receiver = receiver
+
+    with caplog.at_level(logging.ERROR):
+        answer = harness.post()
+
+    assert answer.status_code == 503
+    assert "webhooks.store_failed webhook_id=wh-1" in caplog.text
