@@ -77,7 +77,8 @@ _MONEY = {
     "total_outstanding": "totalOutstandingSet",
 }
 
-# Node paths back to payload paths, first match wins.
+# Node paths back to payload paths: a whole path by name, else each
+# pattern in turn.
 _PATHS = [
     (re.compile(r"^lineItems\.nodes\[(\d+)\]"), r"line_items[\1]"),
     (re.compile(r"^lineItems\b"), "line_items"),
