@@ -99,9 +99,9 @@ def process_webhooks(
         inbox.mark_processed(delivery_id, outcome, now)
     counts = Counter(outcome.split(":", 1)[0] for _, outcome in details)
     log.info(
-        "webhooks.processed deliveries=%d %s",
+        "webhooks.processed deliveries=%d%s",
         len(details),
-        " ".join(f"{k}={v}" for k, v in sorted(counts.items())),
+        "".join(f" {k}={v}" for k, v in sorted(counts.items())),
     )
     return WebhookReport(len(details), dict(counts), details, tuple(raised))
 
