@@ -57,6 +57,8 @@ __all__ = [
     "SurveyPage",
     "SurveySource",
     "TrackingBatch",
+    "WebhookDelivery",
+    "WebhookInbox",
 ]
 
 
@@ -711,6 +713,55 @@ class RateStore(Protocol):
         ...
 
 
+# --- pushed deliveries -------------------------------------------------------
+
+
+@attrs.frozen
+class WebhookDelivery:
+    """One delivery a source pushed to us (a Shopify webhook), kept exactly
+    as it came before it is answered, and read afterwards.
+
+    ``delivery_id`` is the source's id of the delivery, the same on every
+    retry of it, so a delivery is kept once however often it arrives.
+    ``store`` is the store handle the sender was verified for; ``body`` the
+    request body as text, unchanged.  ``processed_at`` and ``outcome`` are
+    set once the body has been read into the order store."""
+
+    delivery_id: str
+    channel: str
+    store: str
+    topic: str
+    received_at: datetime
+    body: str = attrs.field(repr=False)
+    triggered_at: datetime | None = None
+    processed_at: datetime | None = None
+    outcome: str | None = None
+
+    @property
+    def processed(self) -> bool:
+        return self.processed_at is not None
+
+
+class WebhookInbox(Protocol):
+    """Pushed deliveries, kept durably between receipt and processing."""
+
+    def receive(self, delivery: WebhookDelivery) -> bool:
+        """Keep *delivery*; True when it is new, False when a delivery with
+        its ``delivery_id`` is kept already (that one stays as it is)."""
+        ...
+
+    def get(self, delivery_id: str) -> WebhookDelivery | None: ...
+
+    def unprocessed(self, limit: int) -> list[WebhookDelivery]:
+        """Deliveries not processed yet, oldest receipt first (then by id)."""
+        ...
+
+    def mark_processed(self, delivery_id: str, outcome: str, now: datetime) -> bool:
+        """Record that *delivery_id* was read, with what came of it; False
+        when no such delivery is kept."""
+        ...
+
+
 class Storage(Protocol):
     """The stores a runner opens together on one database."""
 
@@ -721,5 +772,6 @@ class Storage(Protocol):
     attention: AttentionQueue
     nps: NpsStore
     rates: RateStore
+    webhooks: WebhookInbox
 
     def close(self) -> None: ...

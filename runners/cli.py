@@ -7,6 +7,7 @@
     demo [--orders FILE] [--data-dir DIR] [--json]
     run WORKER... | all
     schedule [WORKER...] [--every SECONDS] [--times N]
+    serve-webhooks [--host 127.0.0.1] [--port N]
     orders list [--state S] [--store H] [--json]
     orders show KEY [--json]
     explain-route KEY [--json]
@@ -146,6 +147,17 @@ def _parser() -> argparse.ArgumentParser:
         help="stop after this many rounds (0: never)",
     )
     schedule.set_defaults(handler=_schedule)
+
+    webhooks = commands.add_parser(
+        "serve-webhooks", help="receive Shopify webhooks until stopped"
+    )
+    webhooks.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (127.0.0.1)"
+    )
+    webhooks.add_argument(
+        "--port", type=_port, default=8088, help="port to listen on (8088; 0: any)"
+    )
+    webhooks.set_defaults(handler=_serve_webhooks)
 
     _inspection_commands(commands)
     return parser
@@ -337,6 +349,7 @@ def _secrets(config: Config) -> list[str]:
     found = []
     tables = [config.storage.settings] + [p.settings for p in config.partners.values()]
     tables += [s.source for s in config.stores.values()]
+    tables += [s.webhooks for s in config.stores.values() if s.webhooks]
     notifiers = (
         *config.sms.values(),
         *config.mail.values(),
@@ -432,6 +445,40 @@ def _schedule(args: argparse.Namespace) -> int:
                 break
             stop.wait(args.every)
         return 1 if failed else 0
+
+    return _with_app(args, body)
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0 to 65535)")
+    return int(text)
+
+
+def _serve_webhooks(args: argparse.Namespace) -> int:
+    """Serve the webhook receiver until interrupted (SIGINT or SIGTERM,
+    which uvicorn handles: it finishes the requests in flight and the
+    processing under way)."""
+    from .webhooks import bind, processor, receiver_for, serve
+
+    def body(app: App) -> int:
+        receiver = receiver_for(
+            app.config, app.storage.webhooks, app.clock, processor(app)
+        )
+        server = serve(receiver)
+        try:
+            sock = bind(args.host, args.port)
+        except OSError as error:
+            raise UsageError(
+                f"cannot listen on {args.host}:{args.port}: {error.strerror}"
+            ) from error
+        host, port = sock.getsockname()[:2]
+        print(
+            f"receiving webhooks on http://{host}:{port}{app.config.webhooks.path}",
+            flush=True,
+        )
+        server.run(sockets=[sock])
+        return 0
 
     return _with_app(args, body)
 

@@ -480,6 +480,51 @@ class RuleConfig:
     hold_reason: str = "no_partner_for_store"
 
 
+def _shop_domain(_: object, attribute: attrs.Attribute[Any], value: str) -> None:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]*\.[a-z]{2,}", value):
+        raise ValueError(
+            f"{attribute.name} {value!r} is not a host name such as "
+            "shemsiworld.myshopify.com"
+        )
+
+
+@attrs.frozen
+class StoreWebhooks:
+    """A store's ``[stores.<handle>.webhooks]`` table: how its pushed
+    deliveries are verified.  ``secret`` is the app's client secret (a
+    ``${ENV_VAR}``); during a rotation ``previous_secret`` is the old one,
+    still accepted until it is removed.  ``shop_domain`` is the
+    ``X-Shopify-Shop-Domain`` the store's deliveries carry (default:
+    ``<handle>.myshopify.com``)."""
+
+    secret: str = attrs.field(repr=False, validator=attrs.validators.min_len(1))
+    previous_secret: str | None = attrs.field(default=None, repr=False)
+    shop_domain: str | None = attrs.field(
+        default=None, validator=attrs.validators.optional(_shop_domain)
+    )
+
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(s for s in (self.secret, self.previous_secret) if s)
+
+
+@attrs.frozen
+class WebhooksConfig:
+    """The ``[webhooks]`` table of the receiver (``serve-webhooks``).
+    ``max_body_bytes`` refuses larger bodies with 413 before reading on;
+    ``book_on_receipt`` runs create-fulfilment-requests right after a
+    delivery brought a new or changed order in; ``batch`` is how many kept
+    deliveries one processing run reads."""
+
+    path: str = attrs.field(
+        default="/webhooks/shopify", validator=_matches(r"/[A-Za-z0-9/_-]*", "a path")
+    )
+    max_body_bytes: int = attrs.field(
+        default=1_048_576, validator=_between(1024, 2**26)
+    )
+    book_on_receipt: bool = False
+    batch: int = attrs.field(default=500, validator=_between(1, 10_000))
+
+
 @attrs.frozen
 class StoreConfig:
     """One shop.  ``partner`` is the delivery partner for all its orders
@@ -517,6 +562,12 @@ class StoreConfig:
         validator=attrs.validators.optional(lambda _, a, v: _budget(v, a.name)),
     )
     source: Any = None
+    webhooks: StoreWebhooks | None = None
+
+    def shop_domain(self, handle: str) -> str:
+        """The ``X-Shopify-Shop-Domain`` of this store's deliveries."""
+        configured = self.webhooks.shop_domain if self.webhooks else None
+        return configured or f"{handle}.myshopify.com"
 
 
 @attrs.frozen
@@ -561,6 +612,7 @@ class Config:
     links: Mapping[str, NotifierConfig] = attrs.field(factory=dict)
     rates: RatesConfig = RatesConfig()
     sandbox: Mapping[str, Any] = attrs.field(factory=dict)
+    webhooks: WebhooksConfig = WebhooksConfig()
 
     def discount_policy(self) -> DiscountPolicy:
         budgets = {
@@ -726,6 +778,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "notifications": NotificationsConfig,
     "nps": NpsConfig,
     "discounts": DiscountsConfig,
+    "webhooks": WebhooksConfig,
 }
 _NOTIFIERS = ("sms", "mail", "links", "surveys")
 
@@ -783,6 +836,7 @@ def _structure(
                     f"[{table}] (add a [{table}.{name}] table)"
                 )
     _check_marketplaces(stores, problems)
+    _check_webhooks(stores, problems)
     rates = _rates(data, adapters, path, problems)
     sections = {
         name: _plain(data.get(name, {}), cls, name, problems)
@@ -994,6 +1048,27 @@ def _check_marketplaces(stores: Mapping[str, Any], problems: list[str]) -> None:
                     "marketplace of the same account; its orders would be "
                     "booked twice"
                 )
+
+
+def _check_webhooks(stores: Mapping[str, StoreConfig], problems: list[str]) -> None:
+    """Webhooks are Shopify's, and each shop domain names one store: a
+    delivery is filed under the store its domain names."""
+    owners: dict[str, str] = {}
+    for handle, store in stores.items():
+        if store.webhooks is None:
+            continue
+        where = f"stores.{handle}.webhooks"
+        if store.channel != "shopify":
+            problems.append(
+                f"{where}: only shopify stores push webhooks, not {store.channel}"
+            )
+        domain = store.shop_domain(handle)
+        first = owners.setdefault(domain, handle)
+        if first != handle:
+            problems.append(
+                f"{where}.shop_domain: {domain} is already store {first!r}'s; "
+                "each shop domain names one store"
+            )
 
 
 def _beside(path: Path, options: dict[str, Any], cls: type[Any]) -> dict[str, Any]:

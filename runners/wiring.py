@@ -21,8 +21,10 @@ import attrs
 import httpx
 
 from fulfilment.adapters.hookspecs import AdapterContext
+from fulfilment.adapters.oms.shopify.webhooks import read_delivery
 from fulfilment.adapters.retry import RetryPolicy
 from fulfilment.core.clock import SystemClock
+from fulfilment.core.domain import Order
 from fulfilment.core.errors import FulfilmentError
 from fulfilment.core.ports import (
     Clock,
@@ -33,6 +35,7 @@ from fulfilment.core.ports import (
     StoreDiscounts,
     StoreFulfilments,
     SurveySource,
+    WebhookDelivery,
 )
 from fulfilment.core.rates import RatePlan
 from fulfilment.core.workers.cancel_bookings import cancel_bookings
@@ -48,6 +51,7 @@ from fulfilment.core.workers.fetch_nps_responses import (
     fetch_nps_responses,
 )
 from fulfilment.core.workers.notify_customers import StoreVoice, notify_customers
+from fulfilment.core.workers.process_webhooks import process_webhooks
 from fulfilment.core.workers.send_nps_form import SurveyVoice, send_nps_form
 from fulfilment.core.workers.update_store_fulfilments import (
     StoreFulfilmentSettings,
@@ -66,6 +70,7 @@ log = logging.getLogger(__name__)
 WORKERS = (
     "fetch-fx-rates",
     "fetch-new-orders",
+    "process-webhooks",
     "cancel-bookings",
     "create-fulfilment-requests",
     "fetch-fulfilment-status",
@@ -164,6 +169,35 @@ def _fetch_new_orders(app: App) -> dict[str, Any]:
         }
     failed = sorted(h for h, s in stores.items() if "error" in s)
     return {"worker": "fetch-new-orders", "stores": stores, "failed_stores": failed}
+
+
+def _process_webhooks(app: App) -> dict[str, Any]:
+    """Read the kept webhook deliveries into the order store (see
+    ``fulfilment.runners.webhooks``); nothing to do without any."""
+    plan = app.rate_plan()
+    stamp = None if plan is None else order_stamper(plan, app.storage.rates, app.clock)
+
+    def read(delivery: WebhookDelivery) -> Order | str:
+        store = app.config.stores.get(delivery.store)
+        if store is None:
+            return f"store {delivery.store!r} is no longer configured"
+        return read_delivery(delivery, country=store.country)
+
+    report = process_webhooks(
+        inbox=app.storage.webhooks,
+        read=read,
+        orders=app.storage.orders,
+        attention=app.storage.attention,
+        clock=app.clock,
+        limit=app.config.webhooks.batch,
+        stamp=stamp,
+    )
+    return {
+        "worker": "process-webhooks",
+        "processed": report.processed,
+        "outcomes": report.outcomes,
+        "attention": list(report.attention),
+    }
 
 
 def _fetch_fx_rates(app: App) -> dict[str, Any]:
@@ -401,6 +435,7 @@ def _notify_customers(app: App) -> dict[str, Any]:
 _RUNNERS: dict[str, Callable[[App], dict[str, Any]]] = {
     "fetch-fx-rates": _fetch_fx_rates,
     "fetch-new-orders": _fetch_new_orders,
+    "process-webhooks": _process_webhooks,
     "cancel-bookings": _cancel_bookings,
     "create-fulfilment-requests": _create_fulfilment_requests,
     "fetch-fulfilment-status": _fetch_fulfilment_status,

@@ -17,7 +17,12 @@ import attrs
 from fulfilment.core.domain import Order, OrderKey, OrderState, ensure_utc
 from fulfilment.core.errors import ConflictError
 from fulfilment.core.nps import DiscountCode, NpsResponse
-from fulfilment.core.ports import AttentionItem, Effect, EffectStatus
+from fulfilment.core.ports import (
+    AttentionItem,
+    Effect,
+    EffectStatus,
+    WebhookDelivery,
+)
 from fulfilment.core.rates import FxRate, RateType
 
 __all__ = [
@@ -29,6 +34,7 @@ __all__ = [
     "MemoryOrderStore",
     "MemoryRateStore",
     "MemoryStorage",
+    "MemoryWebhookInbox",
 ]
 
 
@@ -414,6 +420,41 @@ def _series(rate: FxRate) -> _Series:
     return (rate.source, rate.base, rate.quote, rate.rate_type)
 
 
+class MemoryWebhookInbox:
+    """Deliveries by id; the first delivery of an id stays."""
+
+    def __init__(self) -> None:
+        self._deliveries: dict[str, WebhookDelivery] = {}
+        self._lock = threading.Lock()
+
+    def receive(self, delivery: WebhookDelivery) -> bool:
+        with self._lock:
+            if delivery.delivery_id in self._deliveries:
+                return False
+            self._deliveries[delivery.delivery_id] = delivery
+            return True
+
+    def get(self, delivery_id: str) -> WebhookDelivery | None:
+        with self._lock:
+            return self._deliveries.get(delivery_id)
+
+    def unprocessed(self, limit: int) -> list[WebhookDelivery]:
+        with self._lock:
+            found = [d for d in self._deliveries.values() if not d.processed]
+        found.sort(key=lambda d: (d.received_at, d.delivery_id))
+        return found[: max(0, limit)]
+
+    def mark_processed(self, delivery_id: str, outcome: str, now: datetime) -> bool:
+        with self._lock:
+            kept = self._deliveries.get(delivery_id)
+            if kept is None:
+                return False
+            self._deliveries[delivery_id] = attrs.evolve(
+                kept, processed_at=ensure_utc(now), outcome=outcome
+            )
+            return True
+
+
 @attrs.define
 class MemoryStorage:
     orders: MemoryOrderStore = attrs.Factory(MemoryOrderStore)
@@ -423,6 +464,7 @@ class MemoryStorage:
     attention: MemoryAttentionQueue = attrs.Factory(MemoryAttentionQueue)
     nps: MemoryNpsStore = attrs.Factory(MemoryNpsStore)
     rates: MemoryRateStore = attrs.Factory(MemoryRateStore)
+    webhooks: MemoryWebhookInbox = attrs.Factory(MemoryWebhookInbox)
 
     def close(self) -> None:
         """Nothing to release."""

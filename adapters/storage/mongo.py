@@ -47,6 +47,7 @@ rates          ``(source, quote, rate_type, day)``   ``history`` of one series
 rates          ``(source, day)``                     ``history(source=…)``
 rates          ``(quote, day)``                      ``history(quote=…)``
 rates          ``(day)``                             ``history(start=…)``
+webhooks       ``(processed, received_at, _id)``     ``unprocessed``
 =============  ====================================  ============================
 
 The ``queued`` index ends with its range field, right after the
@@ -68,7 +69,8 @@ The unstamped orders' index holds the orders whose ``reporting_total`` is
 null or missing, the query asks for exactly that, so the orders stored
 before the stamp existed (no such field) are found with no migration.
 
-Order keys, ledger keys, lease and cursor names are unique as ``_id``.
+Order keys, ledger keys, lease and cursor names, and webhook delivery ids
+are unique as ``_id``.
 MongoDB keeps times to the millisecond: a time read back has lost its
 microseconds.  pymongo and BSON errors surface as ``StorageError``, chained;
 a lost compare-and-set as ``ConflictError``.
@@ -109,7 +111,12 @@ from pymongo.errors import ConfigurationError as PyMongoConfigurationError
 from fulfilment.core.domain import Order, OrderKey, OrderState, ensure_utc
 from fulfilment.core.errors import ConfigurationError, ConflictError, StorageError
 from fulfilment.core.nps import DiscountCode, NpsResponse
-from fulfilment.core.ports import AttentionItem, Effect, EffectStatus
+from fulfilment.core.ports import (
+    AttentionItem,
+    Effect,
+    EffectStatus,
+    WebhookDelivery,
+)
 from fulfilment.core.rates import FxRate, RateType
 
 from .documents import Document, as_utc, bson_converter, describe_error
@@ -124,6 +131,7 @@ __all__ = [
     "MongoRateStore",
     "MongoSettings",
     "MongoStorage",
+    "MongoWebhookInbox",
     "build",
 ]
 
@@ -855,6 +863,61 @@ def _rate_from(document: Mapping[str, Any]) -> FxRate:
     return bson_converter().structure(dict(document), FxRate)
 
 
+# --- pushed deliveries -------------------------------------------------------
+
+_RECEIPT_ORDER = [("received_at", ASCENDING), ("_id", ASCENDING)]
+
+
+class MongoWebhookInbox:
+    """Deliveries, ``_id`` the delivery id (so the first one kept stays),
+    with ``processed`` beside the converter's fields for the index
+    ``unprocessed``.  See ``WebhookInbox``."""
+
+    def __init__(self, collection: Collectionish) -> None:
+        self._webhooks = collection
+
+    @_translated
+    def receive(self, delivery: WebhookDelivery) -> bool:
+        document: Document = bson_converter().unstructure(delivery)
+        document["_id"] = document.pop("delivery_id")
+        document["processed"] = delivery.processed
+        try:
+            self._webhooks.insert_one(document)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    @_translated
+    def get(self, delivery_id: str) -> WebhookDelivery | None:
+        found = self._webhooks.find_one({"_id": delivery_id})
+        return None if found is None else _delivery_from(found)
+
+    @_translated
+    def unprocessed(self, limit: int) -> list[WebhookDelivery]:
+        if limit <= 0:
+            return []
+        found = (
+            self._webhooks.find({"processed": False}).sort(_RECEIPT_ORDER).limit(limit)
+        )
+        return [_delivery_from(document) for document in found]
+
+    @_translated
+    def mark_processed(self, delivery_id: str, outcome: str, now: datetime) -> bool:
+        changes = {
+            "processed": True,
+            "processed_at": ensure_utc(now),
+            "outcome": outcome,
+        }
+        done = self._webhooks.update_one({"_id": delivery_id}, {"$set": changes})
+        return done.matched_count == 1
+
+
+def _delivery_from(document: Mapping[str, Any]) -> WebhookDelivery:
+    fields = {k: v for k, v in document.items() if k != "processed"}
+    fields["delivery_id"] = fields.pop("_id")
+    return bson_converter().structure(fields, WebhookDelivery)
+
+
 # --- the bundle --------------------------------------------------------------
 
 
@@ -903,6 +966,7 @@ class MongoStorage:
             self.database["nps_surveyed"],
         )
         self.rates = MongoRateStore(self.database["rates"])
+        self.webhooks = MongoWebhookInbox(self.database["webhooks"])
 
     @_translated
     def ensure_indexes(self) -> None:
@@ -940,6 +1004,9 @@ class MongoStorage:
         )
         self._ensure_nps_indexes()
         self._ensure_rate_indexes()
+        self.database["webhooks"].create_index(
+            [("processed", 1), ("received_at", 1), ("_id", 1)], name="unprocessed"
+        )
 
     def _ensure_rate_indexes(self) -> None:
         rates = self.database["rates"]

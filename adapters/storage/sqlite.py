@@ -25,6 +25,8 @@ surveyed
 rates       source, base, quote, rate_type, day (unique together), rate,
             published_on, fetched_at (no document: the columns are the
             whole rate)
+webhooks    delivery_id (unique), processed (1 once read, else 0),
+            received_at
 ==========  =============================================================
 
 Times in columns are integer microseconds since the Unix epoch (UTC), so
@@ -57,7 +59,12 @@ from cattrs.errors import BaseValidationError
 from fulfilment.core.domain import Order, OrderKey, OrderState, ensure_utc
 from fulfilment.core.errors import ConfigurationError, ConflictError, StorageError
 from fulfilment.core.nps import DiscountCode, NpsResponse
-from fulfilment.core.ports import AttentionItem, Effect, EffectStatus
+from fulfilment.core.ports import (
+    AttentionItem,
+    Effect,
+    EffectStatus,
+    WebhookDelivery,
+)
 from fulfilment.core.rates import FxRate, RateType
 
 from .documents import as_utc, describe_error, json_converter
@@ -73,6 +80,7 @@ __all__ = [
     "SQLiteRateStore",
     "SQLiteSettings",
     "SQLiteStorage",
+    "SQLiteWebhookInbox",
     "build",
 ]
 
@@ -214,6 +222,20 @@ UPDATE orders
 CREATE INDEX orders_unstamped ON orders (placed_at, key) WHERE stamped = 0
 """
 
+# Pushed deliveries (Shopify webhooks), one per delivery id, kept before
+# they are answered.  The partial index holds only those not read yet, which
+# processing keeps few, in the order they are read.
+_WEBHOOKS = """
+CREATE TABLE IF NOT EXISTS webhooks (
+    delivery_id TEXT PRIMARY KEY,
+    processed INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    document TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS webhooks_unprocessed
+    ON webhooks (received_at, delivery_id) WHERE processed = 0
+"""
+
 _MIGRATIONS = (
     _V1_TABLES,
     _V2_OUTBOX,
@@ -221,6 +243,7 @@ _MIGRATIONS = (
     _V4_CANCELLED,
     _V5_NPS,
     _V6_RATES,
+    _WEBHOOKS,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -1112,6 +1135,71 @@ def _rate_from(row: Sequence[Any]) -> FxRate:
         ) from exc
 
 
+# --- pushed deliveries -------------------------------------------------------
+
+_INSERT_WEBHOOK = (
+    "INSERT INTO webhooks (delivery_id, processed, received_at, document) "
+    "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
+
+
+class SQLiteWebhookInbox:
+    """Deliveries, one row per delivery id; the first one kept stays (see
+    ``WebhookInbox``)."""
+
+    def __init__(self, database: SQLiteDatabase) -> None:
+        self._db = database
+
+    def receive(self, delivery: WebhookDelivery) -> bool:
+        row = (
+            delivery.delivery_id,
+            int(delivery.processed),
+            _micros(delivery.received_at),
+            _delivery_json(delivery),
+        )
+        with self._db.write() as conn:
+            return conn.execute(_INSERT_WEBHOOK, row).rowcount == 1
+
+    def get(self, delivery_id: str) -> WebhookDelivery | None:
+        with self._db.read() as conn:
+            found = conn.execute(
+                "SELECT document FROM webhooks WHERE delivery_id = ?", (delivery_id,)
+            ).fetchone()
+        return None if found is None else _read(found[0], WebhookDelivery)
+
+    def unprocessed(self, limit: int) -> list[WebhookDelivery]:
+        """Oldest receipt first (index ``webhooks_unprocessed``)."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                "SELECT document FROM webhooks WHERE processed = 0 "
+                "ORDER BY received_at, delivery_id LIMIT ?",
+                (max(0, limit),),
+            ).fetchall()
+        return [_read(document, WebhookDelivery) for (document,) in rows]
+
+    def mark_processed(self, delivery_id: str, outcome: str, now: datetime) -> bool:
+        with self._db.write() as conn:
+            found = conn.execute(
+                "SELECT document FROM webhooks WHERE delivery_id = ?", (delivery_id,)
+            ).fetchone()
+            if found is None:
+                return False
+            done = attrs.evolve(
+                _read(found[0], WebhookDelivery),
+                processed_at=ensure_utc(now),
+                outcome=outcome,
+            )
+            conn.execute(
+                "UPDATE webhooks SET processed = 1, document = ? WHERE delivery_id = ?",
+                (_delivery_json(done), delivery_id),
+            )
+            return True
+
+
+def _delivery_json(delivery: WebhookDelivery) -> str:
+    return json.dumps(json_converter().unstructure(delivery))
+
+
 # --- the bundle --------------------------------------------------------------
 
 
@@ -1127,6 +1215,7 @@ class SQLiteStorage:
         self.attention = SQLiteAttentionQueue(self.database)
         self.nps = SQLiteNpsStore(self.database)
         self.rates = SQLiteRateStore(self.database)
+        self.webhooks = SQLiteWebhookInbox(self.database)
 
     def close(self) -> None:
         self.database.close()

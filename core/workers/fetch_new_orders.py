@@ -30,7 +30,13 @@ from ..ports import (
     SourceWindow,
 )
 
-__all__ = ["IntakeReport", "IntakeSettings", "cursor_name", "fetch_new_orders"]
+__all__ = [
+    "IntakeReport",
+    "IntakeSettings",
+    "cursor_name",
+    "fetch_new_orders",
+    "store_orders",
+]
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +131,22 @@ def fetch_new_orders(
         " ".join(f"{k}={v}" for k, v in sorted(outcomes.items())),
     )
     return report
+
+
+def store_orders(
+    fetched: tuple[Order, ...],
+    *,
+    orders: OrderStore,
+    attention: AttentionQueue,
+    now: datetime,
+    stamp: Stamp | None = None,
+) -> tuple[list[Merge], list[str]]:
+    """Fold orders read outside a paged run (a pushed webhook) into *orders*
+    exactly as a page is folded: newest version per key, merged with what
+    is stored, written with compare-and-set.  The merges, and the attention
+    items raised (``key:reason``)."""
+    merges = _store_page(fetched, orders, now, stamp)
+    return merges, _raise_attention(merges, attention, now)
 
 
 def _window(

@@ -91,6 +91,7 @@ from .shopify_fulfilment import (
     order_lines,
     order_number,
 )
+from .shopify_webhooks import WebhookOutbox
 
 __all__ = [
     "MAX_PAGE_SIZE",
@@ -139,6 +140,9 @@ class ShopifySimulator(Simulator):
         self.max_cost = max_cost
         self.monotonic = monotonic
         self._buckets: dict[str, _Bucket] = {}
+        # Webhooks of the changes made through the methods below; see
+        # shopify_webhooks.py.
+        self.webhooks = WebhookOutbox()
         super().__init__(data_dir=data_dir, clock=clock)
 
     def initial_state(self) -> dict[str, Any]:
@@ -337,6 +341,7 @@ class ShopifySimulator(Simulator):
             shop = self.state["stores"].setdefault(store, _store_state(store, []))
             shop["orders"].append(copy.deepcopy(dict(node)))
             self.save()
+            self.webhooks.order_changed(store, "orders/create", shop["orders"][-1])
             return copy.deepcopy(shop["orders"][-1])
 
     def update_order(self, store: str, order_id: str | int, **changes: Any) -> Node:
@@ -345,7 +350,7 @@ class ShopifySimulator(Simulator):
         with self.lock:
             node = self._find(store, order_id)
             node.update(copy.deepcopy(changes))
-            return self._touched(node)
+            return self._touched(node, store)
 
     def cancel_order(
         self, store: str, order_id: str | int, reason: str = "CUSTOMER"
@@ -364,7 +369,9 @@ class ShopifySimulator(Simulator):
                 line["currentQuantity"] = 0
             _set_amount(node, "currentTotalPriceSet", Decimal(0))
             _set_amount(node, "totalOutstandingSet", Decimal(0))
-            return self._touched(node)
+            touched = self._touched(node, store)
+            self.webhooks.order_changed(store, "orders/cancelled", node)
+            return touched
 
     def edit_remove_line(
         self, store: str, order_id: str | int, line_id: str | int
@@ -386,7 +393,7 @@ class ShopifySimulator(Simulator):
             _set_amount(node, "currentTotalPriceSet", current)
             if _amount(node.get("totalOutstandingSet")) > 0:
                 _set_amount(node, "totalOutstandingSet", current)
-            return self._touched(node)
+            return self._touched(node, store)
 
     def reset(
         self, *, orders: Mapping[str, Sequence[Node]] | None = None, seed: bool = False
@@ -433,9 +440,10 @@ class ShopifySimulator(Simulator):
                 return node
         raise KeyError(f"no order {order_id!r} in sandbox store {store!r}")
 
-    def _touched(self, node: Node) -> Node:
+    def _touched(self, node: Node, store: str) -> Node:
         node["updatedAt"] = _iso(self.clock.now())
         self.save()
+        self.webhooks.order_changed(store, "orders/updated", node)
         return copy.deepcopy(node)
 
 

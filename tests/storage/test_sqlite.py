@@ -370,7 +370,7 @@ def test_a_version_1_file_is_upgraded_in_place(
 
     with sqlite3.connect(version_1_file) as conn:
         (version,) = conn.execute("PRAGMA user_version").fetchone()
-    assert SCHEMA_VERSION == 6
+    assert SCHEMA_VERSION == 7
     assert version == SCHEMA_VERSION
     assert shape(version_1_file) == shape(str(tmp_path / "new.db"))
 
@@ -428,6 +428,7 @@ def test_an_upgraded_file_finds_the_orders_cancelled_before_it(
 # so today's schema without the additions of the versions after N is the
 # schema version N wrote.
 UNDO = {
+    7: "DROP TABLE webhooks;",
     6: "DROP TABLE rates; DROP INDEX orders_unstamped; "
     "ALTER TABLE orders DROP COLUMN stamped;",
     5: "DROP TABLE nps_responses; DROP TABLE nps_discounts; DROP TABLE nps_surveyed;",
