@@ -174,6 +174,5 @@ def record_booking(
 
 
 def _resolve_all(attention: AttentionQueue, key: OrderKey, now: datetime) -> None:
-    for item in attention.open_items():
-        if item.subject == str(key):
-            attention.resolve(item.subject, item.reason, now)
+    for item in attention.open_items(subject=str(key)):
+        attention.resolve(item.subject, item.reason, now)
