@@ -7,9 +7,9 @@ Everything that needs a person is one kind of item
 partner's own, where a partner spoke), and an ID to act on it by.
 
 An ID is the item's (subject, reason) hashed to ten base-32 characters,
-then a dash and which time that pair was raised: ``k3v9w2mq7d-1``.  The
+then a dash and which time that pair was raised: ``rr4lrugit5-1``.  The
 same open problem raised again keeps its ID (its message is refreshed);
-raised again after it was resolved, it is a new item, ``k3v9w2mq7d-2``, and
+raised again after it was resolved, it is a new item, ``rr4lrugit5-2``, and
 the old one stays in the history with its note.  The ID is the same on
 every store and every machine, so it can be pasted into a ticket, a chat or
 a shell.  Fifty bits keep two pairs from sharing a prefix in practice (one

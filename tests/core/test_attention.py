@@ -170,3 +170,11 @@ def test_the_reasons_intake_and_booking_hand_on_are_in_the_catalogue() -> None:
     }
 
     assert handed_on - set(REASONS) == set()
+
+
+def test_the_docs_list_every_reason_code() -> None:
+    page = (CORE.parent / "docs" / "attention.md").read_text(encoding="utf-8")
+
+    missing = [code for code in REASONS if f"| `{code}` |" not in page]
+
+    assert missing == []
