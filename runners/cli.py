@@ -210,7 +210,7 @@ def _attention_commands(commands: Any) -> None:
     )
     att_list.add_argument("--store", help="one store handle")
     att_list.add_argument(
-        "--limit", type=_count, default=500, help="at most this many (500)"
+        "--limit", type=_at_least_one, default=500, help="at most this many (500)"
     )
     att_list.add_argument("--json", action="store_true")
     att_list.set_defaults(handler=_attention_list)
@@ -321,6 +321,13 @@ def _positive(text: str) -> float:
     value = float(text)
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"must be a number above 0, not {text}")
+    return value
+
+
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {text}")
     return value
 
 

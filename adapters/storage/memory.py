@@ -319,7 +319,7 @@ class MemoryAttentionQueue:
                 and (subject is None or i.subject == subject)
             ]
         found.sort(key=lambda i: (i.raised_at, i.subject, i.reason))
-        return found if limit is None else found[:limit]
+        return found if limit is None else found[: max(limit, 0)]
 
     def get(self, item_id: str) -> AttentionItem | None:
         return self._items.get(item_id)

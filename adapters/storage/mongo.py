@@ -657,6 +657,8 @@ class MongoAttentionQueue:
         limit: int | None = None,
     ) -> list[AttentionItem]:
         """Open items, oldest first."""
+        if limit is not None and limit <= 0:
+            return []  # to MongoDB, a limit of 0 means none
         where: dict[str, Any] = {"resolved_at": None}
         for field, value in (("code", reason), ("store", store), ("subject", subject)):
             if value is not None:

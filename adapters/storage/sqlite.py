@@ -902,7 +902,7 @@ class SQLiteAttentionQueue:
             if value is not None:
                 where.append(f"{column} = ?")
                 values.append(value)
-        values.append(-1 if limit is None else limit)
+        values.append(-1 if limit is None else max(limit, 0))
         sql = (
             f"SELECT document FROM attention WHERE {' AND '.join(where)} "  # noqa: S608
             "ORDER BY raised_at, subject, reason LIMIT ?"

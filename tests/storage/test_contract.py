@@ -945,6 +945,7 @@ def test_open_items_filter_by_reason_code_store_and_subject(
     ]
     assert len(queue.open_items(subject="partner:flextock")) == 2
     assert len(queue.open_items(limit=3)) == 3
+    assert queue.open_items(limit=0) == []
     assert queue.open_items(reason="no_partner_for_store") == []
 
 
