@@ -126,46 +126,45 @@ def _catalogue(*reasons: Reason) -> Mapping[str, Reason]:
     return {r.code: r for r in reasons}
 
 
-R = Retry
 REASONS: Mapping[str, Reason] = _catalogue(
     # --- orders and bookings
     Reason(
         "malformed_order",
         "the order could not be read in full from its store",
         "fix the order in the store; the next fetch reads it again",
-        R.BY_HAND,
+        Retry.BY_HAND,
     ),
     Reason(
         "order_not_bookable",
         "the order cannot be booked as it is (bad data, an amount no "
         "courier can collect, a partner that cannot take it)",
         "fix the order or the config, then retry it",
-        R.BOOKING,
+        Retry.BOOKING,
     ),
     Reason(
         "rejected_by_partner",
         "the partner refused the booking; its words are in the message",
         "fix what the partner names (address, phone, city), then retry",
-        R.BOOKING,
+        Retry.BOOKING,
     ),
     Reason(
         "booking_failed_repeatedly",
         "the partner failed every attempt to book the order",
         "check the partner is up, then retry",
-        R.BOOKING,
+        Retry.BOOKING,
     ),
     Reason(
         "booking_outcome_unknown",
         "a booking got no answer: a parcel may exist at the partner",
         "look in the partner's portal: record the parcel "
         "(attention record) if it is there, else retry",
-        R.BOOKING,
+        Retry.BOOKING,
     ),
     Reason(
         "booking_crashed",
         "booking stopped on an unexpected error: a parcel may exist",
         "look in the partner's portal, then record the parcel or retry",
-        R.BOOKING,
+        Retry.BOOKING,
     ),
     Reason(
         "no_partner_for_store",
@@ -173,64 +172,64 @@ REASONS: Mapping[str, Reason] = _catalogue(
         "they are held",
         "configure a partner for the store, or resolve with a note while "
         "its orders are meant to wait",
-        R.BY_HAND,
+        Retry.BY_HAND,
     ),
     Reason(
         "partner_not_configured",
         "parcels or orders name a partner the config no longer has",
         "configure the partner again, or record the parcels by hand",
-        R.BY_HAND,
+        Retry.BY_HAND,
     ),
     Reason(
         "partner_unavailable",
         "the partner refused our credentials or contract; work with it "
         "paused for the run",
         "fix the credentials; work resumes by itself",
-        R.BY_ITSELF,
+        Retry.BY_ITSELF,
     ),
     Reason(
         "edited_after_booking",
         "the order changed in the store after it was booked",
         "change the parcel at the partner to match, then resolve",
-        R.BY_HAND,
+        Retry.BY_HAND,
     ),
     Reason(
         "fulfiller_changed",
         "the store says another fulfiller now ships the order",
         "check no parcel is sent twice, then resolve",
-        R.BY_HAND,
+        Retry.BY_HAND,
     ),
     Reason(
         "cancelled_after_booking",
         "the order was cancelled after it was booked and the partner "
         "could not cancel the parcel",
         "cancel the parcel at the partner, then resolve",
-        R.BY_HAND,
+        Retry.BY_HAND,
     ),
     Reason(
         "cancelled_after_delivery",
         "the order was cancelled after it was delivered",
         "arrange the return or refund with the customer, then resolve",
-        R.BY_HAND,
+        Retry.BY_HAND,
     ),
     Reason(
         "cancelled_after_return",
         "the order was cancelled after its parcel came back",
         "check the stock came back, then resolve",
-        R.BY_HAND,
+        Retry.BY_HAND,
     ),
     # --- tracking
     Reason(
         "unknown_tracking_code",
         "a partner reported a status code its table does not know",
         "add the code to the partner's status table; retry re-polls",
-        R.REPOLL,
+        Retry.REPOLL,
     ),
     Reason(
         "tracking_stale",
         "no news from the partner about a parcel for days",
         "ask the partner about the parcel; retry re-polls it next run",
-        R.REPOLL,
+        Retry.REPOLL,
     ),
     # --- customer messages, store reports, the feedback loop
     Reason(
@@ -238,91 +237,90 @@ REASONS: Mapping[str, Reason] = _catalogue(
         "an SMS or e-mail may or may not have gone out",
         "check with the provider or the customer; resend only if it "
         "did not arrive (retry --resend), else resolve",
-        R.RESEND,
+        Retry.RESEND,
     ),
     Reason(
         "provider_unavailable",
         "the SMS or e-mail provider refused our credentials or account",
         "fix the provider's settings; notices wait and go out by themselves",
-        R.BY_ITSELF,
+        Retry.BY_ITSELF,
     ),
     Reason(
         "short_links_unavailable",
         "the link shortener failed; messages carry the long link",
         "fix the shortener's settings or quota",
-        R.BY_ITSELF,
+        Retry.BY_ITSELF,
     ),
     Reason(
         "store_fulfilment_refused",
         "the store refused to record a parcel's tracking number",
         "record the tracking number in the store by hand, then resolve",
-        R.BY_HAND,
+        Retry.BY_HAND,
     ),
     Reason(
         "store_fulfilment_crashed",
         "reporting a parcel to the store stopped on an unexpected error",
         "check the order in the store; retry --resend if the tracking "
         "number is missing there, else resolve",
-        R.RESEND,
+        Retry.RESEND,
     ),
     Reason(
         "store_unavailable",
         "the store refused our credentials or access",
         "fix the store's token or scopes; reports wait and go out by themselves",
-        R.BY_ITSELF,
+        Retry.BY_ITSELF,
     ),
     Reason(
         "nps_unmatched",
         "a survey answer names no order we know",
         "find the order by hand if you can, then resolve",
-        R.BY_HAND,
+        Retry.BY_HAND,
     ),
     Reason(
         "discount_budget",
         "a store's monthly discount budget would be exceeded",
         "raise the budget in the config, or thank customers by hand",
-        R.BY_HAND,
+        Retry.BY_HAND,
     ),
     Reason(
         "discount_code_clash",
         "a discount code is already used in the store",
         "thank the customer with a code made by hand, then resolve",
-        R.BY_HAND,
+        Retry.BY_HAND,
     ),
     Reason(
         "discount_refused",
         "the store refused a discount code; its words are in the message",
         "thank the customer with a code made by hand, then resolve",
-        R.BY_HAND,
+        Retry.BY_HAND,
     ),
     Reason(
         "discount_crashed",
         "creating a discount code stopped on an unexpected error",
         "check the store's discounts; retry --resend if the code is "
         "missing there, else resolve",
-        R.RESEND,
+        Retry.RESEND,
     ),
     Reason(
         "discounts_unavailable",
         "the store refused our credentials for discount codes",
         "fix the store's token or scopes; codes wait and are made by themselves",
-        R.BY_ITSELF,
+        Retry.BY_ITSELF,
     ),
     # --- reference rates
     Reason(
         "rate_source_failed",
         "a rate source could not be read",
         "nothing, if it is a passing outage; the next run asks again",
-        R.BY_ITSELF,
+        Retry.BY_ITSELF,
     ),
     Reason(
         "rate_not_published",
         "a rate source published no rate for a currency",
         "check the currency is one the source carries, or add a source",
-        R.BY_HAND,
+        Retry.BY_HAND,
     ),
 )
-del R
 
 
 def describe(reason: str) -> Reason | None:
