@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 
+from .attention import attention_id, reason_code, subject_store
 from .domain import Booking, Order, OrderKey, OrderState, Problem, TrackingEvent
 from .rates import FxRate, PublishedRates, RateType
 
@@ -601,8 +602,15 @@ class LeaseStore(Protocol):
 
 @attrs.frozen
 class AttentionItem:
-    """Something a person must look at.  One open item per (subject,
-    reason); raising it again refreshes its message."""
+    """Something a person must look at (see :mod:`fulfilment.core.attention`).
+
+    One open item per (subject, reason); raising it again refreshes its
+    message and keeps its ID.  ``occurrence`` counts the times the pair
+    was raised anew after being resolved: the store sets it.  ``effect``
+    names the ledger entry the item is about, when there is one (an
+    uncertain notice), so an operator's resend can queue it again.  A
+    resolved item keeps who closed it and their note; the connector
+    closing an item whose condition cleared leaves both unset."""
 
     subject: str
     reason: str
@@ -610,14 +618,69 @@ class AttentionItem:
     raised_at: datetime
     problems: tuple[Problem, ...] = ()
     resolved_at: datetime | None = None
+    occurrence: int = 1
+    effect: str | None = None
+    note: str | None = None
+    resolved_by: str | None = None
+
+    @property
+    def id(self) -> str:
+        return attention_id(self.subject, self.reason, self.occurrence)
+
+    @property
+    def code(self) -> str:
+        """The reason's catalogue code (without its detail)."""
+        return reason_code(self.reason)
+
+    @property
+    def store(self) -> str | None:
+        return subject_store(self.subject)
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
 
 
 class AttentionQueue(Protocol):
-    def raise_item(self, item: AttentionItem) -> None: ...
+    """Items that need a person, open and resolved."""
 
-    def open_items(self) -> list[AttentionItem]: ...
+    def raise_item(self, item: AttentionItem) -> AttentionItem:
+        """Open *item*, or refresh the open item of its (subject, reason)
+        (message, time, problems, effect), keeping that item's ID; the item
+        as stored.  A pair raised after its item was resolved opens a new
+        item with the next occurrence."""
+        ...
 
-    def resolve(self, subject: str, reason: str, now: datetime) -> bool: ...
+    def open_items(
+        self,
+        *,
+        reason: str | None = None,
+        store: str | None = None,
+        subject: str | None = None,
+        limit: int | None = None,
+    ) -> list[AttentionItem]:
+        """Open items oldest first (then by subject and reason), of one
+        reason code (``unknown_tracking_code`` matches every code's item),
+        one store (:func:`~fulfilment.core.attention.subject_store`) and
+        one subject, at most *limit* of them."""
+        ...
+
+    def get(self, item_id: str) -> AttentionItem | None:
+        """The item with *item_id*, open or resolved."""
+        ...
+
+    def resolve(self, subject: str, reason: str, now: datetime) -> bool:
+        """Close the open item of (subject, reason) because its condition
+        cleared; False when there is none."""
+        ...
+
+    def resolve_id(
+        self, item_id: str, now: datetime, *, note: str, by: str | None = None
+    ) -> AttentionItem | None:
+        """Close the open item *item_id* on a person's word: *note* (not
+        blank, else ``InvalidNote``) and who they are are kept with it.
+        The closed item; None when no open item has that ID."""
+        ...
 
 
 class NpsStore(Protocol):

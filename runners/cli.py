@@ -11,7 +11,11 @@
     orders list [--state S] [--store H] [--json]
     orders show KEY [--json]
     explain-route KEY [--json]
-    attention list [--json] | attention retry KEY | attention resolve SUBJECT REASON
+    attention list [--reason CODE] [--store H] [--json]
+    attention show ID [--json]
+    attention retry ID [--resend] | attention retry KEY
+    attention resolve ID --note TEXT
+    attention record KEY PARTNER REFERENCE [--label-url URL]
     customers opt-out ADDRESS [--reason TEXT] | customers opt-in ADDRESS
     report [--store H] [--month YYYY-MM] [--json]
     status [--json]
@@ -19,14 +23,15 @@
     plugins [--json]
     sandbox serve [--data-dir DIR]
 
-Exit codes: 0 success, 1 a worker or command failed, 2 bad usage or
-configuration.
+Exit codes: 0 success, 1 a worker or command failed (or what an operator
+named is missing or cannot be acted on), 2 bad usage or configuration.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import getpass
 import json
 import math
 import os
@@ -43,6 +48,7 @@ from typing import Any, TextIO
 import phonenumbers
 
 from fulfilment.adapters.validators import mail_address_problem
+from fulfilment.core.attention import REASONS, InvalidNote, check_note, is_attention_id
 from fulfilment.core.domain import OrderKey, OrderState
 from fulfilment.core.errors import ConfigurationError, FulfilmentError
 from fulfilment.core.masking import mask_email, mask_phone
@@ -53,6 +59,8 @@ from fulfilment.core.operations import (
     NotRetryable,
     check_record,
     record_booking,
+    resolve_item,
+    retry_item,
     retry_order,
 )
 from fulfilment.core.ports import EffectStatus
@@ -185,29 +193,7 @@ def _inspection_commands(commands: Any) -> None:
     route.add_argument("--json", action="store_true")
     route.set_defaults(handler=_explain_route)
 
-    attention = _group(commands, "attention", "what needs a person")
-    att_list = attention.add_parser("list", help="open attention items")
-    att_list.add_argument("--json", action="store_true")
-    att_list.set_defaults(handler=_attention_list)
-    retry = attention.add_parser(
-        "retry", help="send an order back to booking after fixing or checking it"
-    )
-    retry.add_argument("key")
-    retry.set_defaults(handler=_attention_retry)
-    record = attention.add_parser(
-        "record", help="record a parcel found at the partner for an order"
-    )
-    record.add_argument("key")
-    record.add_argument("partner", help="partner name as configured, e.g. aramex")
-    record.add_argument("reference", help="the partner's reference (AWB)")
-    record.add_argument("--label-url")
-    record.set_defaults(handler=_attention_record)
-    resolve = attention.add_parser(
-        "resolve", help="close an item without touching the order"
-    )
-    resolve.add_argument("subject")
-    resolve.add_argument("reason")
-    resolve.set_defaults(handler=_attention_resolve)
+    _attention_commands(commands)
 
     _customer_commands(commands)
 
@@ -232,6 +218,60 @@ def _inspection_commands(commands: Any) -> None:
         "--data-dir", type=Path, help="simulator state (default: from the config)"
     )
     serve.set_defaults(handler=_sandbox_serve)
+
+
+def _attention_commands(commands: Any) -> None:
+    """The one queue of what needs a person, acted on by item ID."""
+    attention = _group(commands, "attention", "what needs a person")
+    att_list = attention.add_parser("list", help="open attention items, oldest first")
+    att_list.add_argument(
+        "--reason", metavar="CODE", help="one reason code (see docs/attention.md)"
+    )
+    att_list.add_argument("--store", help="one store handle")
+    att_list.add_argument(
+        "--limit", type=_at_least_one, default=500, help="at most this many (500)"
+    )
+    att_list.add_argument("--json", action="store_true")
+    att_list.set_defaults(handler=_attention_list)
+    show = attention.add_parser("show", help="one item in full, open or resolved")
+    show.add_argument("id", help="the item's ID, as attention list shows it")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=_attention_show)
+    retry = attention.add_parser(
+        "retry", help="do what retry means for the item's reason"
+    )
+    retry.add_argument(
+        "target", metavar="ID", help="an item ID (or an order key: retry its booking)"
+    )
+    retry.add_argument(
+        "--resend",
+        action="store_true",
+        help="queue an uncertain message or report again, after checking it "
+        "did not happen",
+    )
+    retry.add_argument("--by", help="who acts (default: the login name)")
+    retry.add_argument("--json", action="store_true")
+    retry.set_defaults(handler=_attention_retry)
+    record = attention.add_parser(
+        "record", help="record a parcel found at the partner for an order"
+    )
+    record.add_argument("key")
+    record.add_argument("partner", help="partner name as configured, e.g. aramex")
+    record.add_argument("reference", help="the partner's reference (AWB)")
+    record.add_argument("--label-url")
+    record.set_defaults(handler=_attention_record)
+    resolve = attention.add_parser(
+        "resolve", help="close an item with a note, without touching anything else"
+    )
+    resolve.add_argument(
+        "target", nargs="+", metavar="ID", help="an item ID (or SUBJECT REASON)"
+    )
+    resolve.add_argument(
+        "--note", required=True, help="what was done, or why nothing needs doing"
+    )
+    resolve.add_argument("--by", help="who acts (default: the login name)")
+    resolve.add_argument("--json", action="store_true")
+    resolve.set_defaults(handler=_attention_resolve)
 
 
 def _customer_commands(commands: Any) -> None:
@@ -300,6 +340,13 @@ def _positive(text: str) -> float:
     value = float(text)
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"must be a number above 0, not {text}")
+    return value
+
+
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {text}")
     return value
 
 
@@ -543,7 +590,7 @@ def _orders_show(args: argparse.Namespace) -> int:
         view = views.order_show_json(
             order,
             app.storage.ledger.for_subject(str(order.key)),
-            app.storage.attention.open_items(),
+            app.storage.attention.open_items(subject=str(order.key)),
         )
         if args.json:
             _print_json(view)
@@ -600,30 +647,67 @@ def _plugins(args: argparse.Namespace) -> int:
 
 
 def _attention_list(args: argparse.Namespace) -> int:
+    if args.reason is not None and args.reason not in REASONS:
+        raise UsageError(
+            f"no reason code {args.reason!r}; the codes are: {', '.join(REASONS)}"
+        )
+
     def body(app: App) -> int:
-        items = app.storage.attention.open_items()
+        _known_store(app, args.store)
+        items = app.storage.attention.open_items(
+            reason=args.reason, store=args.store, limit=args.limit
+        )
+        now = app.clock.now()
+        shown = [views.attention_json(i, now) for i in items]
         if args.json:
-            _print_json([views.attention_json(i) for i in items])
+            _print_json(shown)
         else:
-            for item in items:
-                print(f"{item.subject}  {item.reason}\n    {item.message}")
-            if not items:
-                print("nothing needs attention")
+            print(views.attention_list_text(shown))
+        return 0
+
+    return _with_app(args, body)
+
+
+def _attention_show(args: argparse.Namespace) -> int:
+    def body(app: App) -> int:
+        item = app.storage.attention.get(args.id.strip().lower())
+        if item is None:
+            print(f"no attention item {args.id}", file=sys.stderr)
+            return 1
+        view = views.attention_show_json(item, app.clock.now())
+        if args.json:
+            _print_json(view)
+        else:
+            print(views.attention_show_text(view))
         return 0
 
     return _with_app(args, body)
 
 
 def _attention_retry(args: argparse.Namespace) -> int:
+    by = args.by or _login()
+
     def act(app: App) -> str:
-        order = retry_order(
-            key=_key(args.key),
+        if not is_attention_id(args.target.strip().lower()):
+            # An order key, as before items had IDs: retry its booking.
+            order = retry_order(
+                key=_key(args.target),
+                orders=app.storage.orders,
+                ledger=app.storage.ledger,
+                attention=app.storage.attention,
+                now=app.clock.now(),
+                by=by,
+            )
+            return f"{order.key}: back to {order.state}; the next booking run takes it"
+        return retry_item(
+            item_id=args.target,
             orders=app.storage.orders,
             ledger=app.storage.ledger,
             attention=app.storage.attention,
             now=app.clock.now(),
+            resend=args.resend,
+            by=by,
         )
-        return f"{order.key}: back to {order.state}; the next booking run takes it"
 
     return _operator_action(args, act)
 
@@ -669,27 +753,66 @@ def _attention_record(args: argparse.Namespace) -> int:
 
 
 def _operator_action(args: argparse.Namespace, act: Callable[[App], str]) -> int:
-    """Run an operator's change to one order; an order that is missing or in
-    the wrong state is a plain message and exit status 1."""
+    """Run an operator's change; an order or item that is missing or in the
+    wrong state is a plain message and exit status 1."""
 
     def body(app: App) -> int:
         try:
-            print(act(app))
+            done = act(app)
         except (LookupError, NotRetryable) as error:
             print(str(error).strip("'\""), file=sys.stderr)
             return 1
+        if getattr(args, "json", False):
+            _print_json({"done": done})
+        else:
+            print(done)
         return 0
 
     return _with_app(args, body)
 
 
 def _attention_resolve(args: argparse.Namespace) -> int:
-    def body(app: App) -> int:
-        done = app.storage.attention.resolve(args.subject, args.reason, app.clock.now())
-        print("resolved" if done else "no such open item")
-        return 0 if done else 1
+    if len(args.target) > 2:
+        raise UsageError("resolve takes an item ID (or a subject and a reason)")
+    try:
+        note = check_note(args.note)
+    except InvalidNote as error:
+        raise UsageError(str(error)) from None
+    if _CONTROL.search(note):
+        raise UsageError("the note must be one line, without control characters")
+    by = args.by or _login()
 
-    return _with_app(args, body)
+    def act(app: App) -> str:
+        item_id = args.target[0]
+        if len(args.target) == 2:
+            subject, reason = args.target
+            found = [
+                i
+                for i in app.storage.attention.open_items(subject=subject)
+                if i.reason == reason
+            ]
+            if not found:
+                raise LookupError(f"no open item {subject} {reason}")
+            item_id = found[0].id
+        closed = resolve_item(
+            item_id=item_id,
+            note=note,
+            attention=app.storage.attention,
+            now=app.clock.now(),
+            by=by,
+        )
+        return f"{closed.id} resolved: {closed.subject} {closed.reason}"
+
+    return _operator_action(args, act)
+
+
+def _login() -> str | None:
+    """Who runs the command, for the item's history; None when the system
+    cannot say (no login name in a container)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
 
 
 def _month(text: str) -> str:

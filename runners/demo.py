@@ -592,7 +592,7 @@ def print_summary(summary: dict[str, Any]) -> None:
     for held in summary["held"]:
         print(f"held:        {held['key']} ({held['reason']})")
     for item in summary["attention"]:
-        print(f"attention:   {item['subject']} [{item['reason']}]")
+        print(f"attention:   {item['id']}  {item['subject']} [{item['reason']}]")
         print(f"             {item['message']}")
     program = sys.argv[0] if sys.argv[0].endswith("fulfilment") else "fulfilment"
     print(

@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TextIO
 
+from fulfilment.core.attention import describe
 from fulfilment.core.domain import Order, OrderState, Shipment
 from fulfilment.core.masking import mask_email, mask_phone, mask_text
 from fulfilment.core.notices import NOTICE
@@ -35,7 +36,11 @@ from fulfilment.core.rates import (
 from fulfilment.core.states import ACTIVE_DELIVERY
 
 __all__ = [
+    "age_text",
     "attention_json",
+    "attention_list_text",
+    "attention_show_json",
+    "attention_show_text",
     "order_json",
     "order_show_json",
     "order_show_text",
@@ -207,14 +212,95 @@ def orders_summary(orders: list[Order]) -> dict[str, Any]:
     }
 
 
-def attention_json(item: AttentionItem) -> dict[str, Any]:
-    return {
+def attention_json(item: AttentionItem, now: datetime | None = None) -> dict[str, Any]:
+    """One attention item; with *now*, its age in whole seconds.  Words
+    are masked: a partner's refusal may quote a customer's phone."""
+    view: dict[str, Any] = {
+        "id": item.id,
         "subject": item.subject,
         "reason": item.reason,
-        "message": item.message,
+        "code": item.code,
+        "store": item.store,
+        "message": mask_text(item.message),
         "raised_at": _iso(item.raised_at),
-        "problems": [{"code": p.code, "message": p.message} for p in item.problems],
+        "problems": [
+            {"code": p.code, "message": mask_text(p.message)} for p in item.problems
+        ],
+        "effect": item.effect,
+        "open": item.is_open,
+        "resolved_at": _iso(item.resolved_at),
+        "resolved_by": item.resolved_by,
+        "note": _text(item.note),
     }
+    if now is not None:
+        view["age_seconds"] = max(0, int((now - item.raised_at).total_seconds()))
+    return view
+
+
+def attention_show_json(item: AttentionItem, now: datetime) -> dict[str, Any]:
+    """An item in full: :func:`attention_json` and what its reason means
+    for the operator (from the catalogue; null for a code it lacks)."""
+    reason = describe(item.reason)
+    return attention_json(item, now) | {
+        "happened": reason.happened if reason else None,
+        "action": reason.action if reason else None,
+        "retry": reason.retry.value if reason else None,
+    }
+
+
+def attention_list_text(views: Sequence[Mapping[str, Any]]) -> str:
+    """One line per item (ID, age, subject, reason), its message under it."""
+    if not views:
+        return "nothing needs attention"
+    lines = []
+    for view in views:
+        age = age_text(view["age_seconds"])
+        lines.append(f"{view['id']}  {age:>4}  {view['subject']}  {view['reason']}")
+        lines.append(f"    {view['message']}")
+    return "\n".join(lines)
+
+
+def attention_show_text(view: Mapping[str, Any]) -> str:
+    state = "open" if view["open"] else "resolved"
+    lines = [
+        f"{view['id']}  {state}, raised {view['raised_at']} "
+        f"({age_text(view['age_seconds'])} ago)",
+        f"subject   {view['subject']}",
+        f"reason    {view['reason']}",
+        f"message   {view['message']}",
+    ]
+    lines += [f"problem   {p['code']}: {p['message']}" for p in view["problems"]]
+    if view["effect"]:
+        lines.append(f"effect    {view['effect']}")
+    if view["happened"]:
+        lines.append(f"what      {view['happened']}")
+        lines.append(f"to do     {view['action']}")
+    if view["open"]:
+        lines.append(f"retry     {_RETRY_TEXT.get(view['retry'], _BY_HAND)}")
+    else:
+        by = view["resolved_by"] or "the connector (the condition cleared)"
+        lines.append(f"resolved  {view['resolved_at']} by {by}")
+        if view["note"]:
+            lines.append(f"note      {view['note']}")
+    return "\n".join(lines)
+
+
+_BY_HAND = "nothing to retry: do what it says, then resolve it with a note"
+_RETRY_TEXT = {
+    "booking": "sends the order back to booking",
+    "resend": "refused unless --resend: check it did not happen first",
+    "repoll": "polls the parcel again at the next tracking run",
+    "by_itself": "nothing to retry: the next run tries again by itself",
+    "by_hand": _BY_HAND,
+}
+
+
+def age_text(seconds: int) -> str:
+    """``45s``, ``12m``, ``5h``, ``3d``: the largest unit, rounded down."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def _phone(number: str | None) -> str | None:
@@ -277,11 +363,7 @@ def _tracking(order: Order, shipment: Shipment) -> dict[str, Any]:
 
 
 def _attention(item: AttentionItem) -> dict[str, Any]:
-    view = attention_json(item)
-    view["message"] = mask_text(item.message)
-    for problem in view["problems"]:
-        problem["message"] = mask_text(problem["message"])
-    return view
+    return attention_json(item)
 
 
 def _notice(effect: Effect) -> dict[str, Any]:
@@ -442,7 +524,7 @@ def _effects_text(effects: Sequence[Mapping[str, Any]]) -> list[str]:
 def _attention_text(items: Sequence[Mapping[str, Any]]) -> list[str]:
     lines = []
     for item in items:
-        lines.append(f"{item['reason']}  raised {item['raised_at']}")
+        lines.append(f"{item['reason']}  raised {item['raised_at']}  id {item['id']}")
         lines.append(f"    {item['message']}")
     return lines
 

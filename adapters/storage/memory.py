@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 
+from fulfilment.core.attention import check_note
 from fulfilment.core.domain import Order, OrderKey, OrderState, ensure_utc
 from fulfilment.core.errors import ConflictError
 from fulfilment.core.nps import DiscountCode, NpsResponse
@@ -279,22 +280,77 @@ class MemoryLeaseStore:
 
 
 class MemoryAttentionQueue:
+    """Every item raised, open and resolved, by ID."""
+
     def __init__(self) -> None:
-        self._items: dict[tuple[str, str], AttentionItem] = {}
+        self._items: dict[str, AttentionItem] = {}
+        # The latest item of each (subject, reason): the open one, if any.
+        self._latest: dict[tuple[str, str], str] = {}
+        self._lock = threading.Lock()
 
-    def raise_item(self, item: AttentionItem) -> None:
-        self._items[(item.subject, item.reason)] = attrs.evolve(item, resolved_at=None)
+    def raise_item(self, item: AttentionItem) -> AttentionItem:
+        pair = (item.subject, item.reason)
+        with self._lock:
+            latest = self._items.get(self._latest.get(pair, ""))
+            occurrence = 1
+            if latest is not None:
+                occurrence = latest.occurrence + (not latest.is_open)
+            stored = attrs.evolve(
+                item,
+                raised_at=ensure_utc(item.raised_at),
+                occurrence=occurrence,
+                resolved_at=None,
+                note=None,
+                resolved_by=None,
+            )
+            self._items[stored.id] = stored
+            self._latest[pair] = stored.id
+            return stored
 
-    def open_items(self) -> list[AttentionItem]:
-        found = [i for i in self._items.values() if i.resolved_at is None]
-        return sorted(found, key=lambda i: (i.raised_at, i.subject, i.reason))
+    def open_items(
+        self,
+        *,
+        reason: str | None = None,
+        store: str | None = None,
+        subject: str | None = None,
+        limit: int | None = None,
+    ) -> list[AttentionItem]:
+        with self._lock:
+            found = [
+                i
+                for i in self._items.values()
+                if i.is_open
+                and (reason is None or i.code == reason)
+                and (store is None or i.store == store)
+                and (subject is None or i.subject == subject)
+            ]
+        found.sort(key=lambda i: (i.raised_at, i.subject, i.reason))
+        return found if limit is None else found[: max(limit, 0)]
+
+    def get(self, item_id: str) -> AttentionItem | None:
+        return self._items.get(item_id)
 
     def resolve(self, subject: str, reason: str, now: datetime) -> bool:
-        item = self._items.get((subject, reason))
-        if item is None or item.resolved_at is not None:
-            return False
-        self._items[(subject, reason)] = attrs.evolve(item, resolved_at=now)
-        return True
+        with self._lock:
+            item = self._items.get(self._latest.get((subject, reason), ""))
+            if item is None or not item.is_open:
+                return False
+            self._items[item.id] = attrs.evolve(item, resolved_at=ensure_utc(now))
+            return True
+
+    def resolve_id(
+        self, item_id: str, now: datetime, *, note: str, by: str | None = None
+    ) -> AttentionItem | None:
+        note = check_note(note)
+        with self._lock:
+            item = self._items.get(item_id)
+            if item is None or not item.is_open:
+                return None
+            closed = attrs.evolve(
+                item, resolved_at=ensure_utc(now), note=note, resolved_by=by
+            )
+            self._items[item_id] = closed
+            return closed
 
 
 class MemoryNpsStore:

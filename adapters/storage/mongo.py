@@ -32,8 +32,12 @@ orders         ``(state, cancelled_at)``, partial    ``cancelled`` (one query a
 effects        ``(status, created_at, _id)``         ``with_status``
 effects        ``(status, kind, not_before_at)``     ``queued``
 effects        ``(subject, created_at, _id)``        ``for_subject``
-attention      ``(subject, reason)``, unique         one item per subject, reason
+attention      ``(subject, reason, occurrence)``,    one item per occurrence;
+               unique                                the latest of a pair
 attention      ``(resolved_at, raised_at)``          ``open_items``
+attention      ``(resolved_at, code, raised_at)``    ``open_items(reason=…)``
+attention      ``(resolved_at, store, raised_at)``   ``open_items(store=…)``
+attention      ``(resolved_at, subject, raised_at)`` ``open_items(subject=…)``
 nps_responses  ``(form_id, response_id)``, unique    one answer per response
 nps_responses  ``(store, submitted_at)``             ``responses(store=…)``
 nps_responses  ``(unmatched, submitted_at)``         ``responses(unmatched=…)``
@@ -78,6 +82,7 @@ a lost compare-and-set as ``ConflictError``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import heapq
 import re
@@ -108,6 +113,7 @@ from pymongo.errors import (
 )
 from pymongo.errors import ConfigurationError as PyMongoConfigurationError
 
+from fulfilment.core.attention import check_note
 from fulfilment.core.domain import Order, OrderKey, OrderState, ensure_utc
 from fulfilment.core.errors import ConfigurationError, ConflictError, StorageError
 from fulfilment.core.nps import DiscountCode, NpsResponse
@@ -606,33 +612,74 @@ class MongoLeaseStore:
 
 
 class MongoAttentionQueue:
-    """One document per (subject, reason); raising again re-opens and
-    refreshes it."""
+    """One document per item, open or resolved, its ``_id`` the item's ID,
+    with the reason's ``code`` and the ``store`` it is about beside the
+    converter's fields."""
 
     def __init__(self, collection: Collectionish) -> None:
         self._items = collection
 
     @_translated
-    def raise_item(self, item: AttentionItem) -> None:
-        opened = attrs.evolve(item, resolved_at=None)
-        document = bson_converter().unstructure(opened)
-        where = {"subject": item.subject, "reason": item.reason}
-        try:
-            self._items.replace_one(where, document, upsert=True)
-        except DuplicateKeyError:
-            # A concurrent raise created the item first; refresh it.
-            self._items.replace_one(where, document)
+    def raise_item(self, item: AttentionItem) -> AttentionItem:
+        pair = {"subject": item.subject, "reason": item.reason}
+        # Refresh the open item, else open the pair's next occurrence.  Two
+        # runners opening one pair at once compute one ID: the second
+        # insert fails on it and refreshes what the first opened.
+        for _ in range(_RAISE_ATTEMPTS):
+            latest = self._items.find_one(pair, sort=[("occurrence", DESCENDING)])
+            occurrence = 1
+            if latest is not None:
+                occurrence = latest.get("occurrence", 1)
+                occurrence += latest.get("resolved_at") is not None
+            stored = attrs.evolve(
+                item,
+                occurrence=occurrence,
+                resolved_at=None,
+                note=None,
+                resolved_by=None,
+            )
+            if latest is not None and latest.get("resolved_at") is None:
+                refreshed = self._items.replace_one(
+                    {"_id": stored.id, "resolved_at": None}, _item_document(stored)
+                )
+                if refreshed.matched_count == 1:
+                    return stored
+                continue
+            try:
+                self._items.insert_one(_item_document(stored))
+            except DuplicateKeyError:
+                continue
+            return stored
+        raise StorageError(
+            f"attention item ({item.subject}, {item.reason}) kept changing "
+            "while it was raised"
+        )
 
     @_translated
-    def open_items(self) -> list[AttentionItem]:
+    def open_items(
+        self,
+        *,
+        reason: str | None = None,
+        store: str | None = None,
+        subject: str | None = None,
+        limit: int | None = None,
+    ) -> list[AttentionItem]:
         """Open items, oldest first."""
-        found = self._items.find({"resolved_at": None}, {"_id": False})
-        order = [
-            ("raised_at", ASCENDING),
-            ("subject", ASCENDING),
-            ("reason", ASCENDING),
-        ]
-        return [_item_from(document) for document in found.sort(order)]
+        if limit is not None and limit <= 0:
+            return []  # to MongoDB, a limit of 0 means none
+        where: dict[str, Any] = {"resolved_at": None}
+        for field, value in (("code", reason), ("store", store), ("subject", subject)):
+            if value is not None:
+                where[field] = value
+        found = self._items.find(where, _ITEM_FIELDS).sort(_OPEN_ORDER)
+        if limit is not None:
+            found = found.limit(limit)
+        return [_item_from(document) for document in found]
+
+    @_translated
+    def get(self, item_id: str) -> AttentionItem | None:
+        document = self._items.find_one({"_id": item_id}, _ITEM_FIELDS)
+        return None if document is None else _item_from(document)
 
     @_translated
     def resolve(self, subject: str, reason: str, now: datetime) -> bool:
@@ -643,9 +690,43 @@ class MongoAttentionQueue:
         )
         return closed.matched_count == 1
 
+    @_translated
+    def resolve_id(
+        self, item_id: str, now: datetime, *, note: str, by: str | None = None
+    ) -> AttentionItem | None:
+        note = check_note(note)
+        closed = self._items.find_one_and_update(
+            {"_id": item_id, "resolved_at": None},
+            {"$set": {"resolved_at": ensure_utc(now), "note": note, "resolved_by": by}},
+            projection=_ITEM_FIELDS,
+            return_document=ReturnDocument.AFTER,
+        )
+        return None if closed is None else _item_from(closed)
+
+    def give_ids(self) -> None:
+        """Give the items stored before IDs existed theirs: each is the
+        first occurrence of its pair, moved to a document keyed by its ID."""
+        for document in self._items.find({"occurrence": {"$exists": False}}):
+            item = _item_from(document)
+            with contextlib.suppress(DuplicateKeyError):  # moved by another runner
+                self._items.insert_one(_item_document(item))
+            self._items.delete_one({"_id": document["_id"]})
+
+
+# Enough for any real race: each lost one means another runner settled it.
+_RAISE_ATTEMPTS = 5
+_ITEM_FIELDS = {"_id": False, "code": False, "store": False}
+_OPEN_ORDER = [("raised_at", ASCENDING), ("subject", ASCENDING), ("reason", ASCENDING)]
+
+
+def _item_document(item: AttentionItem) -> dict[str, Any]:
+    document: dict[str, Any] = bson_converter().unstructure(item)
+    return {"_id": item.id, **document, "code": item.code, "store": item.store}
+
 
 def _item_from(document: Mapping[str, Any]) -> AttentionItem:
-    return bson_converter().structure(dict(document), AttentionItem)
+    fields = {k: v for k, v in document.items() if k not in ("_id", "code", "store")}
+    return bson_converter().structure(fields, AttentionItem)
 
 
 # --- the feedback loop -------------------------------------------------------
@@ -992,12 +1073,7 @@ class MongoStorage:
         db["effects"].create_index(
             [("subject", 1), ("created_at", 1), ("_id", 1)], name="subject"
         )
-        db["attention"].create_index(
-            [("subject", 1), ("reason", 1)], name="subject_reason", unique=True
-        )
-        db["attention"].create_index(
-            [("resolved_at", 1), ("raised_at", 1)], name="open"
-        )
+        self._ensure_attention_indexes()
         # Only the orders still waiting for their reporting total.
         db["orders"].create_index(
             _PLACEMENT, name="unstamped", partialFilterExpression=_UNSTAMPED
@@ -1006,6 +1082,30 @@ class MongoStorage:
         self._ensure_rate_indexes()
         self.database["webhooks"].create_index(
             [("processed", 1), ("received_at", 1), ("_id", 1)], name="unprocessed"
+        )
+
+    def _ensure_attention_indexes(self) -> None:
+        attention = self.database["attention"]
+        # Before IDs one item stood for its pair for good; now a pair has
+        # one item per occurrence, and the old unique key would refuse them.
+        if "subject_reason" in attention.index_information():
+            attention.drop_index("subject_reason")
+        self.attention.give_ids()
+        attention.create_index(
+            [("subject", 1), ("reason", 1), ("occurrence", 1)],
+            name="occurrence",
+            unique=True,
+        )
+        attention.create_index([("resolved_at", 1), ("raised_at", 1)], name="open")
+        attention.create_index(
+            [("resolved_at", 1), ("code", 1), ("raised_at", 1)], name="open_code"
+        )
+        attention.create_index(
+            [("resolved_at", 1), ("store", 1), ("raised_at", 1)], name="open_store"
+        )
+        attention.create_index(
+            [("resolved_at", 1), ("subject", 1), ("raised_at", 1)],
+            name="open_subject",
         )
 
     def _ensure_rate_indexes(self) -> None:

@@ -14,7 +14,9 @@ cursors     name, value
 effects     key, status, kind, subject, created_at, not_before_at
             (``not_before``, or the lowest value when unset)
 leases      name, owner, expires_at
-attention   subject, reason, is_open, raised_at
+attention   id (unique), subject, reason, occurrence (unique together),
+            code (the reason's), store (NULL for no store), is_open,
+            raised_at
 nps_        form_id, response_id (unique together), store (of the order
 responses   the answer names; NULL when it names none), unmatched (1 when
             it names no known order, else 0), submitted_at
@@ -46,7 +48,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -56,6 +58,7 @@ from typing import Any, TypeVar
 import attrs
 from cattrs.errors import BaseValidationError
 
+from fulfilment.core.attention import check_note
 from fulfilment.core.domain import Order, OrderKey, OrderState, ensure_utc
 from fulfilment.core.errors import ConfigurationError, ConflictError, StorageError
 from fulfilment.core.nps import DiscountCode, NpsResponse
@@ -236,6 +239,45 @@ CREATE INDEX IF NOT EXISTS webhooks_unprocessed
     ON webhooks (received_at, delivery_id) WHERE processed = 0
 """
 
+# Version 8: attention items get IDs and a history.  A (subject, reason)
+# raised again after it was resolved is a new row (its next occurrence), so
+# the table is keyed by ID; the reason's code and the store the item is about
+# are columns, for the operator's filtered lists.  Items written before are
+# the first occurrence of their pair, their IDs computed here.
+_V8_ATTENTION_TABLE = """
+ALTER TABLE attention RENAME TO attention_before_ids;
+CREATE TABLE attention (
+    id TEXT PRIMARY KEY,
+    subject TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    occurrence INTEGER NOT NULL,
+    code TEXT NOT NULL,
+    store TEXT,
+    is_open INTEGER NOT NULL,
+    raised_at INTEGER NOT NULL,
+    document TEXT NOT NULL,
+    UNIQUE (subject, reason, occurrence)
+);
+CREATE INDEX attention_open_items
+    ON attention (is_open, raised_at, subject, reason);
+CREATE INDEX attention_open_code
+    ON attention (is_open, code, raised_at, subject, reason);
+CREATE INDEX attention_open_store
+    ON attention (is_open, store, raised_at, subject, reason);
+CREATE INDEX attention_open_subject
+    ON attention (is_open, subject, raised_at, reason)
+"""
+
+
+def _v8_attention_ids(conn: sqlite3.Connection) -> None:
+    _run_script(conn, _V8_ATTENTION_TABLE)
+    rows = conn.execute("SELECT is_open, document FROM attention_before_ids").fetchall()
+    for is_open, document in rows:
+        item = _item_from(document)
+        conn.execute(_INSERT_ITEM, _item_row(item, open_=bool(is_open)))
+    conn.execute("DROP TABLE attention_before_ids")
+
+
 _MIGRATIONS = (
     _V1_TABLES,
     _V2_OUTBOX,
@@ -244,10 +286,12 @@ _MIGRATIONS = (
     _V5_NPS,
     _V6_RATES,
     _WEBHOOKS,
+    _v8_attention_ids,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 T = TypeVar("T")
+_Step = str | Callable[[sqlite3.Connection], None]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -378,9 +422,13 @@ class SQLiteDatabase:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
-def _run_script(conn: sqlite3.Connection, script: str) -> None:
+def _run_script(conn: sqlite3.Connection, script: _Step) -> None:
     """Run each statement of *script* inside the caller's transaction
-    (``executescript`` would commit it)."""
+    (``executescript`` would commit it); a step that needs Python (IDs
+    computed from stored documents) is a function given the connection."""
+    if callable(script):
+        script(conn)
+        return
     for statement in script.split(";"):
         if statement.strip():
             conn.execute(statement)
@@ -828,58 +876,117 @@ class SQLiteLeaseStore:
 
 # --- attention ---------------------------------------------------------------
 
-_RAISE_ITEM = (
-    "INSERT INTO attention (subject, reason, is_open, raised_at, document) "
-    "VALUES (?, ?, 1, ?, ?) ON CONFLICT (subject, reason) DO UPDATE SET "
-    "is_open = 1, raised_at = excluded.raised_at, document = excluded.document"
+_INSERT_ITEM = (
+    "INSERT INTO attention (id, subject, reason, occurrence, code, store, "
+    "is_open, raised_at, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_LATEST_ITEM = (
+    "SELECT is_open, document FROM attention WHERE subject = ? AND reason = ? "
+    "ORDER BY occurrence DESC LIMIT 1"
 )
 
 
 class SQLiteAttentionQueue:
-    """One row per (subject, reason); raising again re-opens and refreshes."""
+    """One row per item, open or resolved, keyed by its ID."""
 
     def __init__(self, database: SQLiteDatabase) -> None:
         self._db = database
 
-    def raise_item(self, item: AttentionItem) -> None:
-        opened = attrs.evolve(item, resolved_at=None)
+    def raise_item(self, item: AttentionItem) -> AttentionItem:
         with self._db.write() as conn:
-            conn.execute(
-                _RAISE_ITEM,
-                (
-                    item.subject,
-                    item.reason,
-                    _micros(item.raised_at),
-                    _item_json(opened),
-                ),
+            latest = conn.execute(_LATEST_ITEM, (item.subject, item.reason)).fetchone()
+            occurrence = 1
+            if latest is not None:
+                before = _item_from(latest[1])
+                occurrence = before.occurrence + (not latest[0])
+                if latest[0]:
+                    conn.execute("DELETE FROM attention WHERE id = ?", (before.id,))
+            stored = attrs.evolve(
+                item,
+                occurrence=occurrence,
+                resolved_at=None,
+                note=None,
+                resolved_by=None,
             )
+            conn.execute(_INSERT_ITEM, _item_row(stored, open_=True))
+            return stored
 
-    def open_items(self) -> list[AttentionItem]:
+    def open_items(
+        self,
+        *,
+        reason: str | None = None,
+        store: str | None = None,
+        subject: str | None = None,
+        limit: int | None = None,
+    ) -> list[AttentionItem]:
         """Open items, oldest first."""
+        where, values = ["is_open = 1"], []
+        for column, value in (("code", reason), ("store", store), ("subject", subject)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                values.append(value)
+        values.append(-1 if limit is None else max(limit, 0))
+        sql = (
+            f"SELECT document FROM attention WHERE {' AND '.join(where)} "  # noqa: S608
+            "ORDER BY raised_at, subject, reason LIMIT ?"
+        )
         with self._db.read() as conn:
-            rows = conn.execute(
-                "SELECT document FROM attention WHERE is_open = 1 "
-                "ORDER BY raised_at, subject, reason"
-            ).fetchall()
+            rows = conn.execute(sql, values).fetchall()
             return [_item_from(document) for (document,) in rows]
+
+    def get(self, item_id: str) -> AttentionItem | None:
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT document FROM attention WHERE id = ?", (item_id,)
+            ).fetchone()
+            return None if row is None else _item_from(row[0])
 
     def resolve(self, subject: str, reason: str, now: datetime) -> bool:
         """Close the open item; False when there is none."""
         with self._db.write() as conn:
+            latest = conn.execute(_LATEST_ITEM, (subject, reason)).fetchone()
+            if latest is None or not latest[0]:
+                return False
+            _close(conn, attrs.evolve(_item_from(latest[1]), resolved_at=now))
+            return True
+
+    def resolve_id(
+        self, item_id: str, now: datetime, *, note: str, by: str | None = None
+    ) -> AttentionItem | None:
+        note = check_note(note)
+        with self._db.write() as conn:
             row = conn.execute(
-                "SELECT document FROM attention "
-                "WHERE subject = ? AND reason = ? AND is_open = 1",
-                (subject, reason),
+                "SELECT document FROM attention WHERE id = ? AND is_open = 1",
+                (item_id,),
             ).fetchone()
             if row is None:
-                return False
-            resolved = attrs.evolve(_item_from(row[0]), resolved_at=now)
-            conn.execute(
-                "UPDATE attention SET is_open = 0, document = ? "
-                "WHERE subject = ? AND reason = ?",
-                (_item_json(resolved), subject, reason),
+                return None
+            closed = attrs.evolve(
+                _item_from(row[0]), resolved_at=now, note=note, resolved_by=by
             )
-            return True
+            _close(conn, closed)
+            return closed
+
+
+def _close(conn: sqlite3.Connection, item: AttentionItem) -> None:
+    conn.execute(
+        "UPDATE attention SET is_open = 0, document = ? WHERE id = ?",
+        (_item_json(item), item.id),
+    )
+
+
+def _item_row(item: AttentionItem, *, open_: bool) -> tuple[object, ...]:
+    return (
+        item.id,
+        item.subject,
+        item.reason,
+        item.occurrence,
+        item.code,
+        item.store,
+        int(open_),
+        _micros(item.raised_at),
+        _item_json(item),
+    )
 
 
 def _item_json(item: AttentionItem) -> str:

@@ -55,4 +55,6 @@ def settle_crashed(
     current = ledger.get(entry.key)
     if current is not None and current.status is EffectStatus.PENDING:
         ledger.mark(entry.key, EffectStatus.UNCERTAIN, why, now)
-    attention.raise_item(AttentionItem(entry.subject, reason, what_to_do(why), now))
+    attention.raise_item(
+        AttentionItem(entry.subject, reason, what_to_do(why), now, effect=entry.key)
+    )

@@ -45,7 +45,7 @@ from ..ports import (
     EffectStatus,
     OrderStore,
 )
-from ..routing import RoutingPolicy
+from ..routing import NO_PARTNER_FOR_STORE, RoutingPolicy
 
 __all__ = [
     "BookingOutcome",
@@ -167,6 +167,9 @@ def create_fulfilment_requests(
 def _act(run: _Run, order: Order, decision: Book | Hold | Attend) -> BookingOutcome:
     key = str(order.key)
     if isinstance(decision, Hold):
+        newly_held = order.hold_reason != decision.reason
+        if decision.reason == NO_PARTNER_FOR_STORE and newly_held:
+            _no_partner(run, order, decision.message)
         problem = Problem(decision.reason, decision.message)
         _save_quietly(
             run,
@@ -188,6 +191,25 @@ def _act(run: _Run, order: Order, decision: Book | Hold | Attend) -> BookingOutc
             key, "skipped", decision.partner, run.broken_partners[decision.partner]
         )
     return _book(run, order, run.partners[decision.partner])
+
+
+def _no_partner(run: _Run, order: Order, why: str) -> None:
+    """A store with no partner is the config's problem, not the order's:
+    one item per store, raised again by each order newly held for it (so a
+    person who resolved it while the store's orders were meant to wait
+    hears of the next one), not by every re-check of a held order."""
+    store = order.key.store
+    run.attention.raise_item(
+        AttentionItem(
+            f"store:{store}",
+            NO_PARTNER_FOR_STORE,
+            f"no delivery partner is configured for orders of store {store} "
+            f"like {order.name} ({order.key}), so they are held: {why}; route "
+            "them to a partner in the config, and the held orders are booked "
+            "at their next check",
+            run.now,
+        )
+    )
 
 
 def _book(run: _Run, order: Order, partner: DeliveryPartner) -> BookingOutcome:
@@ -395,7 +417,8 @@ def _booked(
 
 def _settle_attention(run: _Run, key: str, partner: str) -> None:
     """A booked order no longer needs the items about why it could not be
-    booked, and a partner that books again is no longer unavailable."""
+    booked, a partner that books again is no longer unavailable, and its
+    store has a partner after all."""
     stale = {
         "rejected_by_partner",
         "order_not_bookable",
@@ -403,12 +426,12 @@ def _settle_attention(run: _Run, key: str, partner: str) -> None:
         "booking_failed_repeatedly",
         "booking_crashed",
     }
-    for item in run.attention.open_items():
-        if (item.subject == key and item.reason in stale) or (
-            item.subject == f"partner:{partner}"
-            and item.reason == "partner_unavailable"
-        ):
+    for item in run.attention.open_items(subject=key):
+        if item.reason in stale:
             run.attention.resolve(item.subject, item.reason, run.now)
+    run.attention.resolve(f"partner:{partner}", "partner_unavailable", run.now)
+    store = OrderKey.parse(key).store
+    run.attention.resolve(f"store:{store}", NO_PARTNER_FOR_STORE, run.now)
 
 
 def _retry_later(

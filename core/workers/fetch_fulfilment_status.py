@@ -58,6 +58,7 @@ __all__ = ["TrackingReport", "TrackingSettings", "fetch_fulfilment_status"]
 
 log = logging.getLogger(__name__)
 S = OrderState
+NOT_CONFIGURED = "not configured"
 
 
 @attrs.frozen
@@ -113,7 +114,7 @@ def fetch_fulfilment_status(
     for name, group in by_partner.items():
         partner = partners.get(name)
         if partner is None:
-            failed[name] = "not configured"
+            failed[name] = NOT_CONFIGURED
             continue
         for batch in _batches(group, partner.capabilities.max_tracking_batch):
             try:
@@ -137,26 +138,7 @@ def fetch_fulfilment_status(
                         order.state != outcome.order.state
                     )
 
-    for code in sorted(unknown):
-        partner_name, _, raw = code.partition(":")
-        attention.raise_item(
-            AttentionItem(
-                f"partner:{partner_name}",
-                f"unknown_tracking_code:{raw}",
-                f"{partner_name} reported code {raw!r}, which is not in its status "
-                "table; it is kept as 'unknown' until the table says what it means",
-                now,
-            )
-        )
-    for key in stale:
-        attention.raise_item(
-            AttentionItem(
-                key,
-                "tracking_stale",
-                f"no news from the partner for {settings.stale_after.days} days",
-                now,
-            )
-        )
+    _raise_attention(attention, unknown, stale, failed, now=now, settings=settings)
     report = TrackingReport(
         len(due), dict(+moved), new_events, tuple(sorted(unknown)), tuple(stale), failed
     )
@@ -169,6 +151,51 @@ def fetch_fulfilment_status(
         len(failed),
     )
     return report
+
+
+def _raise_attention(
+    attention: AttentionQueue,
+    unknown: set[str],
+    stale: list[str],
+    failed: Mapping[str, str],
+    *,
+    now: datetime,
+    settings: TrackingSettings,
+) -> None:
+    """Unknown codes once per (partner, code), stale parcels one by one,
+    and partners the config no longer has."""
+    for code in sorted(unknown):
+        partner_name, _, raw = code.partition(":")
+        attention.raise_item(
+            AttentionItem(
+                f"partner:{partner_name}",
+                f"unknown_tracking_code:{raw}",
+                f"{partner_name} reported code {raw!r}, which is not in its status "
+                "table; it is kept as 'unknown' until the table says what it means",
+                now,
+            )
+        )
+    for name, why in failed.items():
+        if why == NOT_CONFIGURED:
+            attention.raise_item(
+                AttentionItem(
+                    f"partner:{name}",
+                    "partner_not_configured",
+                    f"parcels booked with {name} cannot be followed: {name} is "
+                    "not configured; configure it again, or follow its parcels "
+                    "in its portal",
+                    now,
+                )
+            )
+    for key in stale:
+        attention.raise_item(
+            AttentionItem(
+                key,
+                "tracking_stale",
+                f"no news from the partner for {settings.stale_after.days} days",
+                now,
+            )
+        )
 
 
 @attrs.frozen

@@ -329,6 +329,7 @@ def _uncertain(run: _Run, entry: Effect, why: str) -> None:
             f"{entry.result.get('channel')} notice {entry.result.get('event')}: "
             f"{why}; it is not sent again automatically",
             now,
+            effect=entry.key,
         )
     )
     run.ledger.mark(entry.key, EffectStatus.UNCERTAIN, why, now)

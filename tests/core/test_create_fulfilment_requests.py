@@ -122,6 +122,42 @@ def test_holds_lebanon_orders_without_a_partner(world: World) -> None:
     assert world.parcels() == 0
 
 
+def test_a_store_without_a_partner_is_one_config_item(world: World) -> None:
+    world.add(
+        make_order("9", store="shemsi-lebanon"),
+        make_order("10", store="shemsi-lebanon"),
+    )
+
+    world.book()
+    world.clock.advance(timedelta(hours=2))
+    world.book()  # the held orders are re-checked: no new item
+
+    (item,) = world.storage.attention.open_items(store="shemsi-lebanon")
+    assert (item.subject, item.reason) == (
+        "store:shemsi-lebanon",
+        "no_partner_for_store",
+    )
+    assert item.occurrence == 1
+    assert "route them to a partner" in item.message
+    assert "matches" in item.message  # the route explanation
+
+
+def test_a_resolved_config_item_comes_back_with_the_next_held_order(
+    world: World,
+) -> None:
+    world.add(make_order("9", store="shemsi-lebanon"))
+    world.book()
+    (item,) = world.storage.attention.open_items()
+    world.storage.attention.resolve_id(item.id, world.clock.now(), note="expected")
+
+    world.add(make_order("10", store="shemsi-lebanon"))
+    world.book()
+
+    (again,) = world.storage.attention.open_items()
+    assert again.id != item.id
+    assert "shopify:shemsi-lebanon:10" in again.message
+
+
 def test_a_held_order_is_not_rechecked_before_its_time(world: World) -> None:
     world.add(make_order("9", store="shemsi-lebanon"))
     world.book()

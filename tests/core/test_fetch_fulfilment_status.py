@@ -173,6 +173,7 @@ def test_an_unknown_code_is_kept_raw_and_raised_once() -> None:
     assert [(i.subject, i.reason) for i in items] == [
         ("partner:flextock", "unknown_tracking_code:X42")
     ]
+    assert "reported code 'X42'" in items[0].message
     assert world.order("1").state is S.BOOKED
 
 
@@ -187,6 +188,24 @@ def test_a_parcel_with_no_news_for_days_raises_attention() -> None:
     assert [i.reason for i in world.storage.attention.open_items()] == [
         "tracking_stale"
     ]
+
+
+def test_parcels_of_a_partner_no_longer_configured_raise_a_config_item() -> None:
+    world = World(script=())
+    world.booked("1")
+    world.clock.advance(timedelta(hours=3))
+
+    report = fetch_fulfilment_status(
+        orders=world.storage.orders,
+        partners={},
+        attention=world.storage.attention,
+        clock=world.clock,
+    )
+
+    assert report.failed_partners == {"flextock": "not configured"}
+    (item,) = world.storage.attention.open_items()
+    assert (item.subject, item.code) == ("partner:flextock", "partner_not_configured")
+    assert "flextock is not configured" in item.message
 
 
 def test_duplicate_events_are_stored_once() -> None:

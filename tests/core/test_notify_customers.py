@@ -166,8 +166,9 @@ def test_a_lost_reply_is_marked_uncertain_and_never_resent() -> None:
     uncertain = world.storage.ledger.with_status(EffectStatus.UNCERTAIN, 10)
     assert len(uncertain) == 1
     assert world.sms.send_calls == 3  # the one whose reply was lost: not again
-    reasons = {i.reason for i in world.storage.attention.open_items()}
-    assert any(r.startswith("notification_uncertain:") for r in reasons)
+    (item,) = world.storage.attention.open_items(reason="notification_uncertain")
+    assert item.effect == uncertain[0].key
+    assert "the provider may have sent it" in item.message
 
 
 def test_nothing_sent_is_retried_on_the_next_run() -> None:
@@ -425,6 +426,7 @@ def test_an_unexpected_error_on_one_notice_leaves_it_uncertain_and_the_batch_goe
         if i.reason.startswith("notification_uncertain:")
     ]
     assert item.subject == uncertain.subject
+    assert item.effect == uncertain.key
     assert "RuntimeError" in item.message
     assert "fatima" not in item.message + uncertain.detail
     (logged,) = [

@@ -19,7 +19,7 @@ from fulfilment.adapters.rates.memory import MemoryRateSource
 from fulfilment.core.clock import ManualClock
 from fulfilment.core.domain import Order
 from fulfilment.core.errors import ConflictError
-from fulfilment.core.ports import Storage
+from fulfilment.core.ports import AttentionItem, Storage
 from fulfilment.core.rates import RatePlan, Serving
 from fulfilment.core.workers.fetch_fx_rates import FxReport, fetch_fx_rates
 from fulfilment.testing.builders import T0, make_order
@@ -169,3 +169,23 @@ _RACE_PLAN = RatePlan(
     bases={"oxr": "USD", "ecb": "EUR"},
     backfill_days=10,
 )
+
+
+def test_runners_raising_one_item_at_once_open_exactly_one(backend: Backend) -> None:
+    first = backend.open().attention.raise_item(
+        AttentionItem("partner:flextock", "unknown_tracking_code:X42", "seen", T0)
+    )
+    backend.open().attention.resolve(first.subject, first.reason, T0)
+
+    def attempt(storage: Storage, runner: int) -> str:
+        raised = storage.attention.raise_item(
+            attrs.evolve(first, message=f"runner {runner}", raised_at=T0)
+        )
+        return raised.id
+
+    ids = race(backend, attempt)
+
+    (opened,) = backend.open().attention.open_items()
+    assert set(ids) == {opened.id}
+    assert opened.occurrence == 2
+    assert opened.message in {f"runner {r}" for r in range(RUNNERS)}

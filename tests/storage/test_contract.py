@@ -15,6 +15,7 @@ import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from fulfilment.core.attention import InvalidNote, is_attention_id
 from fulfilment.core.domain import (
     Claim,
     Money,
@@ -824,13 +825,144 @@ def test_resolve_closes_the_open_item(storage: Storage) -> None:
     assert not storage.attention.resolve("unknown", "no_partner", T0)
 
 
-def test_raising_a_resolved_item_reopens_it(storage: Storage) -> None:
-    storage.attention.raise_item(item())
+def test_raising_a_resolved_item_opens_a_new_one_with_a_new_id(
+    storage: Storage,
+) -> None:
+    first = storage.attention.raise_item(item())
     storage.attention.resolve(item().subject, "no_partner", T0 + MINUTE)
 
-    storage.attention.raise_item(item(raised_at=T0 + 2 * MINUTE))
+    second = storage.attention.raise_item(item(raised_at=T0 + 2 * MINUTE))
 
-    assert storage.attention.open_items() == [item(raised_at=T0 + 2 * MINUTE)]
+    assert storage.attention.open_items() == [
+        item(raised_at=T0 + 2 * MINUTE, occurrence=2)
+    ]
+    assert second.id != first.id
+    assert second.id.split("-")[0] == first.id.split("-")[0]
+    assert storage.attention.get(first.id) == item(resolved_at=T0 + MINUTE)
+
+
+def test_a_raised_item_gets_a_stable_id_and_is_found_by_it(storage: Storage) -> None:
+    raised = storage.attention.raise_item(item())
+
+    again = storage.attention.raise_item(item(message="still", raised_at=T0 + MINUTE))
+
+    assert raised.id == again.id == item().id
+    assert is_attention_id(raised.id)
+    assert storage.attention.get(raised.id) == again
+    assert storage.attention.get("aaaaaaaaaa-1") is None
+
+
+def test_each_subject_and_reason_has_its_own_id(storage: Storage) -> None:
+    ids = {
+        storage.attention.raise_item(item(subject, reason=reason)).id
+        for subject in ("shopify:shemsi-lebanon:1", "shopify:shemsi-lebanon:2")
+        for reason in ("no_partner", "invalid_phone")
+    }
+
+    assert len(ids) == 4
+
+
+def test_resolving_by_id_keeps_the_note_and_who(storage: Storage) -> None:
+    raised = storage.attention.raise_item(item())
+
+    closed = storage.attention.resolve_id(
+        raised.id, T0 + MINUTE, note="  called the customer  ", by="amina"
+    )
+
+    expected = item(resolved_at=T0 + MINUTE, note="called the customer")
+    assert closed == attrs.evolve(expected, resolved_by="amina")
+    assert storage.attention.get(raised.id) == closed
+    assert storage.attention.open_items() == []
+    assert storage.attention.resolve_id(raised.id, T0, note="again") is None
+    assert storage.attention.resolve_id("aaaaaaaaaa-1", T0, note="x") is None
+
+
+def test_resolving_by_id_needs_a_note(storage: Storage) -> None:
+    raised = storage.attention.raise_item(item())
+
+    with pytest.raises(InvalidNote, match="note is required"):
+        storage.attention.resolve_id(raised.id, T0, note=" \n ")
+
+    assert storage.attention.open_items() == [item()]
+
+
+def test_a_cleared_condition_resolves_the_item_without_a_note(
+    storage: Storage,
+) -> None:
+    raised = storage.attention.raise_item(item())
+
+    storage.attention.resolve(item().subject, "no_partner", T0 + MINUTE)
+
+    closed = storage.attention.get(raised.id)
+    assert closed is not None
+    assert (closed.resolved_at, closed.note, closed.resolved_by) == (
+        T0 + MINUTE,
+        None,
+        None,
+    )
+
+
+def test_a_refresh_keeps_the_latest_words_and_effect(storage: Storage) -> None:
+    storage.attention.raise_item(item())
+
+    storage.attention.raise_item(item(message="new words", effect="sms:1:shipped"))
+
+    (found,) = storage.attention.open_items()
+    assert (found.message, found.effect, found.occurrence) == (
+        "new words",
+        "sms:1:shipped",
+        1,
+    )
+
+
+def test_open_items_filter_by_reason_code_store_and_subject(
+    storage: Storage,
+) -> None:
+    raised = [
+        item("shopify:shemsi-egypt:1", reason="tracking_stale"),
+        item("shopify:shemsi-uae:2", reason="tracking_stale"),
+        item("partner:flextock", reason="unknown_tracking_code:90"),
+        item("partner:flextock", reason="unknown_tracking_code:91"),
+        item("store:shemsi-egypt", reason="store_unavailable"),
+    ]
+    for minute, one in enumerate(raised):
+        storage.attention.raise_item(attrs.evolve(one, raised_at=T0 + minute * MINUTE))
+    queue = storage.attention
+
+    def reasons(found: list[AttentionItem]) -> list[tuple[str, str]]:
+        return [(i.subject, i.reason) for i in found]
+
+    assert reasons(queue.open_items(reason="unknown_tracking_code")) == [
+        ("partner:flextock", "unknown_tracking_code:90"),
+        ("partner:flextock", "unknown_tracking_code:91"),
+    ]
+    assert reasons(queue.open_items(store="shemsi-egypt")) == [
+        ("shopify:shemsi-egypt:1", "tracking_stale"),
+        ("store:shemsi-egypt", "store_unavailable"),
+    ]
+    assert reasons(queue.open_items(reason="tracking_stale", store="shemsi-uae")) == [
+        ("shopify:shemsi-uae:2", "tracking_stale")
+    ]
+    assert len(queue.open_items(subject="partner:flextock")) == 2
+    assert len(queue.open_items(limit=3)) == 3
+    assert queue.open_items(limit=0) == []
+    assert queue.open_items(reason="no_partner_for_store") == []
+
+
+def test_a_resolved_item_stays_in_the_history_across_handles(
+    backend: Backend,
+) -> None:
+    one, two = backend.open(), backend.open()
+    raised = one.attention.raise_item(item())
+    two.attention.resolve_id(raised.id, T0 + MINUTE, note="done", by="amina")
+
+    reopened = one.attention.raise_item(item(raised_at=T0 + 2 * MINUTE))
+
+    assert reopened.occurrence == 2
+    assert two.attention.open_items() == [reopened]
+    first = two.attention.get(raised.id)
+    assert first is not None
+    assert first.note == "done"
 
 
 def test_open_items_come_oldest_first(storage: Storage) -> None:

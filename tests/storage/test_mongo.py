@@ -15,10 +15,12 @@ import pytest
 from pymongo import MongoClient, monitoring
 from pymongo.errors import PyMongoError
 
+from fulfilment.adapters.storage.documents import bson_converter
 from fulfilment.adapters.storage.mongo import MongoSettings, MongoStorage, build
 from fulfilment.core.domain import Claim, Money, OrderKey, OrderState, ReportingTotal
 from fulfilment.core.errors import ConfigurationError, StorageError
 from fulfilment.core.nps import DiscountCode, DiscountKind, NpsCategory, NpsResponse
+from fulfilment.core.ports import AttentionItem
 from fulfilment.core.rates import FxRate, RateType
 from fulfilment.testing.builders import T0, make_order
 from tests.support.mongo import MongoServer
@@ -462,7 +464,9 @@ def test_ensure_indexes_makes_keys_unique_and_is_idempotent(
     orders = storage.database["orders"].index_information()
     effects = storage.database["effects"].index_information()
 
-    assert attention["subject_reason"].get("unique") is True
+    assert attention["occurrence"].get("unique") is True
+    assert "subject_reason" not in attention
+    assert {"open", "open_code", "open_store", "open_subject"} <= set(attention)
     assert {"due", "expired_claims", "store_state", "cancelled"} <= set(orders)
     assert "cancelled_at" in orders["cancelled"]["partialFilterExpression"]
     assert {"status", "queued", "subject"} <= set(effects)
@@ -549,3 +553,64 @@ def test_an_unusable_uri_is_a_configuration_error_without_the_password() -> None
         build(settings)
 
     assert "hunter2" not in str(failure.value)
+
+
+# --- attention ---------------------------------------------------------------
+
+
+def fill_attention(storage: MongoStorage) -> None:
+    for i in range(30):
+        store = ("shemsi-egypt", "shemsi-uae", "shemsiworld")[i % 3]
+        reason = ("tracking_stale", "rejected_by_partner")[i % 2]
+        at = T0 + timedelta(minutes=i)
+        item = AttentionItem(f"shopify:{store}:{i}", reason, "look", at)
+        storage.attention.raise_item(item)
+        if i % 4 == 0:
+            storage.attention.resolve(item.subject, item.reason, at)
+
+
+@pytest.mark.parametrize(
+    ("filters", "index"),
+    [
+        ({}, "open"),
+        ({"reason": "tracking_stale"}, "open_code"),
+        ({"store": "shemsi-uae"}, "open_store"),
+        ({"subject": "shopify:shemsi-uae:7"}, "open_subject"),
+    ],
+)
+def test_open_attention_items_are_listed_through_an_index(
+    storage: MongoStorage, log: CommandLog, filters: dict[str, str], index: str
+) -> None:
+    fill_attention(storage)
+    log.commands.clear()
+
+    found = storage.attention.open_items(limit=50, **filters)  # type: ignore[arg-type]
+
+    (find,) = log.named("find")
+    stages = explain(storage, find)
+    assert found
+    assert all(i.is_open for i in found)
+    assert ("IXSCAN", index) in stages, stages
+    assert "COLLSCAN" not in [stage for stage, _ in stages], stages
+
+
+def test_items_stored_before_ids_get_theirs(storage: MongoStorage) -> None:
+    old = AttentionItem("shopify:shemsi-lebanon:1", "no_partner_for_store", "x", T0)
+    collection = storage.database["attention"]
+    collection.drop_indexes()
+    collection.create_index(
+        [("subject", 1), ("reason", 1)], name="subject_reason", unique=True
+    )
+    document = {
+        k: v
+        for k, v in bson_converter().unstructure(old).items()
+        if k not in {"occurrence", "effect", "note", "resolved_by"}
+    }
+    collection.insert_one(document)
+
+    storage.ensure_indexes()
+
+    assert storage.attention.get(old.id) == old
+    assert [d["_id"] for d in collection.find()] == [old.id]
+    again = storage.attention.raise_item(old)
+    assert again.id == old.id

@@ -24,7 +24,7 @@ from fulfilment.adapters.storage.sqlite import (
 from fulfilment.core.domain import Claim, Money, OrderKey, OrderState, ReportingTotal
 from fulfilment.core.errors import ConfigurationError, ConflictError, StorageError
 from fulfilment.core.nps import DiscountCode, DiscountKind, NpsCategory, NpsResponse
-from fulfilment.core.ports import EffectStatus
+from fulfilment.core.ports import AttentionItem, EffectStatus
 from fulfilment.core.rates import FxRate, RateType
 from fulfilment.testing.builders import T0, make_order
 
@@ -370,7 +370,7 @@ def test_a_version_1_file_is_upgraded_in_place(
 
     with sqlite3.connect(version_1_file) as conn:
         (version,) = conn.execute("PRAGMA user_version").fetchone()
-    assert SCHEMA_VERSION == 7
+    assert SCHEMA_VERSION == 8
     assert version == SCHEMA_VERSION
     assert shape(version_1_file) == shape(str(tmp_path / "new.db"))
 
@@ -428,6 +428,10 @@ def test_an_upgraded_file_finds_the_orders_cancelled_before_it(
 # so today's schema without the additions of the versions after N is the
 # schema version N wrote.
 UNDO = {
+    8: "DROP TABLE attention; CREATE TABLE attention (subject TEXT NOT NULL, "
+    "reason TEXT NOT NULL, is_open INTEGER NOT NULL, raised_at INTEGER NOT NULL, "
+    "document TEXT NOT NULL, PRIMARY KEY (subject, reason)); "
+    "CREATE INDEX attention_open ON attention (is_open, raised_at, subject, reason);",
     7: "DROP TABLE webhooks;",
     6: "DROP TABLE rates; DROP INDEX orders_unstamped; "
     "ALTER TABLE orders DROP COLUMN stamped;",
@@ -657,3 +661,79 @@ def test_an_unreadable_document_is_a_storage_error(storage: SQLiteStorage) -> No
 
     with pytest.raises(StorageError, match="total"):
         storage.orders.get(make_order().key)
+
+
+# --- attention ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("filters", "index"),
+    [
+        ({}, "attention_open_items (is_open=?)"),
+        ({"reason": "tracking_stale"}, "attention_open_code (is_open=? AND code=?)"),
+        ({"store": "shemsi-uae"}, "attention_open_store (is_open=? AND store=?)"),
+        (
+            {"subject": "shopify:shemsi-uae:7"},
+            "attention_open_subject (is_open=? AND subject=?)",
+        ),
+    ],
+)
+def test_attention_lists_use_their_index(
+    storage: SQLiteStorage, filters: dict[str, str], index: str
+) -> None:
+    for i in range(30):
+        store = ("shemsi-egypt", "shemsi-uae", "shemsiworld")[i % 3]
+        reason = ("tracking_stale", "rejected_by_partner")[i % 2]
+        storage.attention.raise_item(
+            AttentionItem(f"shopify:{store}:{i}", reason, "look", T0 + i * MINUTE)
+        )
+    seen = statements(storage)
+    storage.attention.open_items(limit=10, **filters)  # type: ignore[arg-type]
+    (select,) = [s for s in seen if s.startswith("SELECT")]
+
+    plan = storage.database.connection().execute(f"EXPLAIN QUERY PLAN {select}")
+    details = " | ".join(row[3] for row in plan)
+
+    assert index in details, details
+    assert "SCAN attention" not in details, details
+
+
+def version_6_item(item: AttentionItem, *, is_open: bool) -> tuple[object, ...]:
+    """An attention row as version 6 wrote it: no ID, no occurrence."""
+    document = json_converter().unstructure(item)
+    for newer in ("occurrence", "effect", "note", "resolved_by"):
+        del document[newer]
+    raised = (item.raised_at - EPOCH) // timedelta(microseconds=1)
+    return (item.subject, item.reason, int(is_open), raised, json.dumps(document))
+
+
+def test_a_version_6_file_gives_its_attention_items_ids(
+    settings: SQLiteSettings, tmp_path: Path
+) -> None:
+    open_one = AttentionItem(
+        "shopify:shemsi-lebanon:1", "no_partner_for_store", "x", T0
+    )
+    closed = AttentionItem("partner:flextock", "unknown_tracking_code:90", "y", T0)
+    file_of_version(settings, 6)
+    with sqlite3.connect(settings.path) as conn:
+        conn.executemany(
+            "INSERT INTO attention VALUES (?, ?, ?, ?, ?)",
+            [
+                version_6_item(open_one, is_open=True),
+                version_6_item(
+                    attrs.evolve(closed, resolved_at=T0 + MINUTE), is_open=False
+                ),
+            ],
+        )
+    new = str(tmp_path / "new.db")
+    SQLiteStorage(SQLiteSettings(new)).close()
+
+    storage = SQLiteStorage(settings)
+    reopened = storage.attention.raise_item(closed)
+
+    assert storage.attention.get(open_one.id) == open_one
+    assert storage.attention.open_items(reason="no_partner_for_store") == [open_one]
+    assert storage.attention.open_items(store="shemsi-lebanon") == [open_one]
+    assert reopened.occurrence == 2
+    storage.close()
+    assert shape(settings.path) == shape(new)
