@@ -49,7 +49,16 @@ _ID = re.compile(r"[a-z2-7]{10}-[1-9][0-9]*")
 # Subjects that are not order keys, by their first part.  Those naming a
 # store carry it second (``store:shemsi-egypt``, ``discounts:shemsiworld``).
 NOT_ORDER_SUBJECTS = frozenset(
-    {"partner", "provider", "shortener", "rates", "nps", "store", "discounts"}
+    {
+        "partner",
+        "provider",
+        "shortener",
+        "rates",
+        "nps",
+        "store",
+        "discounts",
+        "webhook",
+    }
 )
 _STORE_SUBJECTS = frozenset({"store", "discounts"})
 
@@ -76,6 +85,8 @@ def subject_store(subject: str) -> str | None:
     head, _, rest = subject.partition(":")
     if head in _STORE_SUBJECTS:
         return rest or None
+    if head == "webhook":  # webhook:<store>:<delivery id>
+        return rest.partition(":")[0] or None
     if head in NOT_ORDER_SUBJECTS:
         return None
     store, sep, external_id = rest.partition(":")
@@ -132,6 +143,13 @@ REASONS: Mapping[str, Reason] = _catalogue(
         "malformed_order",
         "the order could not be read in full from its store",
         "fix the order in the store; the next fetch reads it again",
+        Retry.BY_HAND,
+    ),
+    Reason(
+        "unreadable_webhook",
+        "a webhook delivery was kept but holds no order that can be read",
+        "read the delivery's message; polling still brings the order in, "
+        "so resolve it once the order is in the store",
         Retry.BY_HAND,
     ),
     Reason(

@@ -147,7 +147,7 @@ def _set_aside(
     )
     attention.raise_item(
         AttentionItem(
-            f"webhook:{delivery.channel}:{delivery.delivery_id}",
+            f"webhook:{delivery.store}:{delivery.delivery_id}",
             UNREADABLE_WEBHOOK,
             f"a {delivery.topic} delivery from {delivery.store} could not be "
             f"read: {reason}",

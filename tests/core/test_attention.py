@@ -28,7 +28,7 @@ from fulfilment.core.attention import (
     subject_store,
 )
 from fulfilment.core.ports import AttentionItem
-from tests.builders import T0
+from fulfilment.testing.builders import T0
 
 CORE = Path(__file__).resolve().parents[2] / "core"
 # The calls whose argument at this position (or keyword) is a reason.

@@ -152,7 +152,8 @@ def test_an_unreadable_delivery_is_set_aside_for_a_person() -> None:
     assert report.outcomes == {"set_aside": 1}
     [item] = world.storage.attention.open_items()
     assert item.reason == UNREADABLE_WEBHOOK
-    assert item.subject == "webhook:shopify:d-x"
+    assert item.subject == "webhook:shemsiworld:d-x"
+    assert item.store == "shemsiworld"
     assert "no id" in item.message
     assert world.storage.orders.list() == []
 

@@ -18,7 +18,7 @@ from fulfilment.adapters.storage.sqlite import SQLiteSettings, SQLiteStorage
 from fulfilment.core.domain import OrderKey, OrderState, Problem
 from fulfilment.core.ports import AttentionItem, EffectStatus
 from fulfilment.runners.cli import main
-from tests.builders import T0, make_order
+from fulfilment.testing.builders import T0, make_order
 from tests.runners.test_operator_commands import CONFIG
 
 REJECTED = "shopify:shemsiworld:3001"

@@ -26,7 +26,7 @@ from fulfilment.runners.sandbox.seed import seed_orders
 from fulfilment.runners.sandbox.world import SandboxWorld
 from fulfilment.runners.toml_writer import dumps
 from fulfilment.runners.wiring import App, build_app
-from tests.builders import T0
+from fulfilment.testing.builders import T0
 
 STORE = "shemsiworld"
 
