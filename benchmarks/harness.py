@@ -147,7 +147,7 @@ class StoreMaker:
 
     def __init__(self, folder: Path, mongo: MongoServer | None) -> None:
         self._folder = folder
-        self._mongo = mongo
+        self.mongo_server = mongo
         self._clients: list[MongoClient[dict[str, Any]]] = []
 
     def __call__(self, kind: str) -> Store:
@@ -163,11 +163,11 @@ class StoreMaker:
         return Store("sqlite", storage, statements, path=path)
 
     def mongo(self) -> Store:
-        assert self._mongo is not None
+        assert self.mongo_server is not None
         counter = CommandCounter()
-        client = self._mongo.client(event_listeners=[counter])
+        client = self.mongo_server.client(event_listeners=[counter])
         self._clients.append(client)
-        name = f"{self._mongo.database_prefix}_{uuid.uuid4().hex[:8]}"
+        name = f"{self.mongo_server.database_prefix}_{uuid.uuid4().hex[:8]}"
         storage = MongoStorage(client, name)
         storage.ensure_indexes()
         counter.reset()

@@ -82,12 +82,15 @@ class FastForward:
         self.skipped += max(0.0, seconds)
 
 
-def order_nodes(count: int) -> list[dict[str, Any]]:
-    """*count* orders changed one after the other over the last days."""
+def order_nodes(
+    count: int, *, first: int = 1, last: int | None = None
+) -> list[dict[str, Any]]:
+    """Orders ``first`` to ``last`` (default all) of *count* orders changed
+    one after the other over the last days."""
     start = NOW - timedelta(days=20)
     step = timedelta(days=19) / max(1, count)
     nodes = []
-    for n in range(1, count + 1):
+    for n in range(first, (count if last is None else last) + 1):
         moment = _stamp(start + step * n)
         nodes.append(order_node(n, createdAt=moment, updatedAt=moment))
     return nodes

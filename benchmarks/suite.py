@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from . import intake
+from . import idle, intake, memory
 from .harness import Figure, Sizes, StoreMaker, open_stores
 
 __all__ = ["BENCHMARKS", "run"]
@@ -14,6 +14,8 @@ Benchmark = Callable[[StoreMaker, Sequence[str], Sizes], list[Figure]]
 BENCHMARKS: dict[str, Benchmark] = {
     "api-limit": intake.api_limit,
     "db-floor": intake.db_floor,
+    "idle": idle.idle,
+    "memory": memory.memory,
 }
 
 
