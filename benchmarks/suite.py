@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from . import idle, intake, memory
+from . import idle, intake, memory, tracking
 from .harness import Figure, Sizes, StoreMaker, open_stores
 
 __all__ = ["BENCHMARKS", "run"]
@@ -15,6 +15,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "api-limit": intake.api_limit,
     "db-floor": intake.db_floor,
     "idle": idle.idle,
+    "fan-out": tracking.fan_out,
     "memory": memory.memory,
 }
 

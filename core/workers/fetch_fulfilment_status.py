@@ -35,8 +35,8 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from ..domain import Order, OrderState, TrackingEvent, TrackingStatus
-from ..errors import ConflictError, PermanentPartnerError, TransientPartnerError
+from ..domain import Order, OrderKey, OrderState, TrackingEvent, TrackingStatus
+from ..errors import PermanentPartnerError, TransientPartnerError
 from ..notices import NO_DIRECT_CONTACT, NOTICE, events_for, notices_for
 from ..nps import NPS_SURVEY, earliest_survey_at, survey_key
 from ..ports import (
@@ -127,8 +127,8 @@ def fetch_fulfilment_status(
                 failed[name] = str(result)
                 log.warning("tracking.failed partner=%s error=%s", name, result)
                 break
-            for order in batch:
-                outcome = _apply(order, result, now, settings)
+            outcomes = [_apply(order, result, now, settings) for order in batch]
+            for order, outcome in zip(batch, outcomes, strict=True):
                 new_events += outcome.new_events
                 unknown |= {f"{name}:{c}" for c in outcome.unknown_codes}
                 if outcome.stale:
@@ -137,7 +137,9 @@ def fetch_fulfilment_status(
                     _queue_notices(ledger, order, outcome.order, now)
                     _queue_store_report(ledger, order, outcome.order, now)
                     _queue_survey(ledger, order, outcome.order, now, settings)
-                if _save(orders, outcome.order):
+            lost = _save_all(orders, [outcome.order for outcome in outcomes])
+            for order, outcome in zip(batch, outcomes, strict=True):
+                if order.key not in lost:
                     moved[outcome.order.state.value] += (
                         order.state != outcome.order.state
                     )
@@ -343,11 +345,11 @@ def _tracked(
             yield batch, answer.result()
 
 
-def _save(orders: OrderStore, order: Order) -> bool:
-    try:
-        orders.save(order)
-    except ConflictError:
+def _save_all(orders: OrderStore, batch: list[Order]) -> set[OrderKey]:
+    """Write a tracked batch in one bulk write (one round trip, not one a
+    parcel); the keys of the orders that lost to a newer write."""
+    lost = set(orders.save_many(batch))
+    for key in lost:
         # Intake refreshed the order meanwhile; the next poll tracks it again.
-        log.info("tracking.skipped_changed order=%s", order.key)
-        return False
-    return True
+        log.info("tracking.skipped_changed order=%s", key)
+    return lost

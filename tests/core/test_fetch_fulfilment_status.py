@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -340,13 +341,13 @@ class LosingOrders:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    def save(self, order: Order) -> Order:
-        if not self.lost:
-            stored = self.inner.get(order.key)
+    def save_many(self, orders: Sequence[Order]) -> list[OrderKey]:
+        if not self.lost and orders:
+            stored = self.inner.get(orders[0].key)
             assert stored is not None
             self.inner.save(attrs.evolve(stored, note="edited in the store"))
-            self.lost.append(str(order.key))
-        return self.inner.save(order)
+            self.lost.append(str(orders[0].key))
+        return self.inner.save_many(orders)
 
 
 def follow(
