@@ -13,7 +13,9 @@ from .harness import STORES, Sizes, print_table, write_json
 from .suite import BENCHMARKS, run
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, sizes: Sizes | None = None) -> int:
+    """Run from the command line; *sizes* replaces the chosen sizes (the
+    harness's own test runs it tiny)."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--quick", action="store_true", help="small sizes, seconds")
     parser.add_argument(
@@ -27,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, metavar="OUT", help="write figures here")
     args = parser.parse_args(argv)
 
-    sizes = Sizes.quick() if args.quick else Sizes.full()
+    sizes = sizes or (Sizes.quick() if args.quick else Sizes.full())
     kinds = STORES if args.store == "both" else (args.store,)
     figures = run(args.only or list(BENCHMARKS), kinds, sizes)
     print_table(figures)

@@ -84,7 +84,7 @@ class Sizes:
     @classmethod
     def tiny(cls) -> Sizes:
         """For the test that keeps the harness from rotting."""
-        return cls(60, 30, 200, 40, (100, 200), 0.25, 10.0)
+        return cls(60, 30, 200, 120, (100, 200), 0.25, 10.0)
 
 
 class CommandCounter(monitoring.CommandListener):
@@ -94,6 +94,7 @@ class CommandCounter(monitoring.CommandListener):
     def __init__(self) -> None:
         self.commands: Counter[str] = Counter()
         self.reads: list[tuple[str, dict[str, Any]]] = []
+        self.seconds = 0.0
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         if event.command_name in _HOUSEKEEPING:
@@ -103,14 +104,15 @@ class CommandCounter(monitoring.CommandListener):
             self.reads.append((event.database_name, dict(event.command)))
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
+        self.seconds += event.duration_micros / 1e6
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
+        self.seconds += event.duration_micros / 1e6
 
     def reset(self) -> None:
         self.commands.clear()
         self.reads.clear()
+        self.seconds = 0.0
 
     @property
     def total(self) -> int:

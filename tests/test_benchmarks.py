@@ -10,6 +10,8 @@ from benchmarks.__main__ import main
 from benchmarks.harness import Sizes, open_stores
 from benchmarks.idle import idle
 from benchmarks.intake import api_limit, db_floor
+from benchmarks.memory import peak_mb
+from benchmarks.tracking import fan_out
 
 
 def test_idle_workers_on_a_small_store_issue_a_handful_of_indexed_reads() -> None:
@@ -39,11 +41,29 @@ def test_backfill_paces_itself_from_the_bucket_without_being_throttled() -> None
     assert all(0 < share <= 1 for share in shares)
 
 
+def test_tracking_makes_the_fewest_calls_the_batch_size_allows() -> None:
+    with open_stores(["sqlite"]) as maker:
+        figures = fan_out(maker, ["sqlite"], Sizes.tiny())
+
+    calls = [f for f in figures if f.name.endswith("calls / fewest")]
+    assert [(f.value, f.met) for f in calls] == [(1.0, True), (1.0, True)]
+
+
+def test_a_backfill_reports_its_peak_memory_from_a_process_of_its_own() -> None:
+    with open_stores(["sqlite"]) as maker:
+        peak = peak_mb(maker, "sqlite", Sizes.tiny().memory_backlogs[0])
+
+    assert 10 < peak < 1000
+
+
 def test_the_command_line_writes_the_figures_as_json(tmp_path: Path) -> None:
     out = tmp_path / "figures.json"
 
-    main(["--quick", "--only", "idle", "--store", "sqlite", "--json", str(out)])
+    code = main(
+        ["--only", "idle", "--store", "sqlite", "--json", str(out)], Sizes.tiny()
+    )
 
     written = json.loads(out.read_text(encoding="utf-8"))
     assert {f["store"] for f in written["figures"]} == {"sqlite"}
-    assert written["sizes"]["idle_backlog"] == Sizes.quick().idle_backlog
+    assert code == 0
+    assert written["sizes"]["idle_backlog"] == Sizes.tiny().idle_backlog
