@@ -70,21 +70,19 @@ class Sizes:
     idle_backlog: int
     parcels: int
     memory_backlogs: tuple[int, int]
-    bucket_scale: float
-    time_scale: float
 
     @classmethod
     def full(cls) -> Sizes:
-        return cls(20_000, 5_000, 100_000, 10_000, (25_000, 100_000), 1.0, 20.0)
+        return cls(20_000, 5_000, 100_000, 10_000, (25_000, 100_000))
 
     @classmethod
     def quick(cls) -> Sizes:
-        return cls(1_000, 1_000, 5_000, 1_000, (2_000, 8_000), 0.25, 10.0)
+        return cls(1_000, 1_000, 5_000, 1_000, (2_000, 8_000))
 
     @classmethod
     def tiny(cls) -> Sizes:
         """For the test that keeps the harness from rotting."""
-        return cls(60, 30, 200, 120, (100, 200), 0.25, 10.0)
+        return cls(60, 30, 200, 120, (100, 200))
 
 
 class CommandCounter(monitoring.CommandListener):
