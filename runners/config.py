@@ -139,11 +139,13 @@ class BookingConfig:
 class TrackingConfig:
     poll_interval_minutes: float = attrs.field(default=30, validator=_between(1, 1440))
     stale_after_days: float = attrs.field(default=5, validator=_between(1, 60))
+    concurrency: int = attrs.field(default=1, validator=_between(1, 32))
 
     def settings(self) -> TrackingSettings:
         return TrackingSettings(
             poll_interval=timedelta(minutes=self.poll_interval_minutes),
             stale_after=timedelta(days=self.stale_after_days),
+            concurrency=self.concurrency,
         )
 
 

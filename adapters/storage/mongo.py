@@ -361,8 +361,8 @@ def _conflict(order: Order) -> ConflictError:
 
 def _order_document(order: Order, write_id: str) -> Document:
     """The stored copy of *order* (``revision + 1``) with its query fields."""
-    stored = attrs.evolve(order, revision=order.revision + 1)
-    document: Document = bson_converter().unstructure(stored)
+    document: Document = bson_converter().unstructure(order)
+    document["revision"] = order.revision + 1
     document["_id"] = document.pop("key")
     document["store"] = order.key.store
     document["due_at"] = order.next_attempt_at or _LOWEST

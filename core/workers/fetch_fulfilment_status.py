@@ -26,15 +26,17 @@ worker leaves an entry that is still too early where it is.
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections import Counter, defaultdict, deque
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import attrs
 
-from ..domain import Order, OrderState, TrackingEvent, TrackingStatus
-from ..errors import ConflictError, PermanentPartnerError, TransientPartnerError
+from ..domain import Order, OrderKey, OrderState, TrackingEvent, TrackingStatus
+from ..errors import PermanentPartnerError, TransientPartnerError
 from ..notices import NO_DIRECT_CONTACT, NOTICE, events_for, notices_for
 from ..nps import NPS_SURVEY, earliest_survey_at, survey_key
 from ..ports import (
@@ -65,12 +67,16 @@ NOT_CONFIGURED = "not configured"
 class TrackingSettings:
     """``survey_after_days``: ask the customers of delivered orders for
     their opinion this many days after placement (None: no surveys); it
-    should equal the surveys' ``SurveyPolicy.delay_days``."""
+    should equal the surveys' ``SurveyPolicy.delay_days``.  ``concurrency``
+    is how many tracking calls may wait on a partner at once: a run is
+    mostly waiting for answers, and the partner's latency, not our work,
+    sets its length (1: one call after the other)."""
 
     poll_interval: timedelta = timedelta(minutes=30)
     stale_after: timedelta = timedelta(days=5)
     batch_size: int = 1000
     survey_after_days: int | None = None
+    concurrency: int = 1
 
 
 @attrs.frozen
@@ -116,15 +122,14 @@ def fetch_fulfilment_status(
         if partner is None:
             failed[name] = NOT_CONFIGURED
             continue
-        for batch in _batches(group, partner.capabilities.max_tracking_batch):
-            try:
-                result = partner.track([o.shipment.reference for o in batch])  # type: ignore[union-attr]
-            except (TransientPartnerError, PermanentPartnerError) as error:
-                failed[name] = str(error)
-                log.warning("tracking.failed partner=%s error=%s", name, error)
+        batches = _batches(group, partner.capabilities.max_tracking_batch)
+        for batch, result in _tracked(partner, batches, settings.concurrency):
+            if isinstance(result, Exception):
+                failed[name] = str(result)
+                log.warning("tracking.failed partner=%s error=%s", name, result)
                 break
-            for order in batch:
-                outcome = _apply(order, result, now, settings)
+            outcomes = [_apply(order, result, now, settings) for order in batch]
+            for order, outcome in zip(batch, outcomes, strict=True):
                 new_events += outcome.new_events
                 unknown |= {f"{name}:{c}" for c in outcome.unknown_codes}
                 if outcome.stale:
@@ -133,7 +138,9 @@ def fetch_fulfilment_status(
                     _queue_notices(ledger, order, outcome.order, now)
                     _queue_store_report(ledger, order, outcome.order, now)
                     _queue_survey(ledger, order, outcome.order, now, settings)
-                if _save(orders, outcome.order):
+            lost = _save_all(orders, [outcome.order for outcome in outcomes])
+            for order, outcome in zip(batch, outcomes, strict=True):
+                if order.key not in lost:
                     moved[outcome.order.state.value] += (
                         order.state != outcome.order.state
                     )
@@ -330,11 +337,46 @@ def _batches(orders: list[Order], size: int) -> Iterable[list[Order]]:
         yield orders[start : start + size]
 
 
-def _save(orders: OrderStore, order: Order) -> bool:
-    try:
-        orders.save(order)
-    except ConflictError:
+Asked = TrackingBatch | TransientPartnerError | PermanentPartnerError
+
+
+def _tracked(
+    partner: DeliveryPartner, batches: Iterable[list[Order]], concurrency: int
+) -> Iterator[tuple[list[Order], Asked]]:
+    """Each batch with the partner's answer (or error), in batch order,
+    with up to *concurrency* calls in flight.  A consumer that stops early
+    leaves at most ``concurrency - 1`` calls to finish unread; only the
+    partner calls run beside each other, never the writes."""
+
+    def ask(batch: list[Order]) -> Asked:
+        references = [o.shipment.reference for o in batch]  # type: ignore[union-attr]
+        try:
+            return partner.track(references)
+        except (TransientPartnerError, PermanentPartnerError) as error:
+            return error
+
+    if concurrency <= 1:
+        yield from ((batch, ask(batch)) for batch in batches)
+        return
+    waiting = iter(batches)
+    with ThreadPoolExecutor(concurrency, thread_name_prefix="tracking") as pool:
+        flying = deque(
+            (batch, pool.submit(ask, batch))
+            for batch in itertools.islice(waiting, concurrency)
+        )
+        while flying:
+            batch, answer = flying.popleft()
+            following = next(waiting, None)
+            if following is not None:
+                flying.append((following, pool.submit(ask, following)))
+            yield batch, answer.result()
+
+
+def _save_all(orders: OrderStore, batch: list[Order]) -> set[OrderKey]:
+    """Write a tracked batch in one bulk write (one round trip, not one a
+    parcel); the keys of the orders that lost to a newer write."""
+    lost = set(orders.save_many(batch))
+    for key in lost:
         # Intake refreshed the order meanwhile; the next poll tracks it again.
-        log.info("tracking.skipped_changed order=%s", order.key)
-        return False
-    return True
+        log.info("tracking.skipped_changed order=%s", key)
+    return lost

@@ -152,6 +152,9 @@ class Simulator:
         self, *, data_dir: Path | None = None, clock: Clock | None = None
     ) -> None:
         self.clock: Clock = clock or SystemClock()
+        # Seconds every API answer takes, like a partner across the world;
+        # answers wait in parallel, as they would on the partner's servers.
+        self.latency = 0.0
         self.faults = Faults()
         self.lock = threading.RLock()
         self.data_dir = Path(data_dir) if data_dir else None
@@ -200,6 +203,8 @@ class Simulator:
                 fault = self.faults.next(name)
                 with self.lock:
                     self.requests.append((name, request.path))
+                if self.latency > 0:
+                    time.sleep(self.latency)
                 if fault and fault.delay:
                     time.sleep(fault.delay)
                 if fault and fault.status is not None:

@@ -96,6 +96,7 @@ from .shopify_webhooks import WebhookOutbox
 __all__ = [
     "MAX_PAGE_SIZE",
     "InvalidOrderNodes",
+    "ShopUsage",
     "ShopifySimulator",
     "check_order_nodes",
 ]
@@ -208,6 +209,7 @@ class ShopifySimulator(Simulator):
             return self._too_costly(requested)
         bucket = self._bucket(handle)
         if not bucket.take(requested, self.monotonic()):
+            bucket.throttled += 1
             return self._throttled(requested, bucket)
         now = _iso(self.clock.now())
         open_fulfilment_orders(shop, now)
@@ -220,6 +222,11 @@ class ShopifySimulator(Simulator):
         )
         actual = actual_cost(document, result.data, variables, operation)
         bucket.refund(requested - actual)
+        # The bucket goes on filling while the query runs; the answer
+        # reports it as it is when the answer leaves.
+        bucket.refill(self.monotonic())
+        bucket.charged += actual
+        bucket.served += 1
         body: dict[str, Any] = {"data": result.data}
         if result.errors:
             body["errors"] = [e.formatted for e in result.errors]
@@ -262,6 +269,12 @@ class ShopifySimulator(Simulator):
                 self.bucket_size, self.restore_rate, self.bucket_size, self.monotonic()
             )
         return self._buckets[handle]
+
+    def usage(self, handle: str) -> ShopUsage:
+        """What *handle*'s bucket has served since the last reset."""
+        with self.lock:
+            bucket = self._bucket(handle)
+            return ShopUsage(bucket.charged, bucket.served, bucket.throttled)
 
     # --- helpers for tests and the demo ----------------------------------------
 
@@ -457,20 +470,41 @@ def _store_state(handle: str, nodes: Iterable[Mapping[str, Any]]) -> Node:
     }
 
 
+@attrs.frozen
+class ShopUsage:
+    """A shop's bucket so far: points charged (actual costs), queries run
+    and queries refused as ``THROTTLED``."""
+
+    points: float
+    served: int
+    throttled: int
+
+    @property
+    def requests(self) -> int:
+        return self.served + self.throttled
+
+
 @attrs.define
 class _Bucket:
-    """Shopify's leaky bucket: *size* points, refilled at *rate* per second."""
+    """Shopify's leaky bucket: *size* points, refilled at *rate* per second,
+    with what it has charged, served and refused."""
 
     size: float
     rate: float
     available: float
     at: float
+    charged: float = 0.0
+    served: int = 0
+    throttled: int = 0
 
-    def take(self, cost: float, now: float) -> bool:
+    def refill(self, now: float) -> None:
         self.available = min(
             self.size, self.available + self.rate * max(0.0, now - self.at)
         )
-        self.at = now
+        self.at = max(self.at, now)
+
+    def take(self, cost: float, now: float) -> bool:
+        self.refill(now)
         # A client that waited exactly the deficit must not be refused for
         # the float noise of now - at (2.04 s can come back as 2.0399...).
         if cost > self.available + _POINT_NOISE:
@@ -768,6 +802,13 @@ def _sortable_time(value: Any) -> str:
     Accepts a date alone (midnight UTC), as Shopify's search does."""
     if not isinstance(value, str):
         return ""
+    return _sortable_text(value)
+
+
+# Every page re-reads every order's times; a shop of tens of thousands of
+# orders (the benchmarks) would spend seconds a page re-parsing them.
+@functools.lru_cache(maxsize=1 << 17)
+def _sortable_text(value: str) -> str:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:

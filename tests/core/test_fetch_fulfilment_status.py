@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +24,7 @@ from fulfilment.core.domain import (
     TrackingEvent,
     TrackingStatus,
 )
+from fulfilment.core.errors import TransientPartnerError
 from fulfilment.core.nps import NPS_SURVEY, survey_key
 from fulfilment.core.ports import Effect, EffectStatus
 from fulfilment.core.routing import RoutingPolicy
@@ -110,6 +112,46 @@ def test_parcels_of_one_partner_are_tracked_in_one_batch() -> None:
 
     assert len(world.partner.track_calls) == 1
     assert len(world.partner.track_calls[0]) == 3
+
+
+def test_with_concurrency_every_parcel_is_tracked_once_in_full_batches() -> None:
+    world = World()
+    ids = [str(n) for n in range(1, 121)]
+    world.booked(*ids)
+    world.clock.advance(timedelta(days=3))
+
+    report = fetch_fulfilment_status(
+        orders=world.storage.orders,
+        partners={"flextock": world.partner},
+        attention=world.storage.attention,
+        clock=world.clock,
+        settings=TrackingSettings(concurrency=4),
+    )
+
+    assert report.polled == 120
+    assert sorted(len(call) for call in world.partner.track_calls) == [20, 50, 50]
+    asked = [ref for call in world.partner.track_calls for ref in call]
+    assert len(asked) == len(set(asked)) == 120
+    assert {world.order(i).state for i in ids} == {S.DELIVERED}
+
+
+def test_with_concurrency_a_failing_partner_stops_after_the_calls_in_flight() -> None:
+    world = World()
+    world.booked(*(str(n) for n in range(1, 501)))
+    world.clock.advance(timedelta(days=3))
+    world.partner.fail_next_track(TransientPartnerError("busy", partner="flextock"))
+
+    report = fetch_fulfilment_status(
+        orders=world.storage.orders,
+        partners={"flextock": world.partner},
+        attention=world.storage.attention,
+        clock=world.clock,
+        settings=TrackingSettings(concurrency=3),
+    )
+
+    assert report.failed_partners == {"flextock": "flextock: busy"}
+    assert len(world.partner.track_calls) <= 3 + 2
+    assert report.moved.get("delivered", 0) < 500
 
 
 def test_a_delivered_parcel_is_never_polled_again() -> None:
@@ -318,13 +360,13 @@ class LosingOrders:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    def save(self, order: Order) -> Order:
-        if not self.lost:
-            stored = self.inner.get(order.key)
+    def save_many(self, orders: Sequence[Order]) -> list[OrderKey]:
+        if not self.lost and orders:
+            stored = self.inner.get(orders[0].key)
             assert stored is not None
             self.inner.save(attrs.evolve(stored, note="edited in the store"))
-            self.lost.append(str(order.key))
-        return self.inner.save(order)
+            self.lost.append(str(orders[0].key))
+        return self.inner.save_many(orders)
 
 
 def follow(

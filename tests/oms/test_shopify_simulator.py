@@ -221,6 +221,40 @@ def test_the_bucket_refills_at_the_restore_rate(
     assert "errors" not in again
 
 
+def test_counts_the_points_it_charged_and_the_queries_it_refused(
+    start_sandbox: Callable[..., Sandbox],
+) -> None:
+    sandbox = start_sandbox(bucket_size=100, restore_rate=10)
+    sandbox.sim.load_orders({"shemsiworld": [order_node(n) for n in range(40)]})
+    query = "{ orders(first: 40) { nodes { id customer { id } } } }"  # 82, all used
+
+    with httpx.Client(base_url=sandbox.url) as http:
+        first = post(http, query).json()
+        post(http, query)
+
+    usage = sandbox.sim.usage("shemsiworld")
+    assert usage.points == first["extensions"]["cost"]["actualQueryCost"] == 82
+    assert (usage.served, usage.throttled, usage.requests) == (1, 1, 2)
+
+
+def test_reports_the_bucket_as_it_is_when_the_answer_leaves(
+    start_sandbox: Callable[..., Sandbox],
+) -> None:
+    sandbox = start_sandbox(bucket_size=100, restore_rate=10)
+    sandbox.sim.load_orders({"shemsiworld": [order_node(n) for n in range(40)]})
+    query = "{ orders(first: 40) { nodes { id customer { id } } } }"  # 82, all used
+    started = sandbox.time.now
+    # The bucket is made and charged at the start; the answer leaves 5 s on.
+    ticks = iter([started, started, started + 5.0])
+    sandbox.sim.monotonic = lambda: next(ticks)
+
+    with httpx.Client(base_url=sandbox.url) as http:
+        body = post(http, query).json()
+
+    status = body["extensions"]["cost"]["throttleStatus"]
+    assert status["currentlyAvailable"] == 100 - 82 + 50
+
+
 def test_cursors_page_by_update_time_then_id(
     sandbox: Sandbox, http: httpx.Client
 ) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -358,3 +360,24 @@ def test_its_configuration_table_structures_into_adapter_settings() -> None:
         "http://127.0.0.1:8417", tracking_url_template=TRACKING_TEMPLATE
     )
     assert table["cod_currencies"] == ["MAD"]
+
+
+def test_with_a_latency_answers_take_that_long_and_wait_side_by_side() -> None:
+    sim = AramexSimulator(clock=ManualClock(T0))
+    sim.latency = 0.2
+    body = {"ClientInfo": client_info(), "Shipments": ["50100000001"]}
+
+    def track(http: httpx.Client, url: str) -> float:
+        started = time.perf_counter()
+        http.post(url + TRACK, json=body).raise_for_status()
+        return time.perf_counter() - started
+
+    with SimServer(sim) as server, httpx.Client() as http:
+        alone = track(http, server.url)
+        started = time.perf_counter()
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda _: track(http, server.url), range(4)))
+        together = time.perf_counter() - started
+
+    assert alone >= 0.2
+    assert together < 4 * 0.2

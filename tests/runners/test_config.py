@@ -518,3 +518,26 @@ def test_two_seller_accounts_may_sell_in_one_marketplace(
     )
 
     assert set(config.stores) == {"amazon-ae", "brand-ae"}
+
+
+def test_tracking_concurrency_reaches_the_worker_settings(
+    tmp_path: Path, adapters: Adapters
+) -> None:
+    path = write(tmp_path, MINIMAL + "[tracking]\nconcurrency = 4\n")
+
+    config = load_config(path, adapters, {"LB_TOKEN": "x"})
+
+    assert config.tracking.settings().concurrency == 4
+
+
+def test_a_tracking_concurrency_of_zero_is_refused_naming_the_key(
+    tmp_path: Path, adapters: Adapters
+) -> None:
+    path = write(tmp_path, MINIMAL + "[tracking]\nconcurrency = 0\n")
+
+    with pytest.raises(ConfigurationError) as error:
+        load_config(path, adapters, {"LB_TOKEN": "x"})
+
+    assert str(error.value) == (
+        f"{path}: tracking: concurrency must be between 1 and 32, not 0"
+    )
