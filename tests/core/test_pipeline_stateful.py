@@ -596,3 +596,20 @@ def test_the_machine_finds_a_double_booking_when_claims_hold_nobody_back() -> No
 
     with pytest.raises(AssertionError, match="booked more than once"):
         run_state_machine_as_test(BrokenClaims, settings=search)
+
+
+def test_a_runner_killed_while_parking_a_rejected_order_still_tells_a_person() -> None:
+    # Every instant of a booking run the partner refuses (nobody delivers
+    # to Atlantis): wherever the runner dies, the order ends with a person.
+    for crash_at in range(1, 20):
+        shop = Pipeline()
+        shop.customers_place_orders(1, EGYPT, "Atlantis")
+        shop.time_passes(5)
+        shop.a_runner_works("intake", 0, None)
+
+        shop.a_runner_works("booking", 0, crash_at)
+        shop.a_runner_runs_everything(1, None, 60, None)
+
+        (order,) = shop.storage.orders.list()
+        assert order.state is OrderState.NEEDS_ATTENTION, crash_at
+        shop.every_stuck_order_says_why()
