@@ -97,7 +97,7 @@ def runner_config(world: SandboxWorld, mongo: MongoServer, folder: Path) -> Path
 
 def start_runner(config: Path, log: Path) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "fulfilment.runners.cli", "--config"]
-    return subprocess.Popen(
+    return subprocess.Popen(  # noqa: S603 (our own interpreter and config file)
         [*command, str(config), "--log-level", "INFO", "run", "all"],
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
