@@ -576,7 +576,7 @@ class BrokenClaims(Pipeline):
 
 
 # Each example is up to 60 steps.  Over 100 seeds the search below found
-# the planted double booking after 5 to 114 examples (median 9); 150 make a
+# the planted double booking after 5 to 114 examples (most within 10); 150 make a
 # miss about as likely as one run in two thousand.  --slow runs the soak
 # profile's number instead.
 SOAK = settings.default.max_examples > 1000

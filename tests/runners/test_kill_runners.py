@@ -12,8 +12,8 @@ shipment), no order of the shop is missing from the store, and no customer
 got the same message twice.
 
 The runners' clock is the wall clock, and leases and claims last at least
-a minute, so a runner killed while holding them delays the others by that
-much: the test takes about a minute and a half, most of it waiting.
+a minute, so a runner killed while holding one delays the others by up to
+that much: the test takes under a minute, or up to a minute more.
 Parcels move on the simulators' clock, which the test moves six days on
 once the bookings are in, so the tracking and notice steps have news to
 act on in the same run.
