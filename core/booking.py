@@ -75,6 +75,9 @@ def decide(
         )
     if order.source_problems:
         return Attend(order.source_problems)
+    refunded = _refunded(order)
+    if refunded is not None:
+        return Attend((refunded,))
     implausible = _implausible_amounts(order)
     if implausible:
         return Attend(implausible)
@@ -98,6 +101,24 @@ def decide(
             )
         )
     return _check_capabilities(order, route.partner, caps)
+
+
+# Financial statuses that say the money went back (or never will come):
+# such an order left open in the shop is a question for a person, not a
+# parcel to send with cash to collect for it.
+MONEY_RETURNED = frozenset({"REFUNDED", "VOIDED"})
+
+
+def _refunded(order: Order) -> Problem | None:
+    status = (order.financial_status or "").upper()
+    if status not in MONEY_RETURNED:
+        return None
+    return Problem(
+        "refunded_before_shipping",
+        f"the order is {status.lower()} in the store but not cancelled; "
+        "cancel it there, or mark it paid again if it should still ship",
+        "financial_status",
+    )
 
 
 def _implausible_amounts(order: Order) -> tuple[Problem, ...]:

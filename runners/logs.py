@@ -21,13 +21,19 @@ from typing import Any
 
 from fulfilment.core.masking import mask_text
 
-__all__ = ["Redactor", "configure_logging"]
+__all__ = ["Redactor", "configure_logging", "hide_query_credentials"]
 
 
 # A credential in a query string, up to the next parameter, quote or space.
 _QUERY_SECRET = re.compile(
     r"(?i)(?<![\w-])((?:api_?key|app_id|access_key)=)[^&\s\"'<>#]+"
 )
+
+
+def hide_query_credentials(text: str) -> str:
+    """*text* with the value of every credential in a query string
+    (``api_key=``, ``app_id=``, ``access_key=``) replaced by ``***``."""
+    return _QUERY_SECRET.sub(r"\1***", text)
 
 
 class Redactor(logging.Filter):
@@ -43,7 +49,7 @@ class Redactor(logging.Filter):
         message = record.getMessage()
         for secret in self.secrets:
             message = message.replace(secret, "***")
-        message = _QUERY_SECRET.sub(r"\1***", message)
+        message = hide_query_credentials(message)
         message = mask_text(message)
         record.msg, record.args = message, ()
         return True

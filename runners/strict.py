@@ -11,6 +11,7 @@ turns a failure into one line per problem, each with its path.
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
@@ -159,7 +160,7 @@ def strict_converter() -> cattrs.Converter:
 def describe(error: BaseException, path: str = "") -> list[str]:
     """One line per leaf of a structuring error, each with its path."""
     if isinstance(error, ForbiddenExtraKeysError):
-        return [f"{path}: unknown keys {', '.join(sorted(error.extra_fields))}"]
+        return [f"{path}: {_unknown_keys(error)}"]
     if isinstance(error, ClassValidationError | IterableValidationError):
         lines = []
         for sub in error.exceptions:
@@ -171,6 +172,22 @@ def describe(error: BaseException, path: str = "") -> list[str]:
     # the message, which names the field.
     message = error.args[0] if error.args else error
     return [f"{path}: {message}"]
+
+
+def _unknown_keys(error: ForbiddenExtraKeysError) -> str:
+    """Which keys are unknown, the likely intended one for a typo, and the
+    keys the table takes: the fix is usually a spelling."""
+    known = (
+        sorted(field.alias or field.name for field in attrs.fields(error.cl))
+        if attrs.has(error.cl)
+        else []
+    )
+    hints = []
+    for key in sorted(error.extra_fields):
+        close = difflib.get_close_matches(key, known, n=1)
+        hints.append(f"{key} (did you mean {close[0]}?)" if close else key)
+    known_part = f"; known keys: {', '.join(known)}" if known else ""
+    return f"unknown keys {', '.join(hints)}{known_part}"
 
 
 def _step(error: BaseException) -> str:

@@ -566,13 +566,10 @@ def _crashed(run: _Run, order: Order, error: Exception) -> BookingOutcome:
 def _needs_attention(
     run: _Run, order: Order, problems: tuple[Problem, ...], reason: str
 ) -> None:
-    _update(
-        run.orders,
-        order.key,
-        lambda o: attrs.evolve(
-            o, state=S.NEEDS_ATTENTION, problems=problems, claim=None
-        ),
-    )
+    # The item first: an order parked in needs_attention is never looked at
+    # again by this worker, so a runner dying between the two writes must
+    # leave an item about an order still due, not a parked order nobody was
+    # told about.  Raising the item twice only refreshes it.
     run.attention.raise_item(
         AttentionItem(
             str(order.key),
@@ -581,6 +578,13 @@ def _needs_attention(
             run.now,
             problems,
         )
+    )
+    _update(
+        run.orders,
+        order.key,
+        lambda o: attrs.evolve(
+            o, state=S.NEEDS_ATTENTION, problems=problems, claim=None
+        ),
     )
 
 

@@ -32,6 +32,7 @@ import attrs
 from fulfilment.core.clock import SystemClock
 from fulfilment.core.ports import Clock
 
+from ..logs import hide_query_credentials
 from ..usage import UsageError
 
 __all__ = [
@@ -292,7 +293,10 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve  # noqa: N815
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("sandbox.request sim=%s %s", self.simulator.name, format % args)
+        # The request line carries the client's query, keys included: a
+        # simulator's log is ours, and ours masks at the source.
+        line = hide_query_credentials(format % args)
+        log.debug("sandbox.request sim=%s %s", self.simulator.name, line)
 
 
 class SimServer:

@@ -346,3 +346,20 @@ def test_settings_name_no_host_of_their_own_and_hide_secrets() -> None:
         FlextockSettings(**no_host)
     with pytest.raises(ValueError, match="base_url"):
         settings(base_url=" ")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b'{"message": "Order created succ', b"<html><body>Log in</body></html>"],
+    ids=["empty", "cut-off", "html"],
+)
+def test_a_200_without_flextocks_json_is_looked_up_not_taken_as_booked(
+    router: respx.MockRouter, logged_in: respx.Route, body: bytes
+) -> None:
+    router.post(CREATE).respond(200, content=body)
+    status = router.post(STATUS).respond(404, json={"detail": "Not found."})
+
+    with pytest.raises(OutcomeUnknown):
+        partner_for().book(BookingRequest(REFERENCE, ORDER))
+
+    assert status.called

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import email
 import email.policy
-import io
 import json
 import re
 from datetime import date, timedelta
@@ -23,6 +21,7 @@ from fulfilment.runners.sandbox.world import SandboxWorld, ports_of
 from fulfilment.runners.usage import UsageError
 from fulfilment.runners.wiring import WORKERS
 from fulfilment.testing.builders import T0
+from tests.runners.conftest import DemoRun
 
 CAIRO = ZoneInfo("Africa/Cairo")
 
@@ -45,12 +44,10 @@ def shipments(folder: Path) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    folder = tmp_path_factory.mktemp("demo")
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        assert main(["demo", "--json", "--data-dir", str(folder)]) == 0
-    return folder, json.loads(out.getvalue())
+def first_run(demo_run: DemoRun) -> tuple[Path, dict[str, Any]]:
+    # The session's one demo run (tests/runners/conftest.py), at DEBUG.
+    assert demo_run.exit_code == 0
+    return demo_run.folder, demo_run.summary
 
 
 def test_the_demo_books_with_all_three_partners(

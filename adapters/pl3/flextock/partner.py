@@ -28,7 +28,7 @@ retried like a read.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import attrs
@@ -120,9 +120,23 @@ class FlextockDeliveryPartner:
             return settle_unknown(
                 self.name, self.find_booking, request.reference, unknown
             )
-        if reply.ok:
+        if reply.ok and isinstance(reply.body, Mapping):
             log.info("flextock.booked reference=%s", request.reference)
             return wire.booking_for(request.reference)
+        if reply.ok:
+            # Flextock answers a created order with a JSON message.  A 200
+            # without one (a proxy's login page, a body cut off, nothing)
+            # may not come from Flextock at all: ask for the order instead
+            # of taking it as booked.
+            unknown = OutcomeUnknown(
+                f"create-order answered {reply.status} without Flextock's JSON "
+                f"({reply.text[:80]!r})",
+                partner=self.name,
+                status=reply.status,
+            )
+            return settle_unknown(
+                self.name, self.find_booking, request.reference, unknown
+            )
         return self._existing_or_refuse(request.reference, reply)
 
     def find_booking(self, reference: str) -> Booking | None:
