@@ -44,6 +44,7 @@ __all__ = [
     "OrderPage",
     "OrderSource",
     "OrderStore",
+    "RateBudget",
     "RateSource",
     "RateStore",
     "Receipt",
@@ -661,6 +662,56 @@ class RateStore(Protocol):
         ...
 
 
+# --- rate budgets ------------------------------------------------------------
+
+
+class RateBudget(Protocol):
+    """Token buckets by key (a partner credential, an operation of it) that
+    every runner on one database takes from before calling the partner.
+
+    Each method is one atomic step on the bucket of *key*, by the rules of
+    :mod:`fulfilment.core.rate_budgets`: a bucket never used is full,
+    holds at most *capacity* tokens and gains *refill_per_second* a second.
+    The caller passes the shape on every call (the partner may report a new
+    one at any time); *now* is seconds since the epoch.
+    """
+
+    def take(
+        self,
+        key: str,
+        cost: float,
+        capacity: float,
+        refill_per_second: float,
+        now: float,
+    ) -> float:
+        """Grant *cost* tokens and answer 0, or grant nothing and answer the
+        seconds until the bucket will hold them."""
+        ...
+
+    def give_back(
+        self,
+        key: str,
+        tokens: float,
+        capacity: float,
+        refill_per_second: float,
+        now: float,
+    ) -> None:
+        """Return *tokens* a grant turned out not to need."""
+        ...
+
+    def observe(
+        self,
+        key: str,
+        available: float,
+        capacity: float,
+        refill_per_second: float,
+        now: float,
+    ) -> None:
+        """The partner says its bucket held *available* at *now*: lower ours
+        to that when it holds more (a 429 is ``available=0``)."""
+        ...
+
+
 class Storage(Protocol):
     """The stores a runner opens together on one database."""
 
@@ -671,5 +722,6 @@ class Storage(Protocol):
     attention: AttentionQueue
     nps: NpsStore
     rates: RateStore
+    rate_budgets: RateBudget
 
     def close(self) -> None: ...

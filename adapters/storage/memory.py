@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 
+from fulfilment.core import rate_budgets
 from fulfilment.core.domain import Order, OrderKey, OrderState, ensure_utc
 from fulfilment.core.errors import ConflictError
 from fulfilment.core.nps import DiscountCode, NpsResponse
@@ -27,6 +28,7 @@ __all__ = [
     "MemoryLeaseStore",
     "MemoryNpsStore",
     "MemoryOrderStore",
+    "MemoryRateBudget",
     "MemoryRateStore",
     "MemoryStorage",
 ]
@@ -414,6 +416,56 @@ def _series(rate: FxRate) -> _Series:
     return (rate.source, rate.base, rate.quote, rate.rate_type)
 
 
+class MemoryRateBudget:
+    """Rate budgets kept in this process: shared by the adapters that are
+    handed the same instance, and by nothing else."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[str, rate_budgets.Bucket] = {}
+        self._lock = threading.Lock()
+
+    def take(
+        self,
+        key: str,
+        cost: float,
+        capacity: float,
+        refill_per_second: float,
+        now: float,
+    ) -> float:
+        with self._lock:
+            bucket, wait = rate_budgets.take(
+                self._buckets.get(key), cost, capacity, refill_per_second, now
+            )
+            self._buckets[key] = bucket
+            return wait
+
+    def give_back(
+        self,
+        key: str,
+        tokens: float,
+        capacity: float,
+        refill_per_second: float,
+        now: float,
+    ) -> None:
+        with self._lock:
+            self._buckets[key] = rate_budgets.give_back(
+                self._buckets.get(key), tokens, capacity, refill_per_second, now
+            )
+
+    def observe(
+        self,
+        key: str,
+        available: float,
+        capacity: float,
+        refill_per_second: float,
+        now: float,
+    ) -> None:
+        with self._lock:
+            self._buckets[key] = rate_budgets.observe(
+                self._buckets.get(key), available, capacity, refill_per_second, now
+            )
+
+
 @attrs.define
 class MemoryStorage:
     orders: MemoryOrderStore = attrs.Factory(MemoryOrderStore)
@@ -423,6 +475,7 @@ class MemoryStorage:
     attention: MemoryAttentionQueue = attrs.Factory(MemoryAttentionQueue)
     nps: MemoryNpsStore = attrs.Factory(MemoryNpsStore)
     rates: MemoryRateStore = attrs.Factory(MemoryRateStore)
+    rate_budgets: MemoryRateBudget = attrs.Factory(MemoryRateBudget)
 
     def close(self) -> None:
         """Nothing to release."""

@@ -25,6 +25,8 @@ surveyed
 rates       source, base, quote, rate_type, day (unique together), rate,
             published_on, fetched_at (no document: the columns are the
             whole rate)
+rate_       key, tokens, updated (seconds since the epoch, a float: the
+budgets     bucket arithmetic works in seconds, and no query sorts on it)
 ==========  =============================================================
 
 Times in columns are integer microseconds since the Unix epoch (UTC), so
@@ -44,7 +46,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -54,6 +56,7 @@ from typing import Any, TypeVar
 import attrs
 from cattrs.errors import BaseValidationError
 
+from fulfilment.core import rate_budgets
 from fulfilment.core.domain import Order, OrderKey, OrderState, ensure_utc
 from fulfilment.core.errors import ConfigurationError, ConflictError, StorageError
 from fulfilment.core.nps import DiscountCode, NpsResponse
@@ -70,6 +73,7 @@ __all__ = [
     "SQLiteLeaseStore",
     "SQLiteNpsStore",
     "SQLiteOrderStore",
+    "SQLiteRateBudget",
     "SQLiteRateStore",
     "SQLiteSettings",
     "SQLiteStorage",
@@ -214,6 +218,16 @@ UPDATE orders
 CREATE INDEX orders_unstamped ON orders (placed_at, key) WHERE stamped = 0
 """
 
+# Version 7: rate budgets that every runner on the file takes from, one
+# bucket per key (see core/rate_budgets.py).
+_V7_RATE_BUDGETS = """
+CREATE TABLE IF NOT EXISTS rate_budgets (
+    key TEXT PRIMARY KEY,
+    tokens REAL NOT NULL,
+    updated REAL NOT NULL
+)
+"""
+
 _MIGRATIONS = (
     _V1_TABLES,
     _V2_OUTBOX,
@@ -221,6 +235,7 @@ _MIGRATIONS = (
     _V4_CANCELLED,
     _V5_NPS,
     _V6_RATES,
+    _V7_RATE_BUDGETS,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -1112,6 +1127,88 @@ def _rate_from(row: Sequence[Any]) -> FxRate:
         ) from exc
 
 
+# --- rate budgets ------------------------------------------------------------
+
+_BUCKET = "SELECT tokens, updated FROM rate_budgets WHERE key = ?"
+_SAVE_BUCKET = (
+    "INSERT INTO rate_budgets (key, tokens, updated) VALUES (?, ?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET tokens = excluded.tokens, "
+    "updated = excluded.updated"
+)
+
+
+class SQLiteRateBudget:
+    """Rate budgets shared by every process on the file: each step reads,
+    changes and writes one bucket inside one ``BEGIN IMMEDIATE``
+    transaction, so two processes never both spend the same tokens."""
+
+    def __init__(self, database: SQLiteDatabase) -> None:
+        self._db = database
+
+    def take(
+        self,
+        key: str,
+        cost: float,
+        capacity: float,
+        refill_per_second: float,
+        now: float,
+    ) -> float:
+        return self._apply(
+            key,
+            lambda bucket: rate_budgets.take(
+                bucket, cost, capacity, refill_per_second, now
+            ),
+        )
+
+    def give_back(
+        self,
+        key: str,
+        tokens: float,
+        capacity: float,
+        refill_per_second: float,
+        now: float,
+    ) -> None:
+        self._apply(
+            key,
+            lambda bucket: (
+                rate_budgets.give_back(
+                    bucket, tokens, capacity, refill_per_second, now
+                ),
+                None,
+            ),
+        )
+
+    def observe(
+        self,
+        key: str,
+        available: float,
+        capacity: float,
+        refill_per_second: float,
+        now: float,
+    ) -> None:
+        self._apply(
+            key,
+            lambda bucket: (
+                rate_budgets.observe(
+                    bucket, available, capacity, refill_per_second, now
+                ),
+                None,
+            ),
+        )
+
+    def _apply(
+        self,
+        key: str,
+        change: Callable[[rate_budgets.Bucket | None], tuple[rate_budgets.Bucket, T]],
+    ) -> T:
+        with self._db.write() as conn:
+            row = conn.execute(_BUCKET, (key,)).fetchone()
+            bucket = None if row is None else rate_budgets.Bucket(*row)
+            after, answer = change(bucket)
+            conn.execute(_SAVE_BUCKET, (key, after.tokens, after.updated))
+            return answer
+
+
 # --- the bundle --------------------------------------------------------------
 
 
@@ -1127,6 +1224,7 @@ class SQLiteStorage:
         self.attention = SQLiteAttentionQueue(self.database)
         self.nps = SQLiteNpsStore(self.database)
         self.rates = SQLiteRateStore(self.database)
+        self.rate_budgets = SQLiteRateBudget(self.database)
 
     def close(self) -> None:
         self.database.close()
