@@ -122,7 +122,7 @@ def test_another_handle_sees_the_same_buckets(backend: Backend) -> None:
 def test_a_take_that_can_never_be_granted_is_refused_with_the_figures(
     storage: Storage, cost: float, capacity: float, refill: float
 ) -> None:
-    with pytest.raises(ValueError, match="bucket|cost"):
+    with pytest.raises(ValueError, match=r"bucket|cost"):
         storage.rate_budgets.take(KEY, cost, capacity, refill, T)
 
     # Nothing was stored: the bucket is still full.
