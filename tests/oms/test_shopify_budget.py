@@ -16,7 +16,7 @@ from fulfilment.adapters.oms.shopify.client import (
 )
 from fulfilment.adapters.retry import RetryPolicy
 from fulfilment.adapters.storage.memory import MemoryRateBudget
-from fulfilment.core.errors import OutcomeUnknown
+from fulfilment.core.errors import OutcomeUnknown, TransientPartnerError
 
 from .conftest import FakeTime
 from .test_shopify_client import (
@@ -162,3 +162,25 @@ def test_a_shared_budget_needs_a_key(http: httpx.Client) -> None:
             RetryPolicy.for_tests(),
             budget=MemoryRateBudget(),
         )
+
+
+def test_a_429_gives_its_price_back_before_shopifys_count_lowers_the_budget(
+    router: respx.MockRouter, http: httpx.Client, fake_time: FakeTime
+) -> None:
+    budget = MemoryRateBudget()
+    client = ShopifyGraphQLClient(
+        http,
+        "sandbox-shop",
+        CREDENTIAL,
+        "2025-07",
+        RetryPolicy.for_tests(attempts=1),
+        budget=budget,
+        budget_key=KEY,
+        wall=fake_time.monotonic,
+    )
+    router.post(ENDPOINT).respond(429, json=throttled(available=100))
+
+    with pytest.raises(TransientPartnerError):
+        run(client)
+
+    assert holds(budget, 100, fake_time)

@@ -211,14 +211,9 @@ class ShopifyGraphQLClient:
     ) -> dict[str, Any]:
         self._wait_for_bucket(cost)
         reserved = self._reserve(cost)
-        try:
-            response = self._post(
-                {"query": document, "variables": dict(variables or {})}, cost
-            )
-        except TransientPartnerError as error:
-            if error.status == 429:
-                self._give_back(reserved)  # refused: nothing was charged
-            raise
+        response = self._post(
+            {"query": document, "variables": dict(variables or {})}, cost, reserved
+        )
         body = _json_body(response)
         self._settle(body, reserved)
         errors = body.get("errors")
@@ -234,13 +229,19 @@ class ShopifyGraphQLClient:
         data: dict[str, Any] = body["data"]
         return data
 
-    def _post(self, payload: Mapping[str, Any], cost: int) -> httpx.Response:
+    def _post(
+        self, payload: Mapping[str, Any], cost: int, reserved: float
+    ) -> httpx.Response:
         headers = {"X-Shopify-Access-Token": self._token, "Accept": "application/json"}
         try:
             return send(
                 self._http, PARTNER, "POST", self._path, json=payload, headers=headers
             )
         except TransientPartnerError as error:
+            if error.status == 429:
+                # Refused, so nothing was charged: the price goes back before
+                # Shopify's count (read from the body below) lowers the budget.
+                self._give_back(reserved)
             if error.status == 429 and error.retry_after is None:
                 error.retry_after = self._retry_after_429(error, cost)
             raise
