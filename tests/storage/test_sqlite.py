@@ -370,7 +370,7 @@ def test_a_version_1_file_is_upgraded_in_place(
 
     with sqlite3.connect(version_1_file) as conn:
         (version,) = conn.execute("PRAGMA user_version").fetchone()
-    assert SCHEMA_VERSION == 6
+    assert SCHEMA_VERSION == 7
     assert version == SCHEMA_VERSION
     assert shape(version_1_file) == shape(str(tmp_path / "new.db"))
 
@@ -428,6 +428,7 @@ def test_an_upgraded_file_finds_the_orders_cancelled_before_it(
 # so today's schema without the additions of the versions after N is the
 # schema version N wrote.
 UNDO = {
+    7: "DROP TABLE rate_budgets;",
     6: "DROP TABLE rates; DROP INDEX orders_unstamped; "
     "ALTER TABLE orders DROP COLUMN stamped;",
     5: "DROP TABLE nps_responses; DROP TABLE nps_discounts; DROP TABLE nps_surveyed;",
@@ -656,3 +657,25 @@ def test_an_unreadable_document_is_a_storage_error(storage: SQLiteStorage) -> No
 
     with pytest.raises(StorageError, match="total"):
         storage.orders.get(make_order().key)
+
+
+def test_a_version_6_file_gets_the_rate_budgets_and_keeps_its_orders(
+    settings: SQLiteSettings, tmp_path: Path
+) -> None:
+    file_of_version(settings, 6)
+    first = SQLiteStorage(settings)
+    first.orders.save(make_order("6"))
+    first.close()
+    with sqlite3.connect(settings.path) as conn:
+        conn.executescript(UNDO[7] + "PRAGMA user_version = 6;")
+    new = str(tmp_path / "new.db")
+    SQLiteStorage(SQLiteSettings(new)).close()
+
+    storage = SQLiteStorage(settings)
+    wait = storage.rate_budgets.take("shopify:0123456789abcdef", 40, 40, 2, 1e9)
+    kept = storage.orders.get(make_order("6").key)
+    storage.close()
+
+    assert wait == 0
+    assert kept is not None
+    assert shape(settings.path) == shape(new)
