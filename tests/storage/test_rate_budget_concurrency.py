@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from fulfilment.adapters.storage.sqlite import SQLiteSettings, SQLiteStorage
 from fulfilment.core.ports import Storage
 from tests.storage.budget_runner import CAPACITY, REFILL, spend
 from tests.storage.conftest import Backend
@@ -108,7 +109,11 @@ def run_processes(backend: str, target: str, database: str = "") -> list[float]:
 def test_two_processes_on_one_sqlite_file_stay_within_the_budget(
     tmp_path: Path,
 ) -> None:
-    granted = run_processes("sqlite", str(tmp_path / "fulfilment.db"))
+    # The runners open a database that exists, as deployed ones do.
+    database = tmp_path / "fulfilment.db"
+    SQLiteStorage(SQLiteSettings(str(database))).close()
+
+    granted = run_processes("sqlite", str(database))
 
     assert_within_budget(granted)
     assert len(granted) >= CAPACITY + REFILL * SECONDS * 0.5
