@@ -23,7 +23,7 @@ from tests.storage.conftest import Backend
 
 KEY = "amazon:0123456789abcdef:getOrderItems"
 RUNNERS = 6
-SECONDS = 0.8
+SECONDS = 0.5
 ROOT = Path(__file__).resolve().parents[2]
 # A grant's time is read before its step runs; a step that waited for the
 # lock may refill from a later time another runner wrote.  That gap is a
