@@ -30,6 +30,7 @@ from fulfilment.core.ports import (
     LinkShortener,
     MailSender,
     OrderSource,
+    RateBudget,
     RateSource,
     SmsSender,
     Storage,
@@ -60,13 +61,19 @@ class AdapterContext:
     ``http_client(base_url, timeout)`` builds the httpx client an adapter
     talks through (tests swap in respx-routed or simulator-bound clients);
     ``retry`` is the one retry policy; ``data_dir`` is where embedded stores
-    keep files.
+    keep files.  ``rate_budget``, when set, is the store's shared
+    :class:`~fulfilment.core.ports.RateBudget`: an adapter of a partner that
+    limits calls per credential takes from it, keyed by
+    :func:`~fulfilment.core.rate_budgets.budget_key`, so every runner on the
+    database stays inside the one limit; without it the adapter paces in
+    its own process.
     """
 
     clock: Clock
     retry: RetryPolicy
     http_client: Callable[[str, float], httpx.Client]
     data_dir: str | None = None
+    rate_budget: RateBudget | None = None
 
 
 @attrs.frozen

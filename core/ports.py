@@ -45,6 +45,7 @@ __all__ = [
     "OrderPage",
     "OrderSource",
     "OrderStore",
+    "RateBudget",
     "RateSource",
     "RateStore",
     "Receipt",
@@ -822,6 +823,55 @@ class WebhookInbox(Protocol):
     def mark_processed(self, delivery_id: str, outcome: str, now: datetime) -> bool:
         """Record that *delivery_id* was read, with what came of it; False
         when no such delivery is kept."""
+
+
+# --- rate budgets ------------------------------------------------------------
+
+
+class RateBudget(Protocol):
+    """Token buckets by key (a partner credential, an operation of it) that
+    every runner on one database takes from before calling the partner.
+
+    Each method is one atomic step on the bucket of *key*, by the rules of
+    :mod:`fulfilment.core.rate_budgets`: a bucket never used is full,
+    holds at most *capacity* tokens and gains *refill_per_second* a second.
+    The caller passes the shape on every call (the partner may report a new
+    one at any time); *now* is seconds since the epoch.
+    """
+
+    def take(
+        self,
+        key: str,
+        cost: float,
+        capacity: float,
+        refill_per_second: float,
+        now: float,
+    ) -> float:
+        """Grant *cost* tokens and answer 0, or grant nothing and answer the
+        seconds until the bucket will hold them."""
+        ...
+
+    def give_back(
+        self,
+        key: str,
+        tokens: float,
+        capacity: float,
+        refill_per_second: float,
+        now: float,
+    ) -> None:
+        """Return *tokens* a grant turned out not to need."""
+        ...
+
+    def observe(
+        self,
+        key: str,
+        available: float,
+        capacity: float,
+        refill_per_second: float,
+        now: float,
+    ) -> None:
+        """The partner says its bucket held *available* at *now*: lower ours
+        to that when it holds more (a 429 is ``available=0``)."""
         ...
 
 
@@ -836,5 +886,6 @@ class Storage(Protocol):
     nps: NpsStore
     rates: RateStore
     webhooks: WebhookInbox
+    rate_budgets: RateBudget
 
     def close(self) -> None: ...

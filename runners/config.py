@@ -438,6 +438,16 @@ class RunnerConfig:
 
 
 @attrs.frozen
+class RateBudgetsConfig:
+    """``shared``: the adapters of partners that limit calls per credential
+    (Shopify's cost bucket, Amazon's usage plans) take from rate budgets
+    kept in the store, so every runner on the database stays inside one
+    limit together.  Off, each runner process paces on its own."""
+
+    shared: bool = True
+
+
+@attrs.frozen
 class RetryConfig:
     """The one retry policy of every adapter call (see adapters/retry.py)."""
 
@@ -603,6 +613,7 @@ class Config:
     booking: BookingConfig = BookingConfig()
     logging: LoggingConfig = LoggingConfig()
     retry: RetryConfig = RetryConfig()
+    rate_budgets: RateBudgetsConfig = RateBudgetsConfig()
     runner: RunnerConfig = RunnerConfig()
     tracking: TrackingConfig = TrackingConfig()
     notifications: NotificationsConfig = NotificationsConfig()
@@ -775,6 +786,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "booking": BookingConfig,
     "logging": LoggingConfig,
     "retry": RetryConfig,
+    "rate_budgets": RateBudgetsConfig,
     "runner": RunnerConfig,
     "tracking": TrackingConfig,
     "notifications": NotificationsConfig,

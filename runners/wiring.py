@@ -472,6 +472,12 @@ def build_app(
     storage = registry.storages()[config.storage.backend].build(
         config.storage.settings, context
     )
+    if config.rate_budgets.shared:
+        # A storage plugin written before rate budgets has none: its
+        # runners pace each in its own process, as with shared = false.
+        context = attrs.evolve(
+            context, rate_budget=getattr(storage, "rate_budgets", None)
+        )
     factories = registry.order_sources()
     sources = {
         handle: factories[store.channel].build(store.source, context)

@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 
+from fulfilment.core import rate_budgets
 from fulfilment.core.attention import check_note
 from fulfilment.core.domain import Order, OrderKey, OrderState, ensure_utc
 from fulfilment.core.errors import ConflictError
@@ -33,6 +34,7 @@ __all__ = [
     "MemoryLeaseStore",
     "MemoryNpsStore",
     "MemoryOrderStore",
+    "MemoryRateBudget",
     "MemoryRateStore",
     "MemoryStorage",
     "MemoryWebhookInbox",
@@ -511,6 +513,56 @@ class MemoryWebhookInbox:
             return True
 
 
+class MemoryRateBudget:
+    """Rate budgets kept in this process: shared by the adapters that are
+    handed the same instance, and by nothing else."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[str, rate_budgets.Bucket] = {}
+        self._lock = threading.Lock()
+
+    def take(
+        self,
+        key: str,
+        cost: float,
+        capacity: float,
+        refill_per_second: float,
+        now: float,
+    ) -> float:
+        with self._lock:
+            bucket, wait = rate_budgets.take(
+                self._buckets.get(key), cost, capacity, refill_per_second, now
+            )
+            self._buckets[key] = bucket
+            return wait
+
+    def give_back(
+        self,
+        key: str,
+        tokens: float,
+        capacity: float,
+        refill_per_second: float,
+        now: float,
+    ) -> None:
+        with self._lock:
+            self._buckets[key] = rate_budgets.give_back(
+                self._buckets.get(key), tokens, capacity, refill_per_second, now
+            )
+
+    def observe(
+        self,
+        key: str,
+        available: float,
+        capacity: float,
+        refill_per_second: float,
+        now: float,
+    ) -> None:
+        with self._lock:
+            self._buckets[key] = rate_budgets.observe(
+                self._buckets.get(key), available, capacity, refill_per_second, now
+            )
+
+
 @attrs.define
 class MemoryStorage:
     orders: MemoryOrderStore = attrs.Factory(MemoryOrderStore)
@@ -521,6 +573,7 @@ class MemoryStorage:
     nps: MemoryNpsStore = attrs.Factory(MemoryNpsStore)
     rates: MemoryRateStore = attrs.Factory(MemoryRateStore)
     webhooks: MemoryWebhookInbox = attrs.Factory(MemoryWebhookInbox)
+    rate_budgets: MemoryRateBudget = attrs.Factory(MemoryRateBudget)
 
     def close(self) -> None:
         """Nothing to release."""

@@ -2,7 +2,8 @@
 
 Collections, one per aggregate: ``orders``, ``cursors``, ``effects``,
 ``leases``, ``attention``, for the feedback loop ``nps_responses``,
-``nps_discounts`` and ``nps_surveyed``, and ``rates``.  Documents come from
+``nps_discounts`` and ``nps_surveyed``, ``rates`` and ``rate_budgets``.
+Documents come from
 :func:`~fulfilment.adapters.storage.documents.bson_converter`; an order's
 ``_id`` is its key string (``shopify:shemsi-egypt:5551234567890``), an
 effect's ``_id`` its ledger key, a lease's and a cursor's ``_id`` its name.
@@ -75,6 +76,17 @@ before the stamp existed (no such field) are found with no migration.
 
 Order keys, ledger keys, lease and cursor names, and webhook delivery ids
 are unique as ``_id``.
+A rate budget's bucket is ``{_id: key, tokens, updated, version}``
+(``updated`` in seconds since the epoch).  Each step on it is a
+compare-and-set: read the bucket, apply :mod:`fulfilment.core.rate_budgets`
+to it, and write it back only if ``version`` is still the one read (or
+insert it, when it was missing, and lose to a racing insert on ``_id``);
+a lost write reads again.  The arithmetic stays in one place for all three
+stores, and the commands are the plainest a server has (a pipeline update
+would do it in one round trip, at the price of a second copy of the
+arithmetic in aggregation operators).
+
+Order keys, ledger keys, lease and cursor names are unique as ``_id``.
 MongoDB keeps times to the millisecond: a time read back has lost its
 microseconds.  pymongo and BSON errors surface as ``StorageError``, chained;
 a lost compare-and-set as ``ConflictError``.
@@ -113,6 +125,7 @@ from pymongo.errors import (
 )
 from pymongo.errors import ConfigurationError as PyMongoConfigurationError
 
+from fulfilment.core import rate_budgets
 from fulfilment.core.attention import check_note
 from fulfilment.core.domain import Order, OrderKey, OrderState, ensure_utc
 from fulfilment.core.errors import ConfigurationError, ConflictError, StorageError
@@ -134,6 +147,7 @@ __all__ = [
     "MongoLeaseStore",
     "MongoNpsStore",
     "MongoOrderStore",
+    "MongoRateBudget",
     "MongoRateStore",
     "MongoSettings",
     "MongoStorage",
@@ -1002,6 +1016,105 @@ def _delivery_from(document: Mapping[str, Any]) -> WebhookDelivery:
 # --- the bundle --------------------------------------------------------------
 
 
+# --- rate budgets ------------------------------------------------------------
+
+# How often a step on a budget reads again after losing its write to another
+# runner's; each loss means another runner's step went through, so running
+# out takes that many runners hammering one key at once.
+_BUDGET_ATTEMPTS = 200
+
+
+class MongoRateBudget:
+    """Rate budgets shared by every runner on the database, each step a
+    compare-and-set on one bucket document (see the module docstring)."""
+
+    def __init__(self, collection: Collectionish) -> None:
+        self._buckets = collection
+
+    def take(
+        self,
+        key: str,
+        cost: float,
+        capacity: float,
+        refill_per_second: float,
+        now: float,
+    ) -> float:
+        return self._apply(
+            key,
+            lambda bucket: rate_budgets.take(
+                bucket, cost, capacity, refill_per_second, now
+            ),
+        )
+
+    def give_back(
+        self,
+        key: str,
+        tokens: float,
+        capacity: float,
+        refill_per_second: float,
+        now: float,
+    ) -> None:
+        self._apply(
+            key,
+            lambda bucket: (
+                rate_budgets.give_back(
+                    bucket, tokens, capacity, refill_per_second, now
+                ),
+                None,
+            ),
+        )
+
+    def observe(
+        self,
+        key: str,
+        available: float,
+        capacity: float,
+        refill_per_second: float,
+        now: float,
+    ) -> None:
+        self._apply(
+            key,
+            lambda bucket: (
+                rate_budgets.observe(
+                    bucket, available, capacity, refill_per_second, now
+                ),
+                None,
+            ),
+        )
+
+    @_translated
+    def _apply(
+        self,
+        key: str,
+        change: Callable[[rate_budgets.Bucket | None], tuple[rate_budgets.Bucket, R]],
+    ) -> R:
+        for _ in range(_BUDGET_ATTEMPTS):
+            found = self._buckets.find_one({"_id": key})
+            bucket = None if found is None else _bucket_from(found)
+            after, answer = change(bucket)
+            fields = {"tokens": after.tokens, "updated": after.updated}
+            if found is None:
+                try:
+                    self._buckets.insert_one({"_id": key, **fields, "version": 1})
+                except DuplicateKeyError:
+                    continue  # another runner made the bucket first
+                return answer
+            written = self._buckets.update_one(
+                {"_id": key, "version": found["version"]},
+                {"$set": fields, "$inc": {"version": 1}},
+            )
+            if written.matched_count == 1:
+                return answer
+        raise StorageError(
+            f"mongodb rate budget {key}: {_BUDGET_ATTEMPTS} writes in a row "
+            "lost to other runners"
+        )
+
+
+def _bucket_from(document: Mapping[str, Any]) -> rate_budgets.Bucket:
+    return rate_budgets.Bucket(float(document["tokens"]), float(document["updated"]))
+
+
 def _redact(uri: str) -> str:
     """*uri* with any password replaced, for messages and reprs."""
     return re.sub(r"(//[^:/@]+:)[^@/]*@", r"\1***@", uri)
@@ -1048,6 +1161,7 @@ class MongoStorage:
         )
         self.rates = MongoRateStore(self.database["rates"])
         self.webhooks = MongoWebhookInbox(self.database["webhooks"])
+        self.rate_budgets = MongoRateBudget(self.database["rate_budgets"])
 
     @_translated
     def ensure_indexes(self) -> None:

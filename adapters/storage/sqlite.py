@@ -29,6 +29,8 @@ rates       source, base, quote, rate_type, day (unique together), rate,
             whole rate)
 webhooks    delivery_id (unique), processed (1 once read, else 0),
             received_at
+rate_       key, tokens, updated (seconds since the epoch, a float: the
+budgets     bucket arithmetic works in seconds, and no query sorts on it)
 ==========  =============================================================
 
 Times in columns are integer microseconds since the Unix epoch (UTC), so
@@ -58,6 +60,7 @@ from typing import Any, TypeVar
 import attrs
 from cattrs.errors import BaseValidationError
 
+from fulfilment.core import rate_budgets
 from fulfilment.core.attention import check_note
 from fulfilment.core.domain import Order, OrderKey, OrderState, ensure_utc
 from fulfilment.core.errors import ConfigurationError, ConflictError, StorageError
@@ -80,6 +83,7 @@ __all__ = [
     "SQLiteLeaseStore",
     "SQLiteNpsStore",
     "SQLiteOrderStore",
+    "SQLiteRateBudget",
     "SQLiteRateStore",
     "SQLiteSettings",
     "SQLiteStorage",
@@ -278,6 +282,16 @@ def _v8_attention_ids(conn: sqlite3.Connection) -> None:
     conn.execute("DROP TABLE attention_before_ids")
 
 
+# Version 9: rate budgets that every runner on the file takes from, one
+# bucket per key (see core/rate_budgets.py).
+_V9_RATE_BUDGETS = """
+CREATE TABLE IF NOT EXISTS rate_budgets (
+    key TEXT PRIMARY KEY,
+    tokens REAL NOT NULL,
+    updated REAL NOT NULL
+)
+"""
+
 _MIGRATIONS = (
     _V1_TABLES,
     _V2_OUTBOX,
@@ -287,6 +301,7 @@ _MIGRATIONS = (
     _V6_RATES,
     _WEBHOOKS,
     _v8_attention_ids,
+    _V9_RATE_BUDGETS,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -1310,6 +1325,88 @@ def _delivery_json(delivery: WebhookDelivery) -> str:
     return json.dumps(json_converter().unstructure(delivery))
 
 
+# --- rate budgets ------------------------------------------------------------
+
+_BUCKET = "SELECT tokens, updated FROM rate_budgets WHERE key = ?"
+_SAVE_BUCKET = (
+    "INSERT INTO rate_budgets (key, tokens, updated) VALUES (?, ?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET tokens = excluded.tokens, "
+    "updated = excluded.updated"
+)
+
+
+class SQLiteRateBudget:
+    """Rate budgets shared by every process on the file: each step reads,
+    changes and writes one bucket inside one ``BEGIN IMMEDIATE``
+    transaction, so two processes never both spend the same tokens."""
+
+    def __init__(self, database: SQLiteDatabase) -> None:
+        self._db = database
+
+    def take(
+        self,
+        key: str,
+        cost: float,
+        capacity: float,
+        refill_per_second: float,
+        now: float,
+    ) -> float:
+        return self._apply(
+            key,
+            lambda bucket: rate_budgets.take(
+                bucket, cost, capacity, refill_per_second, now
+            ),
+        )
+
+    def give_back(
+        self,
+        key: str,
+        tokens: float,
+        capacity: float,
+        refill_per_second: float,
+        now: float,
+    ) -> None:
+        self._apply(
+            key,
+            lambda bucket: (
+                rate_budgets.give_back(
+                    bucket, tokens, capacity, refill_per_second, now
+                ),
+                None,
+            ),
+        )
+
+    def observe(
+        self,
+        key: str,
+        available: float,
+        capacity: float,
+        refill_per_second: float,
+        now: float,
+    ) -> None:
+        self._apply(
+            key,
+            lambda bucket: (
+                rate_budgets.observe(
+                    bucket, available, capacity, refill_per_second, now
+                ),
+                None,
+            ),
+        )
+
+    def _apply(
+        self,
+        key: str,
+        change: Callable[[rate_budgets.Bucket | None], tuple[rate_budgets.Bucket, T]],
+    ) -> T:
+        with self._db.write() as conn:
+            row = conn.execute(_BUCKET, (key,)).fetchone()
+            bucket = None if row is None else rate_budgets.Bucket(*row)
+            after, answer = change(bucket)
+            conn.execute(_SAVE_BUCKET, (key, after.tokens, after.updated))
+            return answer
+
+
 # --- the bundle --------------------------------------------------------------
 
 
@@ -1326,6 +1423,7 @@ class SQLiteStorage:
         self.nps = SQLiteNpsStore(self.database)
         self.rates = SQLiteRateStore(self.database)
         self.webhooks = SQLiteWebhookInbox(self.database)
+        self.rate_budgets = SQLiteRateBudget(self.database)
 
     def close(self) -> None:
         self.database.close()

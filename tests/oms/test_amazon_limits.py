@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fulfilment.adapters.oms.amazon.limits import RateLimits, UsagePlan
+from fulfilment.adapters.storage.memory import MemoryRateBudget
 
 from .conftest import FakeTime
 
@@ -58,3 +59,66 @@ def test_an_unreadable_rate_header_is_ignored() -> None:
     buckets.observe("getOrders", "0")
 
     assert buckets.bucket("getOrders").rate == 0.0167
+
+
+def shared(time: FakeTime, budget: MemoryRateBudget) -> RateLimits:
+    return RateLimits(
+        monotonic=time.monotonic,
+        sleep=time.sleep,
+        budget=budget,
+        key="amazon:0123456789abcdef",
+    )
+
+
+def test_runners_sharing_a_budget_spend_one_burst_between_them() -> None:
+    time, budget = FakeTime(), MemoryRateBudget()
+    one, other = shared(time, budget), shared(time, budget)
+
+    for _ in range(10):
+        one.acquire("getOrders")
+        other.acquire("getOrders")
+    other.acquire("getOrders")
+
+    assert time.sleeps == [pytest.approx(1 / 0.0167)]
+
+
+def test_a_429_seen_by_one_runner_empties_the_bucket_for_all() -> None:
+    time, budget = FakeTime(), MemoryRateBudget()
+    one, other = shared(time, budget), shared(time, budget)
+
+    wait = one.throttled("getOrderItems")
+    other.acquire("getOrderItems")
+
+    assert wait == pytest.approx(2.0)
+    assert time.sleeps == [pytest.approx(2.0)]
+
+
+def test_a_shared_bucket_takes_the_rate_amazon_announced() -> None:
+    time, budget = FakeTime(), MemoryRateBudget()
+    limits = shared(time, budget)
+    limits.observe("getOrderItems", "0.25")
+
+    for _ in range(31):
+        limits.acquire("getOrderItems")
+
+    assert time.sleeps == [pytest.approx(4.0)]
+
+
+def test_a_sleeper_that_lets_no_time_pass_does_not_wait_for_ever() -> None:
+    time, budget = FakeTime(), MemoryRateBudget()
+    limits = RateLimits(
+        monotonic=time.monotonic,
+        sleep=lambda _: None,
+        budget=budget,
+        key="amazon:0123456789abcdef",
+    )
+
+    waits = [limits.acquire("getOrders") for _ in range(22)]
+
+    assert waits[:20] == [0.0] * 20
+    assert waits[20:] == [pytest.approx(1 / 0.0167)] * 2
+
+
+def test_a_shared_budget_needs_a_key() -> None:
+    with pytest.raises(ValueError, match="key of the account"):
+        RateLimits(budget=MemoryRateBudget())

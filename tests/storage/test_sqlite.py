@@ -370,7 +370,7 @@ def test_a_version_1_file_is_upgraded_in_place(
 
     with sqlite3.connect(version_1_file) as conn:
         (version,) = conn.execute("PRAGMA user_version").fetchone()
-    assert SCHEMA_VERSION == 8
+    assert SCHEMA_VERSION == 9
     assert version == SCHEMA_VERSION
     assert shape(version_1_file) == shape(str(tmp_path / "new.db"))
 
@@ -428,6 +428,7 @@ def test_an_upgraded_file_finds_the_orders_cancelled_before_it(
 # so today's schema without the additions of the versions after N is the
 # schema version N wrote.
 UNDO = {
+    9: "DROP TABLE rate_budgets;",
     8: "DROP TABLE attention; CREATE TABLE attention (subject TEXT NOT NULL, "
     "reason TEXT NOT NULL, is_open INTEGER NOT NULL, raised_at INTEGER NOT NULL, "
     "document TEXT NOT NULL, PRIMARY KEY (subject, reason)); "
@@ -736,4 +737,26 @@ def test_a_version_6_file_gives_its_attention_items_ids(
     assert storage.attention.open_items(store="shemsi-lebanon") == [open_one]
     assert reopened.occurrence == 2
     storage.close()
+    assert shape(settings.path) == shape(new)
+
+
+def test_a_version_8_file_gets_the_rate_budgets_and_keeps_its_orders(
+    settings: SQLiteSettings, tmp_path: Path
+) -> None:
+    file_of_version(settings, 8)
+    first = SQLiteStorage(settings)
+    first.orders.save(make_order("8"))
+    first.close()
+    with sqlite3.connect(settings.path) as conn:
+        conn.executescript(UNDO[9] + "PRAGMA user_version = 8;")
+    new = str(tmp_path / "new.db")
+    SQLiteStorage(SQLiteSettings(new)).close()
+
+    storage = SQLiteStorage(settings)
+    wait = storage.rate_budgets.take("shopify:0123456789abcdef", 40, 40, 2, 1e9)
+    kept = storage.orders.get(make_order("8").key)
+    storage.close()
+
+    assert wait == 0
+    assert kept is not None
     assert shape(settings.path) == shape(new)

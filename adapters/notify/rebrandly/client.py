@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from fulfilment.adapters.http import send
+from fulfilment.adapters.pacing import SharedPace
 from fulfilment.adapters.pl3._reply import Reply, reply_of
 
 from .wire import LINKS_PATH, PARTNER
@@ -21,18 +22,26 @@ _READ_403 = frozenset({403})
 
 class RebrandlyClient:
     """Talks to Rebrandly through an injected ``httpx.Client`` whose
-    ``base_url`` is the API host."""
+    ``base_url`` is the API host; with *pace*, each call first waits its
+    turn in the account's shared rate budget."""
 
     def __init__(
-        self, http: httpx.Client, api_key: str, workspace: str | None = None
+        self,
+        http: httpx.Client,
+        api_key: str,
+        workspace: str | None = None,
+        *,
+        pace: SharedPace | None = None,
     ) -> None:
         self._http = http
+        self._pace = pace
         self._headers = {"apikey": api_key}
         if workspace:
             self._headers["workspace"] = workspace
 
     def create_link(self, body: Mapping[str, Any]) -> Reply:
         """``POST /v1/links``."""
+        self._wait_turn()
         response = send(
             self._http,
             PARTNER,
@@ -46,7 +55,12 @@ class RebrandlyClient:
 
     def find_links(self, params: Mapping[str, str]) -> Reply:
         """``GET /v1/links`` filtered by *params*."""
+        self._wait_turn()
         response = send(
             self._http, PARTNER, "GET", LINKS_PATH, params=params, headers=self._headers
         )
         return reply_of(response)
+
+    def _wait_turn(self) -> None:
+        if self._pace is not None:
+            self._pace.wait_turn()

@@ -12,10 +12,15 @@ was too optimistic (another process shares the quota): the bucket is
 emptied, so the next call waits a whole refill.
 
 The clock and the sleeper are injected: tests hand in a fake monotonic
-clock whose sleep moves time, and run instantly.  One process keeps one
-copy; several runner processes on one seller account share the quota
-without knowing of each other, and the 429 back-off is what keeps them
-apart.
+clock whose sleep moves time, and run instantly.
+
+Without a budget one process keeps one copy, and several runner processes
+on one seller account share the quota without knowing of each other.
+Given a :class:`~fulfilment.core.ports.RateBudget` (the database's, in a
+runner) the buckets live there instead, one per operation under
+``<key>:<operation>``, and every runner takes its tokens from the same
+bucket; a 429 empties that shared bucket for all of them.  The clock must
+then read seconds since the epoch, alike on every runner.
 """
 
 from __future__ import annotations
@@ -23,20 +28,28 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 import attrs
+
+from fulfilment.core.ports import RateBudget
 
 __all__ = ["DEFAULT_PLANS", "RateLimits", "TokenBucket", "UsagePlan"]
 
 log = logging.getLogger(__name__)
 
 
+def _positive(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"{attribute.name} must be above 0, not {value!r}")
+
+
 @attrs.frozen
 class UsagePlan:
     """``rate`` tokens a second, at most ``burst`` in the bucket."""
 
-    rate: float
-    burst: int
+    rate: float = attrs.field(validator=_positive)
+    burst: int = attrs.field(validator=_positive)
 
 
 # Amazon's default usage plans (requests a second, burst).
@@ -69,7 +82,8 @@ class TokenBucket:
 
 
 class RateLimits:
-    """The buckets of one seller account, by operation name."""
+    """The buckets of one seller account, by operation name; with a
+    *budget*, shared under *key* (see the module docstring)."""
 
     def __init__(
         self,
@@ -77,15 +91,23 @@ class RateLimits:
         *,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        budget: RateBudget | None = None,
+        key: str = "",
     ) -> None:
+        if budget is not None and not key:
+            raise ValueError("a shared rate budget needs the key of the account")
         self._plans = dict(DEFAULT_PLANS if plans is None else plans)
         self._monotonic = monotonic
         self._sleep = sleep
         self._buckets: dict[str, TokenBucket] = {}
+        self.rate_budget = budget
+        self.key = key
 
     def acquire(self, operation: str) -> float:
         """Take one token for *operation*, sleeping until there is one;
         the seconds slept."""
+        if self.rate_budget is not None:
+            return self._acquire_shared(operation, self.rate_budget)
         bucket = self._bucket(operation)
         bucket.refill(self._monotonic())
         wait = bucket.wait_for_token()
@@ -119,7 +141,38 @@ class RateLimits:
         bucket = self._bucket(operation)
         bucket.refill(self._monotonic())
         bucket.tokens = 0.0
+        if self.rate_budget is not None:
+            self.rate_budget.observe(
+                self._shared_key(operation),
+                0.0,
+                bucket.burst,
+                bucket.rate,
+                self._monotonic(),
+            )
         return bucket.wait_for_token()
+
+    def _acquire_shared(self, operation: str, budget: RateBudget) -> float:
+        # The local bucket still keeps the operation's plan (and the rate
+        # Amazon last announced); its tokens are the budget's to count.
+        bucket = self._bucket(operation)
+        slept = 0.0
+        while True:
+            before = self._monotonic()
+            wait = budget.take(
+                self._shared_key(operation), 1.0, bucket.burst, bucket.rate, before
+            )
+            if wait <= 0:
+                return slept
+            log.debug("amazon.rate_wait operation=%s wait=%.1fs", operation, wait)
+            self._sleep(wait)
+            slept += wait
+            if self._monotonic() <= before:
+                # A sleeper that lets no time pass (a test's) would wait for
+                # ever; the call goes as it would without a budget.
+                return slept
+
+    def _shared_key(self, operation: str) -> str:
+        return f"{self.key}:{operation}"
 
     def bucket(self, operation: str) -> TokenBucket:
         """The bucket of *operation*, for inspection."""

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fulfilment.adapters.hookspecs import AdapterContext, Factory, hookimpl
+from fulfilment.core.rate_budgets import budget_key
 
 from .adapter import AmazonOrderSource
 from .auth import LwaTokens
@@ -36,10 +37,16 @@ def build(settings: AmazonSettings, context: AdapterContext) -> AmazonOrderSourc
         # The buckets run on the context's clock, the one Amazon's own
         # buckets follow (the machine's in production, the sandbox's
         # simulated one in the demo), and wait through the retry policy's
-        # sleeper (a test's policy need not sleep at all).
+        # sleeper (a test's policy need not sleep at all).  With a rate
+        # budget they are shared by every runner of the app on the host
+        # (Amazon meters the seller-app pair; two sellers through one app
+        # share a bucket here, which is slower, never over the limit).
         RateLimits(
+            settings.plans(),
             monotonic=lambda: context.clock.now().timestamp(),
             sleep=context.retry.sleep,
+            budget=context.rate_budget,
+            key=budget_key("amazon", settings.client_id, settings.base_url),
         ),
         context.retry,
         context.clock,

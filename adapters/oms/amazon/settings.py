@@ -10,9 +10,11 @@ belong to, and a source reads the marketplaces of its own ``store``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import attrs
 
+from .limits import DEFAULT_PLANS, UsagePlan
 from .wire import MARKETPLACES
 
 __all__ = ["API_VERSIONS", "MAX_PAGE_SIZE", "AmazonSettings"]
@@ -62,6 +64,17 @@ def _positive(_: object, attribute: attrs.Attribute[float], value: float) -> Non
         raise ValueError(f"{attribute.name} must be above 0, not {value!r}")
 
 
+def _usage_plans(
+    _: object, attribute: attrs.Attribute[Mapping[str, UsagePlan]], value: Any
+) -> None:
+    for operation in value:
+        if operation not in DEFAULT_PLANS:
+            raise ValueError(
+                f"{attribute.name}.{operation}: not an operation the connector "
+                f"calls ({', '.join(sorted(DEFAULT_PLANS))})"
+            )
+
+
 @attrs.frozen
 class AmazonSettings:
     """One store of a seller account on the Selling Partner API.
@@ -77,7 +90,10 @@ class AmazonSettings:
     to store handles; ``store`` is the handle of this source and defaults to
     the only handle ``marketplaces`` names.  ``api_version`` is
     ``"2026-01-01"`` (searchOrders) or ``"v0"`` (getOrders with a
-    restricted data token for addresses and buyers).
+    restricted data token for addresses and buyers).  ``usage_plans``
+    replaces Amazon's default plan of an operation (``getOrders``,
+    ``getOrderItems``, ``searchOrders``, ``createRestrictedDataToken``)
+    with the rate and burst Amazon granted the account.
     """
 
     base_url: str = attrs.field(validator=_http_url)
@@ -100,6 +116,9 @@ class AmazonSettings:
         validator=[attrs.validators.ge(1), attrs.validators.le(MAX_PAGE_SIZE)],
     )
     timeout: float = attrs.field(default=30.0, validator=_positive)
+    usage_plans: Mapping[str, UsagePlan] = attrs.field(
+        factory=dict, converter=dict, validator=_usage_plans
+    )
 
     @store.validator
     def _check_store(self, attribute: attrs.Attribute[str], value: str) -> None:
@@ -108,6 +127,10 @@ class AmazonSettings:
                 f"{attribute.name} {value!r} is not a store of marketplaces "
                 f"({', '.join(sorted(set(self.marketplaces.values())))})"
             )
+
+    def plans(self) -> dict[str, UsagePlan]:
+        """Amazon's default usage plans with this account's overrides."""
+        return {**DEFAULT_PLANS, **self.usage_plans}
 
     def marketplace_ids(self) -> tuple[str, ...]:
         """The marketplaces whose orders belong to this source's store."""

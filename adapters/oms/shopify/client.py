@@ -31,6 +31,19 @@ than what Shopify actually charges a given query; the waits before sending
 are then longer than strictly needed, never shorter.  A ``THROTTLED``
 answer's wait is computed from the cost Shopify itself reported.
 
+Several runners on one shop share Shopify's bucket without seeing each
+other's answers.  Given a :class:`~fulfilment.core.ports.RateBudget` (the
+database's, in a runner), the client takes each query's price from the
+shared bucket of the shop before sending it instead of pacing on its own
+last ``throttleStatus``: it waits while the budget says so, gives back
+what Shopify did not charge (the requested price less
+``actualQueryCost``, all of it for a throttled answer), and lowers the
+shared bucket to every ``currentlyAvailable`` Shopify reports.  Until
+Shopify has reported its bucket the budget assumes the *assumed_bucket*
+shape (by default the smallest plan's, 1000 points restoring 50 a second).
+Budget times are the wall clock (*wall*), which every runner reads alike;
+a query whose outcome is unknown (a timeout) keeps its price spent.
+
 The access token goes in the ``X-Shopify-Access-Token`` header and nowhere
 else: never in a log line or an error message.
 """
@@ -55,10 +68,18 @@ from fulfilment.core.errors import (
     PermanentPartnerError,
     TransientPartnerError,
 )
+from fulfilment.core.ports import RateBudget
 
 from .cost import MAX_QUERY_COST, parse_document, requested_cost
 
-__all__ = ["PARTNER", "QueryCostError", "ShopifyGraphQLClient", "ThrottleStatus"]
+__all__ = [
+    "ASSUMED_BUCKET",
+    "PARTNER",
+    "BucketShape",
+    "QueryCostError",
+    "ShopifyGraphQLClient",
+    "ThrottleStatus",
+]
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +122,18 @@ class ThrottleStatus:
         return missing / self.restore_rate
 
 
+@attrs.frozen
+class BucketShape:
+    """A cost bucket's size (points) and restore rate (points a second)."""
+
+    maximum: float = attrs.field(validator=attrs.validators.gt(0))
+    restore_rate: float = attrs.field(validator=attrs.validators.gt(0))
+
+
+# The smallest bucket Shopify has documented for the GraphQL Admin API.
+ASSUMED_BUCKET = BucketShape(1000.0, 50.0)
+
+
 class ShopifyGraphQLClient:
     """Sends GraphQL documents to one shop's Admin API.
 
@@ -108,7 +141,9 @@ class ShopifyGraphQLClient:
     (``https://{shop}.myshopify.com``, or the sandbox's
     ``http://127.0.0.1:PORT/shops/{shop}``); *shop* is the store handle,
     used in log lines; *sleep* waits for the bucket to refill and
-    *monotonic* measures that refill (tests replace both).
+    *monotonic* measures that refill (tests replace both).  With a
+    *budget*, queries are priced against its bucket *budget_key* (see the
+    module docstring), on the *wall* clock.
     """
 
     def __init__(
@@ -121,7 +156,13 @@ class ShopifyGraphQLClient:
         *,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        budget: RateBudget | None = None,
+        budget_key: str = "",
+        assumed_bucket: BucketShape = ASSUMED_BUCKET,
+        wall: Callable[[], float] = time.time,
     ) -> None:
+        if budget is not None and not budget_key:
+            raise ValueError("a shared rate budget needs the key of the shop")
         self.shop = shop
         self.api_version = api_version
         self._http = http
@@ -131,6 +172,10 @@ class ShopifyGraphQLClient:
         self._monotonic = monotonic
         self._path = f"admin/api/{api_version}/graphql.json"
         self.throttle: ThrottleStatus | None = None
+        self.rate_budget = budget
+        self.budget_key = budget_key
+        self._assumed = assumed_bucket
+        self._wall = wall
 
     def __repr__(self) -> str:
         return f"ShopifyGraphQLClient(shop={self.shop!r}, version={self.api_version!r})"
@@ -165,11 +210,12 @@ class ShopifyGraphQLClient:
         self, document: str, variables: Mapping[str, Any] | None, cost: int
     ) -> dict[str, Any]:
         self._wait_for_bucket(cost)
+        reserved = self._reserve(cost)
         response = self._post(
-            {"query": document, "variables": dict(variables or {})}, cost
+            {"query": document, "variables": dict(variables or {})}, cost, reserved
         )
         body = _json_body(response)
-        self._observe(body)
+        self._settle(body, reserved)
         errors = body.get("errors")
         if errors:
             raise self._error(errors, body, response.status_code, cost)
@@ -183,13 +229,19 @@ class ShopifyGraphQLClient:
         data: dict[str, Any] = body["data"]
         return data
 
-    def _post(self, payload: Mapping[str, Any], cost: int) -> httpx.Response:
+    def _post(
+        self, payload: Mapping[str, Any], cost: int, reserved: float
+    ) -> httpx.Response:
         headers = {"X-Shopify-Access-Token": self._token, "Accept": "application/json"}
         try:
             return send(
                 self._http, PARTNER, "POST", self._path, json=payload, headers=headers
             )
         except TransientPartnerError as error:
+            if error.status == 429:
+                # Refused, so nothing was charged: the price goes back before
+                # Shopify's count (read from the body below) lowers the budget.
+                self._give_back(reserved)
             if error.status == 429 and error.retry_after is None:
                 error.retry_after = self._retry_after_429(error, cost)
             raise
@@ -205,6 +257,8 @@ class ShopifyGraphQLClient:
                 limit=status.maximum,
                 code=OVER_BUCKET,
             )
+        if self.rate_budget is not None:
+            return  # the shared budget paces instead (see _reserve)
         wait = status.wait_for(cost, self._monotonic())
         if wait > 0:
             log.info(
@@ -220,7 +274,7 @@ class ShopifyGraphQLClient:
         if not isinstance(raw, Mapping):
             return
         try:
-            self.throttle = ThrottleStatus(
+            status = ThrottleStatus(
                 maximum=float(raw["maximumAvailable"]),
                 available=float(raw["currentlyAvailable"]),
                 restore_rate=float(raw["restoreRate"]),
@@ -228,6 +282,72 @@ class ShopifyGraphQLClient:
             )
         except (KeyError, TypeError, ValueError):
             log.warning("shopify.throttle_status_unreadable shop=%s", self.shop)
+            return
+        self.throttle = status
+        if self.rate_budget is not None and _usable(status):
+            self.rate_budget.observe(
+                self.budget_key,
+                status.available,
+                status.maximum,
+                status.restore_rate,
+                self._wall(),
+            )
+
+    # --- the shared budget ---------------------------------------------------
+
+    def _shape(self) -> BucketShape:
+        status = self.throttle
+        if status is None or not _usable(status):
+            return self._assumed
+        return BucketShape(status.maximum, status.restore_rate)
+
+    def _reserve(self, cost: int) -> float:
+        """Take *cost* points from the shared budget, waiting until it holds
+        them; the points taken (0 without a budget)."""
+        budget = self.rate_budget
+        if budget is None:
+            return 0.0
+        shape = self._shape()
+        # Before Shopify has reported its bucket, a query may cost more than
+        # the assumed one holds: it takes the whole of it.
+        points = float(min(cost, shape.maximum))
+        while True:
+            before = self._wall()
+            wait = budget.take(
+                self.budget_key, points, shape.maximum, shape.restore_rate, before
+            )
+            if wait <= 0:
+                return points
+            log.info(
+                "shopify.budget_wait shop=%s cost=%d wait=%.2fs",
+                self.shop,
+                cost,
+                wait,
+            )
+            self._sleep(wait)
+            if self._wall() <= before:
+                # A sleeper that lets no time pass (a test's) would wait for
+                # ever; the query goes as it would without a budget.
+                return 0.0
+
+    def _give_back(self, points: float) -> None:
+        if self.rate_budget is None or points <= 0:
+            return
+        shape = self._shape()
+        self.rate_budget.give_back(
+            self.budget_key, points, shape.maximum, shape.restore_rate, self._wall()
+        )
+
+    def _settle(self, body: Mapping[str, Any], reserved: float) -> None:
+        """Give back what Shopify did not charge of the *reserved* points,
+        then take its word on the bucket."""
+        cost = dig(body, "extensions", "cost")
+        if isinstance(cost, Mapping) and "actualQueryCost" in cost:
+            actual = cost["actualQueryCost"]
+            # A null actual cost is a query Shopify did not run.
+            charged = float(actual) if isinstance(actual, int | float) else 0.0
+            self._give_back(reserved - charged)
+        self._observe(body)
 
     def _error(
         self, errors: Any, body: Mapping[str, Any], status: int, cost: int
@@ -278,6 +398,11 @@ class ShopifyGraphQLClient:
         if self.throttle is None:
             return None
         return self.throttle.wait_for(cost, self._monotonic())
+
+
+def _usable(status: ThrottleStatus) -> bool:
+    """Whether a reported bucket has a shape a budget can follow."""
+    return status.maximum > 0 and status.restore_rate > 0 and status.available >= 0
 
 
 def _max_cost(entry: Mapping[str, Any], cost: int) -> QueryCostError:

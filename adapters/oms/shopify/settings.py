@@ -66,7 +66,10 @@ class ShopifySettings:
     page of line items read with each order (orders with more are completed
     by follow-up queries); it also decides how many orders fit in one page
     under the cost limit.  ``country`` (ISO alpha-2) reads phone numbers of
-    orders that have no shipping country.
+    orders that have no shipping country.  ``assumed_bucket_size`` and
+    ``assumed_restore_rate`` are the cost bucket a shared rate budget
+    assumes until Shopify reports the shop's own (the smallest plan's by
+    default; a Plus shop may say more).
     """
 
     base_url: str = attrs.field(validator=_http_url)
@@ -87,3 +90,5 @@ class ShopifySettings:
         default=None,
         validator=attrs.validators.optional(attrs.validators.matches_re(r"^[A-Z]{2}$")),
     )
+    assumed_bucket_size: float = attrs.field(default=1000.0, validator=_positive)
+    assumed_restore_rate: float = attrs.field(default=50.0, validator=_positive)

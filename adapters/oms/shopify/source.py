@@ -72,6 +72,11 @@ class ShopifyOrderSource:
         self._fulfilments = ShopifyFulfilments(client, store)
         self._discounts = ShopifyDiscounts(client, store)
 
+    @property
+    def client(self) -> ShopifyGraphQLClient:
+        """The GraphQL client the source talks through (one per shop)."""
+        return self._client
+
     def __repr__(self) -> str:
         return f"ShopifyOrderSource(store={self.store!r})"
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import httpx
 
 from fulfilment.adapters.http import send
+from fulfilment.adapters.pacing import SharedPace
 from fulfilment.adapters.pl3._reply import Reply, reply_of
 
 from .wire import PARTNER, responses_path
@@ -24,15 +25,26 @@ _EXPLAINED = (400, 401, 403, 404)
 
 class TypeformClient:
     """Reads one form's responses through an injected ``httpx.Client``
-    whose ``base_url`` is the API host."""
+    whose ``base_url`` is the API host; with *pace*, each call first waits
+    its turn in the account's shared rate budget."""
 
-    def __init__(self, http: httpx.Client, token: str, form_id: str) -> None:
+    def __init__(
+        self,
+        http: httpx.Client,
+        token: str,
+        form_id: str,
+        *,
+        pace: SharedPace | None = None,
+    ) -> None:
         self._http = http
+        self._pace = pace
         self._path = responses_path(form_id)
         self._authorization = f"Bearer {token}"
 
     def list_responses(self, params: Mapping[str, str]) -> Reply:
         """``GET /forms/{form_id}/responses`` with *params* as the query."""
+        if self._pace is not None:
+            self._pace.wait_turn()
         response = send(
             self._http,
             PARTNER,

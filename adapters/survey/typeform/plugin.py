@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from fulfilment.adapters.hookspecs import AdapterContext, Factory, hookimpl
+from fulfilment.adapters.pacing import SharedPace
 from fulfilment.core.ports import SurveySource
+from fulfilment.core.rate_budgets import budget_key
 
 from .adapter import TypeformSurveySource
 from .client import TypeformClient
@@ -15,9 +17,19 @@ __all__ = ["build", "fulfilment_register_survey_sources"]
 
 
 def build(settings: TypeformSettings, context: AdapterContext) -> TypeformSurveySource:
-    """A Typeform survey talking to ``settings.base_url``."""
+    """A Typeform survey talking to ``settings.base_url``, within the
+    context's rate budget when there is one.  Typeform limits an account,
+    and nothing but the token names it, so the key is the host alone: forms
+    on one host share a budget, which is slower, never over the limit."""
     http = context.http_client(settings.base_url, settings.timeout)
-    client = TypeformClient(http, settings.token, settings.form_id)
+    pace = None
+    if context.rate_budget is not None:
+        pace = SharedPace(
+            context.rate_budget,
+            budget_key("typeform", settings.base_url),
+            settings.requests_per_second,
+        )
+    client = TypeformClient(http, settings.token, settings.form_id, pace=pace)
     return TypeformSurveySource(settings, client, context.retry)
 
 

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from fulfilment.adapters.pacing import positive_rate
 from fulfilment.adapters.validators import http_url, positive_seconds
 
 __all__ = ["MAX_PAGE_SIZE", "TypeformSettings"]
@@ -75,6 +76,8 @@ class TypeformSettings:
     ``short_text`` answer.  ``order_field`` and ``first_name_field`` are the
     form's hidden fields the link fills with the order key and the
     customer's first name.  ``page_size`` is the largest page asked for.
+    ``requests_per_second`` is the account's limit (Typeform documents
+    about 2), which runners sharing a database keep together.
     """
 
     # No default address: a configuration names the API host it means
@@ -91,6 +94,7 @@ class TypeformSettings:
     first_name_field: str = attrs.field(default="first_name", validator=_hidden_name)
     page_size: int = attrs.field(default=MAX_PAGE_SIZE, validator=_page_size)
     timeout: float = attrs.field(default=30.0, validator=positive_seconds)
+    requests_per_second: float = attrs.field(default=2.0, validator=positive_rate)
 
     def __attrs_post_init__(self) -> None:
         parts = urlsplit(self.form_url)
