@@ -25,6 +25,8 @@ surveyed
 rates       source, base, quote, rate_type, day (unique together), rate,
             published_on, fetched_at (no document: the columns are the
             whole rate)
+runs        name, run_id, owner, started_at, finished_at, ok, summary,
+            last_success_at (no document: the columns are the whole record)
 ==========  =============================================================
 
 Times in columns are integer microseconds since the Unix epoch (UTC), so
@@ -57,7 +59,7 @@ from cattrs.errors import BaseValidationError
 from fulfilment.core.domain import Order, OrderKey, OrderState, ensure_utc
 from fulfilment.core.errors import ConfigurationError, ConflictError, StorageError
 from fulfilment.core.nps import DiscountCode, NpsResponse
-from fulfilment.core.ports import AttentionItem, Effect, EffectStatus
+from fulfilment.core.ports import AttentionItem, Effect, EffectStatus, RunRecord
 from fulfilment.core.rates import FxRate, RateType
 
 from .documents import as_utc, describe_error, json_converter
@@ -71,6 +73,7 @@ __all__ = [
     "SQLiteNpsStore",
     "SQLiteOrderStore",
     "SQLiteRateStore",
+    "SQLiteRunLog",
     "SQLiteSettings",
     "SQLiteStorage",
     "build",
@@ -214,6 +217,21 @@ UPDATE orders
 CREATE INDEX orders_unstamped ON orders (placed_at, key) WHERE stamped = 0
 """
 
+# Run history: one row per run name (a worker, or a worker and its scope)
+# holding the latest run and when a run under that name last succeeded.
+_V7_RUNS = """
+CREATE TABLE IF NOT EXISTS runs (
+    name TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    finished_at INTEGER,
+    ok INTEGER,
+    summary TEXT NOT NULL DEFAULT '',
+    last_success_at INTEGER
+)
+"""
+
 _MIGRATIONS = (
     _V1_TABLES,
     _V2_OUTBOX,
@@ -221,6 +239,7 @@ _MIGRATIONS = (
     _V4_CANCELLED,
     _V5_NPS,
     _V6_RATES,
+    _V7_RUNS,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -795,12 +814,93 @@ class SQLiteLeaseStore:
             taken = conn.execute(_ACQUIRE_LEASE, (name, owner, expires, _micros(now)))
             return taken.rowcount == 1
 
+    def renew(self, name: str, owner: str, now: datetime, ttl_seconds: float) -> bool:
+        """Extend *owner*'s lease, if it still holds it at *now*."""
+        expires = _micros(now + timedelta(seconds=ttl_seconds))
+        with self._db.write() as conn:
+            renewed = conn.execute(
+                "UPDATE leases SET expires_at = ? "
+                "WHERE name = ? AND owner = ? AND expires_at > ?",
+                (expires, name, owner, _micros(now)),
+            )
+            return renewed.rowcount == 1
+
     def release(self, name: str, owner: str) -> None:
         """Give the lease up; does nothing unless *owner* holds it."""
         with self._db.write() as conn:
             conn.execute(
                 "DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner)
             )
+
+
+# --- run history -------------------------------------------------------------
+
+_START_RUN = (
+    "INSERT INTO runs (name, run_id, owner, started_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (name) DO UPDATE SET run_id = excluded.run_id, "
+    "owner = excluded.owner, started_at = excluded.started_at, "
+    "finished_at = NULL, ok = NULL, summary = ''"
+)
+_FINISH_RUN = (
+    "UPDATE runs SET finished_at = ?, ok = ?, summary = ?, "
+    "last_success_at = CASE WHEN ? THEN ? ELSE last_success_at END "
+    "WHERE name = ? AND run_id = ?"
+)
+_RUN_COLUMNS = (
+    "name, run_id, owner, started_at, finished_at, ok, summary, last_success_at"
+)
+
+
+class SQLiteRunLog:
+    """One row per run name, replaced as each run starts."""
+
+    def __init__(self, database: SQLiteDatabase) -> None:
+        self._db = database
+
+    def started(self, name: str, run_id: str, owner: str, at: datetime) -> None:
+        with self._db.write() as conn:
+            conn.execute(_START_RUN, (name, run_id, owner, _micros(at)))
+
+    def finished(
+        self, name: str, run_id: str, at: datetime, ok: bool, summary: str
+    ) -> bool:
+        when = _micros(at)
+        with self._db.write() as conn:
+            done = conn.execute(
+                _FINISH_RUN, (when, int(ok), summary, int(ok), when, name, run_id)
+            )
+            return done.rowcount == 1
+
+    def last(self, name: str) -> RunRecord | None:
+        rows = self._select("WHERE name = ?", (name,))
+        return rows[0] if rows else None
+
+    def all(self) -> list[RunRecord]:
+        return self._select("ORDER BY name", ())
+
+    def _select(self, where: str, values: tuple[Any, ...]) -> list[RunRecord]:
+        query = f"SELECT {_RUN_COLUMNS} FROM runs {where}"  # noqa: S608 (fixed text)
+        with self._db.read() as conn:
+            rows = conn.execute(query, values).fetchall()
+        return [_run_from(row) for row in rows]
+
+
+def _run_from(row: Sequence[Any]) -> RunRecord:
+    name, run_id, owner, started, finished, ok, summary, success = row
+    return RunRecord(
+        name=name,
+        run_id=run_id,
+        owner=owner,
+        started_at=_time(started),
+        finished_at=None if finished is None else _time(finished),
+        ok=None if ok is None else bool(ok),
+        summary=summary,
+        last_success_at=None if success is None else _time(success),
+    )
+
+
+def _time(micros: int) -> datetime:
+    return _EPOCH + micros * _MICROSECOND
 
 
 # --- attention ---------------------------------------------------------------
@@ -1127,6 +1227,7 @@ class SQLiteStorage:
         self.attention = SQLiteAttentionQueue(self.database)
         self.nps = SQLiteNpsStore(self.database)
         self.rates = SQLiteRateStore(self.database)
+        self.runs = SQLiteRunLog(self.database)
 
     def close(self) -> None:
         self.database.close()
