@@ -661,3 +661,24 @@ def write_rate_history(
             )
         day += timedelta(days=1)
     return skipped
+
+
+def run_table_text(rows: list[dict[str, Any]]) -> str:
+    """``status``'s run table: one line per worker (and store), the
+    overdue ones marked."""
+    lines = ["runs:"]
+    for row in rows:
+        name = row["worker"] + (f" {row['store']}" if row["store"] else "")
+        ok = {True: "ok", False: "FAILED", None: "running"}[row["last_ok"]]
+        last = (
+            f"last {row['last_started_at']} {ok}"
+            if row["last_started_at"]
+            else "never ran"
+        )
+        success = row["last_success_at"] or "never"
+        mark = "  OVERDUE" if row["overdue"] else ""
+        lines.append(
+            f"  {name:<44} {row['schedule']:<22} {last}; "
+            f"last success {success}; next {row['next_due_at']}{mark}"
+        )
+    return "\n".join(lines)
