@@ -143,19 +143,22 @@ class App:
             return self._unit(worker, worker, lambda: runner(self))
         names = self.run_names(worker)
         wanted = set(names.values()) if stores is None else set(stores)
-        results = {
-            handle: self._unit(
-                worker,
-                name,
-                lambda h=handle: _fetch_store(self, h, since, progress),  # type: ignore[misc]
-                store=handle,
-            )
-            for name, handle in names.items()
-            if handle in wanted
-        }
-        for result in results.values():
+        results = {}
+        for name, handle in names.items():
+            if handle not in wanted:
+                continue
+            try:
+                result = self._unit(
+                    worker,
+                    name,
+                    lambda h=handle: _fetch_store(self, h, since, progress),  # type: ignore[misc]
+                    store=handle,
+                )
+            except Exception as error:  # logged by _unit; the next store runs
+                result = {"error": str(error)}
             result.pop("worker", None)
             result.pop("store", None)
+            results[handle] = result
         failed = sorted(h for h, r in results.items() if "error" in r)
         return {"worker": worker, "stores": results, "failed_stores": failed}
 
@@ -628,7 +631,8 @@ def _named(partner: DeliveryPartner, name: str) -> DeliveryPartner:
 
 
 def _fields(result: dict[str, Any]) -> str:
-    """The report's counts as ``key=value`` fields, a table of counts one
+    """The report's counts as ``key=value`` fields (the store and run id
+    first, to find a run's line by eye), a table of counts one
     level down as ``table.key=value``; lists and deeper tables stay out."""
     flat: dict[str, Any] = {}
     for key, value in result.items():
@@ -642,4 +646,6 @@ def _fields(result: dict[str, Any]) -> str:
             )
         elif isinstance(value, int | float | str):
             flat[key] = value
-    return " ".join(f"{k}={v}" for k, v in sorted(flat.items()))
+    first = [k for k in ("store", "run_id") if k in flat]
+    rest = sorted(k for k in flat if k not in first)
+    return " ".join(f"{k}={flat[k]}" for k in first + rest)

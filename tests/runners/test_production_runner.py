@@ -48,6 +48,15 @@ def world(tmp_path: Path) -> Iterator[SandboxWorld]:
         yield world
 
 
+@pytest.fixture
+def live_world(tmp_path: Path) -> Iterator[SandboxWorld]:
+    """The simulators on the system clock, for a scheduler on it."""
+    world = SandboxWorld(tmp_path / "live", registry=Registry.discover())
+    world.shopify.load_orders(seed_orders(world.clock.now()))
+    with world:
+        yield world
+
+
 def runner(
     world: SandboxWorld,
     folder: Path,
@@ -183,7 +192,7 @@ def test_each_run_has_one_summary_line_with_its_run_id(
         if r.getMessage().startswith("worker.finished ")
     ]
     assert len(lines) == len(intake["stores"]) + 1
-    egypt = next(line for line in lines if "store=shemsi-egypt " in line)
+    egypt = next(line for line in lines if " store=shemsi-egypt " in line)
     assert f"run_id={intake['stores']['shemsi-egypt']['run_id']}" in egypt
     assert "fetched=" in egypt
     assert "duration_seconds=" in egypt
@@ -198,41 +207,44 @@ def test_each_run_has_one_summary_line_with_its_run_id(
 
 
 def test_the_loop_survives_a_failing_worker_and_retries_it(
-    world: SandboxWorld, tmp_path: Path
+    live_world: SandboxWorld, tmp_path: Path
 ) -> None:
     calls = {"n": 0}
 
     def first_call_breaks(request: httpx.Request) -> None:
         calls["n"] += 1
         if calls["n"] == 1:
-            raise RuntimeError("the partner's load balancer reset the stream")
+            raise RuntimeError("the store's load balancer reset the stream")
 
     def client(base_url: str, timeout: float) -> httpx.Client:
         made = default_http_client(base_url, timeout)
         made.event_hooks["request"].append(first_call_breaks)
         return made
 
-    app = runner(world, tmp_path, http_client=client, clock=SystemClock())
+    app = runner(live_world, tmp_path, http_client=client, clock=SystemClock())
     reports: list[dict[str, Any]] = []
     try:
         done = run_schedule(
             app,
-            ["fetch-fx-rates"],
+            ["fetch-new-orders"],
             stop=threading.Event(),
             emit=reports.append,
             every=0.05,
             times=2,
             tick=0.05,
         )
-        record = app.storage.runs.last("fetch-fx-rates")
+        records = {r.name: r for r in app.storage.runs.all()}
     finally:
         app.close()
 
-    assert [("error" in r) for r in reports] == [True, False]
-    assert "load balancer" in reports[0]["error"]
+    broken = reports[0]["failed_stores"]
+    assert len(broken) == 1
+    assert "load balancer" in reports[0]["stores"][broken[0]]["error"]
+    assert len(reports[0]["stores"]) == len(app.sources)
+    assert reports[1]["failed_stores"] == []
     assert (done.runs, done.failures) == (2, 1)
-    assert record is not None
-    assert record.ok is True
+    assert all(r.ok for r in records.values())
+    assert len(records) == len(app.sources)
 
 
 # --- backfill ----------------------------------------------------------------
