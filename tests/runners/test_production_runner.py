@@ -9,7 +9,9 @@ loopback simulators, as an operator's would be."""
 from __future__ import annotations
 
 import io
+import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +24,7 @@ import pytest
 
 from fulfilment.adapters.storage.memory import MemoryLeaseStore
 from fulfilment.core.clock import ManualClock, SystemClock
+from fulfilment.runners.cli import main
 from fulfilment.runners.config import load_config
 from fulfilment.runners.heartbeat import Heartbeat
 from fulfilment.runners.plugins import Registry
@@ -301,3 +304,36 @@ def test_a_backfill_on_a_terminal_draws_a_bar(app: App) -> None:
     assert "orders=" in drawn
     assert "pages=" in drawn
     assert "/s" in drawn
+
+
+# --- the summary line in both log formats ------------------------------------
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_a_run_from_the_command_line_logs_one_summary_line_per_run(
+    live_world: SandboxWorld,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    log_format: str,
+) -> None:
+    runner(live_world, tmp_path).close()  # writes fulfilment.toml
+    config = str(tmp_path / "fulfilment.toml")
+
+    code = main(
+        ["--config", config, "--log-format", log_format, "run", "fetch-new-orders"]
+    )
+
+    err = capsys.readouterr().err.splitlines()
+    summaries = [line for line in err if "worker.finished" in line]
+    assert code == 0
+    assert len(summaries) == len(live_world.config()["stores"])
+    if log_format == "json":
+        fields = [json.loads(line) for line in summaries]
+        assert {f["store"] for f in fields} == set(live_world.config()["stores"])
+        assert all(len(f["run_id"]) == 12 for f in fields)
+        assert all(isinstance(f["fetched"], int) for f in fields)
+        assert all("duration_seconds" in f for f in fields)
+    else:
+        assert all(re.search(r" store=\S+ run_id=\w{12} ", s) for s in summaries)
+    assert not any(re.search(r"[\w.+-]+@[\w-]+\.\w+|\+\d{9,}", line) for line in err)
+    assert "shpat_" not in "\n".join(err)
