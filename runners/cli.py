@@ -445,8 +445,10 @@ def _schedule(args: argparse.Namespace) -> int:
         print(f"unknown worker {', '.join(unknown)}", file=sys.stderr)
         return 2
     stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    signals = (signal.SIGTERM, signal.SIGINT)
+    before = {
+        signum: signal.signal(signum, lambda *_: stop.set()) for signum in signals
+    }
 
     def emit(result: dict[str, Any]) -> None:
         print(_one_line(result), flush=True)
@@ -471,7 +473,12 @@ def _schedule(args: argparse.Namespace) -> int:
         # counted by --times report whether any run failed.
         return 1 if done.failures and not stop.is_set() else 0
 
-    return _with_app(args, body)
+    try:
+        return _with_app(args, body)
+    finally:
+        # A host program (or a test) gets its own handlers back.
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
 
 
 def _one_line(result: dict[str, Any]) -> str:

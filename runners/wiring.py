@@ -136,11 +136,21 @@ class App:
         its report as plain data.  *stores*, *since* and *progress* are for
         the per-store workers (``fetch-new-orders``): the stores to run
         (default all), a backfill's start, a listener to each page read."""
+        if worker in _PER_STORE:
+            return self._per_store(worker, stores, since, progress)
         runner = _RUNNERS.get(worker)
         if runner is None:
             raise KeyError(f"unknown worker {worker!r}; known: {', '.join(WORKERS)}")
-        if worker not in _PER_STORE:
-            return self._unit(worker, worker, lambda: runner(self))
+        return self._unit(worker, worker, lambda: runner(self))
+
+    def _per_store(
+        self,
+        worker: str,
+        stores: Sequence[str] | None,
+        since: datetime | None,
+        progress: Callable[[PageRead], None] | None,
+    ) -> dict[str, Any]:
+        """Intake, one run (lease, record, summary line) per store."""
         names = self.run_names(worker)
         wanted = set(names.values()) if stores is None else set(stores)
         results = {}
@@ -511,7 +521,6 @@ def _notify_customers(app: App) -> dict[str, Any]:
 
 _RUNNERS: dict[str, Callable[[App], dict[str, Any]]] = {
     "fetch-fx-rates": _fetch_fx_rates,
-    "fetch-new-orders": lambda app: {},  # per store, see App.run
     "cancel-bookings": _cancel_bookings,
     "create-fulfilment-requests": _create_fulfilment_requests,
     "fetch-fulfilment-status": _fetch_fulfilment_status,
