@@ -86,7 +86,8 @@ def run_schedule(
             due = _due(app, worker, every, app.clock.now())
             if not due:
                 continue
-            result = _one_run(app, worker, sorted(s for s in due.values() if s))
+            stores = sorted(s for s in due.values() if s)
+            result = _one_run(app, worker, stores, _still_due(app, worker, every))
             ran += 1
             failures += failed(result)
             emit(result)
@@ -99,10 +100,27 @@ def run_schedule(
     return Round(runs, failures)
 
 
-def _one_run(app: App, worker: str, stores: list[str]) -> dict[str, Any]:
+def _still_due(app: App, worker: str, every: float | None) -> Callable[[str], bool]:
+    """Asked once a run's lease is held: another scheduler may have run it
+    between our look at the history and our taking the lease."""
+    schedule = _schedule(app, worker, every)
+
+    def due(name: str) -> bool:
+        now = app.clock.now()
+        record = app.storage.runs.last(name)
+        return due_at(schedule, record, now, app.config.runner.retry) <= now
+
+    return due
+
+
+def _one_run(
+    app: App, worker: str, stores: list[str], still_due: Callable[[str], bool]
+) -> dict[str, Any]:
     """Run *worker* (only its due *stores*, when it runs per store)."""
     try:
-        return app.run(worker, stores=stores) if stores else app.run(worker)
+        if stores:
+            return app.run(worker, stores=stores, still_due=still_due)
+        return app.run(worker, still_due=still_due)
     except Exception as error:  # logged, counted, and due again later
         log.error("schedule.worker_failed worker=%s error=%s", worker, error)
         return {"worker": worker, "error": str(error)}

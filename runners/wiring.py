@@ -131,17 +131,20 @@ class App:
         stores: Sequence[str] | None = None,
         since: datetime | None = None,
         progress: Callable[[PageRead], None] | None = None,
+        still_due: Callable[[str], bool] | None = None,
     ) -> dict[str, Any]:
         """Run one worker, each of its scopes under its own lease; return
         its report as plain data.  *stores*, *since* and *progress* are for
         the per-store workers (``fetch-new-orders``): the stores to run
-        (default all), a backfill's start, a listener to each page read."""
+        (default all), a backfill's start, a listener to each page read.
+        *still_due*, asked with the run name once its lease is held, lets
+        a scheduler skip a run another one has just done."""
         if worker in _PER_STORE:
-            return self._per_store(worker, stores, since, progress)
+            return self._per_store(worker, stores, since, progress, still_due)
         runner = _RUNNERS.get(worker)
         if runner is None:
             raise KeyError(f"unknown worker {worker!r}; known: {', '.join(WORKERS)}")
-        return self._unit(worker, worker, lambda: runner(self))
+        return self._unit(worker, worker, lambda: runner(self), still_due=still_due)
 
     def _per_store(
         self,
@@ -149,6 +152,7 @@ class App:
         stores: Sequence[str] | None,
         since: datetime | None,
         progress: Callable[[PageRead], None] | None,
+        still_due: Callable[[str], bool] | None,
     ) -> dict[str, Any]:
         """Intake, one run (lease, record, summary line) per store."""
         names = self.run_names(worker)
@@ -163,6 +167,7 @@ class App:
                     name,
                     lambda h=handle: _fetch_store(self, h, since, progress),  # type: ignore[misc]
                     store=handle,
+                    still_due=still_due,
                 )
             except Exception as error:  # logged by _unit; the next store runs
                 result = {"error": str(error)}
@@ -191,6 +196,7 @@ class App:
         body: Callable[[], dict[str, Any]],
         *,
         store: str = "",
+        still_due: Callable[[str], bool] | None = None,
     ) -> dict[str, Any]:
         """One run under lease *name*, recorded in the run history and
         summed up in one log line."""
@@ -210,6 +216,9 @@ class App:
                 **where,
                 "skipped": "another runner holds the lease",
             }
+        if still_due is not None and not still_due(name):
+            leases.release(name, self.owner)
+            return {"worker": worker, **where, "skipped": "another runner just ran it"}
         run_id = uuid.uuid4().hex[:12]
         self.storage.runs.started(name, run_id, self.owner, self.clock.now())
         heartbeat = Heartbeat(

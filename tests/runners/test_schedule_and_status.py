@@ -21,6 +21,8 @@ from fulfilment.core.errors import ConfigurationError
 from fulfilment.runners.cli import main
 from fulfilment.runners.config import load_config
 from fulfilment.runners.plugins import Registry
+from fulfilment.runners.scheduling import _still_due
+from fulfilment.runners.wiring import build_app
 
 CONFIG = """\
 environment = "sandbox"
@@ -249,3 +251,29 @@ def test_an_unreadable_since_is_a_usage_error(
 
     assert exit_.value.code == 2
     assert "expected a day like 2026-11-01" in capsys.readouterr().err
+
+
+def test_a_run_another_scheduler_just_did_is_skipped_under_the_lease(
+    config: Path,
+) -> None:
+    registry = Registry.discover()
+    app = build_app(load_config(config, registry.adapters()), registry)
+    try:
+        now = app.clock.now()
+        # Between this scheduler's look at the history and its lease, the
+        # other one ran the worker.
+        app.storage.runs.started("cancel-bookings", "r1", "other", now)
+        app.storage.runs.finished("cancel-bookings", "r1", now, True, "")
+
+        result = app.run(
+            "cancel-bookings", still_due=_still_due(app, "cancel-bookings", None)
+        )
+
+        record = app.storage.runs.last("cancel-bookings")
+        free = app.storage.leases.acquire("cancel-bookings", "third", now, 60)
+    finally:
+        app.close()
+    assert result["skipped"] == "another runner just ran it"
+    assert record is not None
+    assert record.run_id == "r1"
+    assert free
