@@ -118,7 +118,10 @@ def fetch_new_orders(
     started = clock.now()
     window = _window(cursors.get(cursor_name(source)), started, settings)
     if since is not None:
-        window = SourceWindow(min(since, window.until), window.until)
+        # Never less than the ordinary window: a backfill from after the
+        # watermark would otherwise skip what lies between them.
+        start = since if window.since is None else min(since, window.since)
+        window = SourceWindow(min(start, window.until), window.until)
 
     outcomes: Counter[str] = Counter()
     raised: list[str] = []
