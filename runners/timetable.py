@@ -125,9 +125,12 @@ def due_at(
     when they are due already)."""
     if record is None:
         return now
-    turn = schedule.next_after(record.started_at)
+    # A time ahead of *now* is another clock's (a runner whose clock runs
+    # fast, a simulation's): counted as now, so the worker is not put off.
+    turn = schedule.next_after(min(record.started_at, now))
     if record.ok is False and record.finished_at is not None:
-        return min(turn, record.finished_at + min(retry, schedule.period))
+        finished = min(record.finished_at, now)
+        return min(turn, finished + min(retry, schedule.period))
     return turn
 
 

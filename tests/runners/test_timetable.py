@@ -72,6 +72,12 @@ def test_an_interval_counts_from_the_last_start() -> None:
     assert due_at(Every(300), ran, NOW, RETRY) == NOW + 3 * MINUTE
 
 
+def test_a_run_stamped_by_a_clock_ahead_does_not_put_the_worker_off() -> None:
+    ahead = record(NOW + timedelta(days=3), finished_at=NOW + timedelta(days=3))
+
+    assert due_at(Every(300), ahead, NOW, RETRY) == NOW + 5 * MINUTE
+
+
 def test_a_failed_run_is_retried_sooner_than_its_next_turn() -> None:
     failed = record(NOW - 2 * MINUTE, finished_at=NOW - MINUTE, ok=False)
 
