@@ -125,12 +125,14 @@ def due_at(
     when they are due already)."""
     if record is None:
         return now
-    # A time ahead of *now* is another clock's (a runner whose clock runs
-    # fast, a simulation's): counted as now, so the worker is not put off.
-    turn = schedule.next_after(min(record.started_at, now))
+    if record.started_at - now > schedule.period:
+        # Stamped by a clock far ahead of ours (a simulation's, a badly
+        # set host's): waiting for it would put the worker off for good.
+        # A few seconds' skew between hosts only shifts the next turn.
+        return now
+    turn = schedule.next_after(record.started_at)
     if record.ok is False and record.finished_at is not None:
-        finished = min(record.finished_at, now)
-        return min(turn, finished + min(retry, schedule.period))
+        return min(turn, record.finished_at + min(retry, schedule.period))
     return turn
 
 

@@ -73,9 +73,11 @@ def test_an_interval_counts_from_the_last_start() -> None:
 
 
 def test_a_run_stamped_by_a_clock_ahead_does_not_put_the_worker_off() -> None:
-    ahead = record(NOW + timedelta(days=3), finished_at=NOW + timedelta(days=3))
+    far_ahead = record(NOW + timedelta(days=3), ok=True)
+    skewed = record(NOW + 10 * timedelta(seconds=1), ok=True)
 
-    assert due_at(Every(300), ahead, NOW, RETRY) == NOW + 5 * MINUTE
+    assert due_at(Every(300), far_ahead, NOW, RETRY) == NOW
+    assert due_at(Every(300), skewed, NOW, RETRY) == NOW + 310 * timedelta(seconds=1)
 
 
 def test_a_failed_run_is_retried_sooner_than_its_next_turn() -> None:
