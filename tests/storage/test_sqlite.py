@@ -428,6 +428,7 @@ def test_an_upgraded_file_finds_the_orders_cancelled_before_it(
 # so today's schema without the additions of the versions after N is the
 # schema version N wrote.
 UNDO = {
+    7: "DROP TABLE runs;",
     6: "DROP TABLE rates; DROP INDEX orders_unstamped; "
     "ALTER TABLE orders DROP COLUMN stamped;",
     5: "DROP TABLE nps_responses; DROP TABLE nps_discounts; DROP TABLE nps_surveyed;",
@@ -442,6 +443,25 @@ def file_of_version(settings: SQLiteSettings, version: int) -> str:
             conn.executescript(UNDO[newer])
         conn.execute(f"PRAGMA user_version = {version}")
     return settings.path
+
+
+def test_a_version_6_file_gets_the_run_history(
+    settings: SQLiteSettings, tmp_path: Path
+) -> None:
+    file_of_version(settings, 6)
+    new = str(tmp_path / "new.db")
+    SQLiteStorage(SQLiteSettings(new)).close()
+
+    storage = SQLiteStorage(settings)
+    storage.runs.started("notify-customers", "run-1", "runner-a", T0)
+    storage.close()
+
+    assert shape(settings.path) == shape(new)
+    with sqlite3.connect(settings.path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone() == (7,)
+        assert conn.execute("SELECT name, run_id FROM runs").fetchall() == [
+            ("notify-customers", "run-1")
+        ]
 
 
 @pytest.fixture
