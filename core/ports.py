@@ -49,6 +49,8 @@ __all__ = [
     "RateSource",
     "RateStore",
     "Receipt",
+    "RunLog",
+    "RunRecord",
     "ShipmentReport",
     "SmsMessage",
     "SmsSender",
@@ -598,7 +600,58 @@ class LeaseStore(Protocol):
         """Take the lease if it is free, expired, or already *owner*'s."""
         ...
 
+    def renew(self, name: str, owner: str, now: datetime, ttl_seconds: float) -> bool:
+        """Extend *owner*'s live lease to *now* + *ttl_seconds*.  False when
+        *owner* does not hold it (it lapsed, and perhaps another runner has
+        taken it): a renewal never takes a lease, unlike ``acquire``."""
+        ...
+
     def release(self, name: str, owner: str) -> None: ...
+
+
+# --- run history -------------------------------------------------------------
+
+
+@attrs.frozen
+class RunRecord:
+    """What is known of the runs under one name (a worker, or a worker and
+    its scope such as ``fetch-new-orders:shopify:shemsiworld``): the latest
+    run started, how it ended (``finished_at`` None while it runs or when
+    its runner died), and when a run under the name last succeeded."""
+
+    name: str
+    run_id: str
+    owner: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    ok: bool | None = None
+    summary: str = ""
+    last_success_at: datetime | None = None
+
+
+class RunLog(Protocol):
+    """The history that schedulers share: what ran, when, and how it ended.
+
+    One record per name holds the latest run; a scheduler decides from it
+    what is due, and ``status`` what is overdue."""
+
+    def started(self, name: str, run_id: str, owner: str, at: datetime) -> None:
+        """Record that run *run_id* of *name* began; it becomes the latest
+        (its outcome unknown until ``finished``).  The last success stays."""
+        ...
+
+    def finished(
+        self, name: str, run_id: str, at: datetime, ok: bool, summary: str
+    ) -> bool:
+        """Record how run *run_id* ended; False (and nothing changes) when
+        a later run of *name* has started since."""
+        ...
+
+    def last(self, name: str) -> RunRecord | None: ...
+
+    def all(self) -> list[RunRecord]:
+        """Every name's record, by name."""
+        ...
 
 
 @attrs.frozen
@@ -887,5 +940,6 @@ class Storage(Protocol):
     rates: RateStore
     webhooks: WebhookInbox
     rate_budgets: RateBudget
+    runs: RunLog
 
     def close(self) -> None: ...

@@ -6,7 +6,8 @@
 
     demo [--orders FILE] [--data-dir DIR] [--json]
     run WORKER... | all
-    schedule [WORKER...] [--every SECONDS] [--times N]
+    run fetch-new-orders --since DATE [--store HANDLE]
+    schedule [WORKER...] [--every SECONDS] [--times N] [--tick SECONDS]
     serve-webhooks [--host 127.0.0.1] [--port N]
     orders list [--state S] [--store H] [--json]
     orders show KEY [--json]
@@ -24,7 +25,8 @@
     sandbox serve [--data-dir DIR]
 
 Exit codes: 0 success, 1 a worker or command failed (or what an operator
-named is missing or cannot be acted on), 2 bad usage or configuration.
+named is missing or cannot be acted on), 2 bad usage or configuration,
+3 ``status`` found an overdue worker.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import argparse
 import contextlib
 import getpass
 import json
+import logging
 import math
 import os
 import re
@@ -41,7 +44,7 @@ import sys
 import threading
 import tomllib
 from collections.abc import Callable, Sequence
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -76,10 +79,14 @@ from . import plugin_report, views
 from .config import Config, find_config_file, load_config
 from .logs import LEVELS, configure_logging
 from .plugins import Registry
+from .progress import Progress
+from .scheduling import run_schedule, run_table
 from .usage import UsageError
-from .wiring import WORKERS, App, build_app
+from .wiring import WORKERS, App, build_app, failed
 
 __all__ = ["main"]
+
+log = logging.getLogger(__name__)
 
 # A line break or another control character in what an operator typed.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -139,20 +146,36 @@ def _parser() -> argparse.ArgumentParser:
         "workers", nargs="+", metavar="WORKER", help=f"{', '.join(WORKERS)} or all"
     )
     run.add_argument("--json", action="store_true")
+    run.add_argument(
+        "--since",
+        type=_moment,
+        help="fetch-new-orders only: read orders changed since this day or "
+        "time (UTC) instead of since the watermark (a backfill)",
+    )
+    run.add_argument("--store", help="fetch-new-orders only: this store alone")
     run.set_defaults(handler=_run)
 
     schedule = commands.add_parser(
-        "schedule", help="run workers every few minutes until stopped"
+        "schedule", help="run each worker when it is due, until stopped"
     )
     schedule.add_argument("workers", nargs="*", metavar="WORKER", help="default: all")
     schedule.add_argument(
-        "--every", type=_positive, default=300.0, help="seconds between runs (300)"
+        "--every",
+        type=_positive,
+        default=None,
+        help="seconds between runs of every worker, instead of [runner.schedule]",
     )
     schedule.add_argument(
         "--times",
         type=_count,
         default=0,
-        help="stop after this many rounds (0: never)",
+        help="stop after this many rounds that ran something (0: never)",
+    )
+    schedule.add_argument(
+        "--tick",
+        type=_positive,
+        default=60.0,
+        help="longest sleep between two looks at what is due (60)",
     )
     schedule.set_defaults(handler=_schedule)
 
@@ -197,7 +220,9 @@ def _inspection_commands(commands: Any) -> None:
 
     _customer_commands(commands)
 
-    status = commands.add_parser("status", help="cursors, queues and counts")
+    status = commands.add_parser(
+        "status", help="cursors, queues, counts and each worker's last runs"
+    )
     status.add_argument("--json", action="store_true")
     status.set_defaults(handler=_status)
 
@@ -439,12 +464,17 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    backfill = args.since is not None or args.store is not None
+    if backfill and workers != ["fetch-new-orders"]:
+        raise UsageError("--since and --store go with fetch-new-orders alone")
 
     def body(app: App) -> int:
+        if args.store is not None:
+            _known_store(app, args.store)
         results = []
         for worker in workers:
             try:
-                results.append(app.run(worker))
+                results.append(_run_one(app, worker, args))
             except FulfilmentError as error:
                 results.append({"worker": worker, "error": str(error)})
         if args.json:
@@ -452,48 +482,79 @@ def _run(args: argparse.Namespace) -> int:
         else:
             for result in results:
                 print(_one_line(result))
-        return 1 if any(_failed(r) for r in results) else 0
+        return 1 if any(failed(r) for r in results) else 0
 
     return _with_app(args, body)
 
 
-def _failed(result: dict[str, Any]) -> bool:
-    """A worker's report says something failed: the whole run, a store or
-    a rate source."""
-    return bool(
-        "error" in result or result.get("failed_stores") or result.get("failed_sources")
-    )
+def _run_one(app: App, worker: str, args: argparse.Namespace) -> dict[str, Any]:
+    """One worker; a backfill shows its progress on standard error."""
+    if args.since is None and args.store is None:
+        return app.run(worker)
+    stores = None if args.store is None else [args.store]
+    progress = Progress(sys.stderr) if args.since is not None else None
+    try:
+        return app.run(worker, stores=stores, since=args.since, progress=progress)
+    finally:
+        if progress is not None:
+            progress.done()
+
+
+def _moment(text: str) -> datetime:
+    """A day (its midnight) or an ISO time, in UTC unless it says."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a day like 2026-11-01 or a time like 2026-11-01T08:00, "
+            f"not {text}"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _schedule(args: argparse.Namespace) -> int:
-    """A simple loop for one machine; cron or a CronJob calling ``run`` does
-    the same.  A failed round is logged and the loop goes on; SIGTERM ends
-    it after the current round."""
+    """Run what the shared timetable says is due until told to stop.
+    SIGTERM or SIGINT ends it after the current run, with status 0."""
     workers = list(WORKERS) if args.workers in ([], ["all"]) else args.workers
     unknown = [w for w in workers if w not in WORKERS]
     if unknown:
         print(f"unknown worker {', '.join(unknown)}", file=sys.stderr)
         return 2
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signals = (signal.SIGTERM, signal.SIGINT)
+    before = {
+        signum: signal.signal(signum, lambda *_: stop.set()) for signum in signals
+    }
+
+    def emit(result: dict[str, Any]) -> None:
+        print(_one_line(result), flush=True)
 
     def body(app: App) -> int:
-        rounds = failed = 0
-        while not stop.is_set():
-            for worker in workers:
-                try:
-                    result = app.run(worker)
-                except FulfilmentError as error:
-                    result = {"worker": worker, "error": str(error)}
-                failed += _failed(result)
-                print(_one_line(result), flush=True)
-            rounds += 1
-            if args.times and rounds >= args.times:
-                break
-            stop.wait(args.every)
-        return 1 if failed else 0
+        done = run_schedule(
+            app,
+            workers,
+            stop=stop,
+            emit=emit,
+            every=args.every,
+            times=args.times,
+            tick=args.tick,
+        )
+        log.info(
+            "schedule.stopped runs=%d failures=%d signalled=%s",
+            done.runs,
+            done.failures,
+            stop.is_set(),
+        )
+        # Stopped by a signal, the loop ends as asked: status 0.  Rounds
+        # counted by --times report whether any run failed.
+        return 1 if done.failures and not stop.is_set() else 0
 
-    return _with_app(args, body)
+    try:
+        return _with_app(args, body)
+    finally:
+        # A host program (or a test) gets its own handlers back.
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
 
 
 def _port(text: str) -> int:
@@ -1071,12 +1132,18 @@ def _status(args: argparse.Namespace) -> int:
             ),
             "rates": _rate_freshness(app),
         }
+        runs = run_table(app, WORKERS, now)
+        overdue = [row["name"] for row in runs if row["overdue"]]
+        data |= {"runs": runs, "overdue": overdue}
         if args.json:
             _print_json(data)
         else:
             for name, value in data.items():
-                print(f"{name}: {json.dumps(value)}")
-        return 0
+                if name not in ("runs", "overdue"):
+                    print(f"{name}: {json.dumps(value)}")
+            print(views.run_table_text(runs))
+        # Monitoring reads the status: 3 when a worker is overdue.
+        return 3 if overdue else 0
 
     return _with_app(args, body)
 

@@ -51,6 +51,7 @@ from fulfilment.core.workers.fetch_new_orders import IntakeSettings
 from fulfilment.core.workers.notify_customers import NotifySettings
 
 from .strict import describe, kind, strict_converter
+from .timetable import DEFAULT_SCHEDULE, parse_schedule
 
 __all__ = [
     "Config",
@@ -429,12 +430,34 @@ def _rate_map(
     return dict(mapping)
 
 
+def _default_schedule() -> dict[str, Any]:
+    return {w: parse_schedule(text) for w, text in DEFAULT_SCHEDULE.items()}
+
+
 @attrs.frozen
 class RunnerConfig:
     """``lease_minutes``: how long a worker's run is reserved for the runner
-    that started it; a crashed runner's lease lapses after this."""
+    that started it; a crashed runner's lease lapses after this (a live
+    one renews it).  ``schedule``: each worker's interval or time of day
+    (``[runner.schedule]``, over :data:`DEFAULT_SCHEDULE`); a failed run is
+    tried again after ``retry_minutes``.  A worker is overdue when its last
+    success is older than its period times ``overdue_factor`` plus
+    ``overdue_grace_minutes`` (see :mod:`~fulfilment.runners.timetable`)."""
 
     lease_minutes: float = attrs.field(default=15, validator=_between(1, 1440))
+    retry_minutes: float = attrs.field(default=1, validator=_between(0, 1440))
+    overdue_factor: float = attrs.field(default=2, validator=_between(1, 100))
+    overdue_grace_minutes: float = attrs.field(default=10, validator=_between(0, 10080))
+    # Worker name -> Every | Daily, read by _runner_schedule (not cattrs).
+    schedule: Mapping[str, Any] = attrs.field(factory=_default_schedule)
+
+    @property
+    def retry(self) -> timedelta:
+        return timedelta(minutes=self.retry_minutes)
+
+    @property
+    def overdue_grace(self) -> timedelta:
+        return timedelta(minutes=self.overdue_grace_minutes)
 
 
 @attrs.frozen
@@ -852,10 +875,13 @@ def _structure(
     _check_marketplaces(stores, problems)
     _check_webhooks(stores, problems)
     rates = _rates(data, adapters, path, problems)
+    data, schedule = _runner_schedule(data, problems)
     sections = {
         name: _plain(data.get(name, {}), cls, name, problems)
         for name, cls in _SECTIONS.items()
     }
+    if sections["runner"] is not None:
+        sections["runner"] = attrs.evolve(sections["runner"], schedule=schedule)
     if problems or storage is None or any(v is None for v in sections.values()):
         return None
     return Config(
@@ -869,6 +895,41 @@ def _structure(
         **notifiers,
         **sections,
     )
+
+
+def _runner_schedule(
+    data: dict[str, Any], problems: list[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``[runner.schedule]`` checked key by key over the defaults, and the
+    data without it for the rest of ``[runner]``."""
+    runner = data.get("runner")
+    schedule = _default_schedule()
+    if not isinstance(runner, dict) or "schedule" not in runner:
+        return data, schedule
+    table = runner["schedule"]
+    rest = {**data, "runner": {k: v for k, v in runner.items() if k != "schedule"}}
+    if not isinstance(table, dict):
+        problems.append(
+            'runner.schedule: must be a table of WORKER = "5m" or "daily 16:30"'
+        )
+        return rest, schedule
+    for worker, text in table.items():
+        where = f"runner.schedule.{worker}"
+        if worker not in DEFAULT_SCHEDULE:
+            problems.append(
+                f"{where}: unknown worker (known: {', '.join(DEFAULT_SCHEDULE)})"
+            )
+        elif not isinstance(text, str):
+            problems.append(
+                f'{where}: expected a string like "5m" or "daily 16:30", '
+                f"not {kind(text)}"
+            )
+        else:
+            try:
+                schedule[worker] = parse_schedule(text)
+            except ValueError as error:
+                problems.append(f"{where}: {error}")
+    return rest, schedule
 
 
 def _table(data: dict[str, Any], name: str, problems: list[str]) -> dict[str, Any]:

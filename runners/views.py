@@ -743,3 +743,30 @@ def write_rate_history(
             )
         day += timedelta(days=1)
     return skipped
+
+
+def run_table_text(rows: list[dict[str, Any]]) -> str:
+    """``status``'s run table: one line per worker (and store), times in
+    UTC to the second, the overdue ones marked."""
+    lines = ["runs (UTC):"]
+    for row in rows:
+        name = row["worker"] + (f" {row['store']}" if row["store"] else "")
+        ok = {True: "ok", False: "FAILED", None: "running"}[row["last_ok"]]
+        last = (
+            f"last {_second(row['last_started_at'])} {ok}"
+            if row["last_started_at"]
+            else "never ran"
+        )
+        success = _second(row["last_success_at"]) or "never"
+        mark = "  OVERDUE" if row["overdue"] else ""
+        lines.append(
+            f"  {name:<40} {row['schedule']:<22} {last}; "
+            f"last success {success}; next {_second(row['next_due_at'])}{mark}"
+        )
+    return "\n".join(lines)
+
+
+def _second(iso: str | None) -> str | None:
+    if iso is None:
+        return None
+    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S")

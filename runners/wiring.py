@@ -13,8 +13,8 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
@@ -45,7 +45,11 @@ from fulfilment.core.workers.create_fulfilment_requests import (
 from fulfilment.core.workers.discount_codes import create_discount_codes
 from fulfilment.core.workers.fetch_fulfilment_status import fetch_fulfilment_status
 from fulfilment.core.workers.fetch_fx_rates import fetch_fx_rates, order_stamper
-from fulfilment.core.workers.fetch_new_orders import fetch_new_orders
+from fulfilment.core.workers.fetch_new_orders import (
+    PageRead,
+    cursor_name,
+    fetch_new_orders,
+)
 from fulfilment.core.workers.fetch_nps_responses import (
     FetchNpsSettings,
     fetch_nps_responses,
@@ -59,9 +63,10 @@ from fulfilment.core.workers.update_store_fulfilments import (
 )
 
 from .config import Config
+from .heartbeat import Heartbeat
 from .plugins import Registry
 
-__all__ = ["WORKERS", "App", "build_app", "default_http_client"]
+__all__ = ["WORKERS", "App", "build_app", "default_http_client", "failed"]
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +85,18 @@ WORKERS = (
     "discount-codes",
     "notify-customers",
 )
+
+
+# Workers run once per store, each store under its own lease.
+_PER_STORE = frozenset({"fetch-new-orders"})
+
+
+def failed(result: dict[str, Any]) -> bool:
+    """A worker's report says something failed: the whole run, a store or
+    a rate source."""
+    return bool(
+        "error" in result or result.get("failed_stores") or result.get("failed_sources")
+    )
 
 
 def default_http_client(base_url: str, timeout: float) -> httpx.Client:
@@ -102,6 +119,8 @@ class App:
     voices: dict[str, StoreVoice] = attrs.Factory(dict)
     survey: SurveySource | None = None
     rate_sources: dict[str, RateSource] = attrs.Factory(dict)
+    # How often a running worker renews its lease; None: a third of it.
+    heartbeat_seconds: float | None = None
 
     def rate_plan(self) -> RatePlan | None:
         """The plan of the configured rate sources; None without any."""
@@ -110,29 +129,138 @@ class App:
         bases = {name: source.base for name, source in self.rate_sources.items()}
         return self.config.rates.plan(bases)
 
-    def run(self, worker: str) -> dict[str, Any]:
-        """Run one worker under its lease; return its report as plain data."""
+    def run(
+        self,
+        worker: str,
+        *,
+        stores: Sequence[str] | None = None,
+        since: datetime | None = None,
+        progress: Callable[[PageRead], None] | None = None,
+        still_due: Callable[[str], bool] | None = None,
+    ) -> dict[str, Any]:
+        """Run one worker, each of its scopes under its own lease; return
+        its report as plain data.  *stores*, *since* and *progress* are for
+        the per-store workers (``fetch-new-orders``): the stores to run
+        (default all), a backfill's start, a listener to each page read.
+        *still_due*, asked with the run name once its lease is held, lets
+        a scheduler skip a run another one has just done."""
+        if worker in _PER_STORE:
+            return self._per_store(worker, stores, since, progress, still_due)
         runner = _RUNNERS.get(worker)
         if runner is None:
             raise KeyError(f"unknown worker {worker!r}; known: {', '.join(WORKERS)}")
+        return self._unit(worker, worker, lambda: runner(self), still_due=still_due)
+
+    def _per_store(
+        self,
+        worker: str,
+        stores: Sequence[str] | None,
+        since: datetime | None,
+        progress: Callable[[PageRead], None] | None,
+        still_due: Callable[[str], bool] | None,
+    ) -> dict[str, Any]:
+        """Intake, one run (lease, record, summary line) per store."""
+        names = self.run_names(worker)
+        wanted = set(names.values()) if stores is None else set(stores)
+        results = {}
+        for name, handle in names.items():
+            if handle not in wanted:
+                continue
+            try:
+                result = self._unit(
+                    worker,
+                    name,
+                    lambda h=handle: _fetch_store(self, h, since, progress),  # type: ignore[misc]
+                    store=handle,
+                    still_due=still_due,
+                )
+            except Exception as error:  # logged by _unit; the next store runs
+                result = {"error": str(error)}
+            result.pop("worker", None)
+            result.pop("store", None)
+            results[handle] = result
+        failed = sorted(h for h, r in results.items() if "error" in r)
+        return {"worker": worker, "stores": results, "failed_stores": failed}
+
+    def run_names(self, worker: str) -> dict[str, str]:
+        """The names *worker*'s runs are leased and recorded under, each
+        with the store it covers ("" for a worker that covers them all).
+
+        Intake reads each store on its own, so two runners may read two
+        stores at once.  The other workers take their work from the whole
+        store of orders or answers, each order claimed or each effect
+        entered in the ledger before it is acted on, and run as one."""
+        if worker in _PER_STORE:
+            return {cursor_name(s): handle for handle, s in self.sources.items()}
+        return {worker: ""}
+
+    def _unit(
+        self,
+        worker: str,
+        name: str,
+        body: Callable[[], dict[str, Any]],
+        *,
+        store: str = "",
+        still_due: Callable[[str], bool] | None = None,
+    ) -> dict[str, Any]:
+        """One run under lease *name*, recorded in the run history and
+        summed up in one log line."""
+        where = {"store": store} if store else {}
         started = time.monotonic()
-        lease_seconds = self.config.runner.lease_minutes * 60
-        if not self.storage.leases.acquire(
-            worker, self.owner, self.clock.now(), lease_seconds
-        ):
+        ttl = self.config.runner.lease_minutes * 60
+        leases = self.storage.leases
+        if not leases.acquire(name, self.owner, self.clock.now(), ttl):
             log.warning(
-                "worker.skipped worker=%s reason=lease_held lease_minutes=%g",
+                "worker.skipped worker=%s%s reason=lease_held lease_minutes=%g",
                 worker,
+                f" store={store}" if store else "",
                 self.config.runner.lease_minutes,
             )
-            return {"worker": worker, "skipped": "another runner holds the lease"}
+            return {
+                "worker": worker,
+                **where,
+                "skipped": "another runner holds the lease",
+            }
+        if still_due is not None and not still_due(name):
+            leases.release(name, self.owner)
+            return {"worker": worker, **where, "skipped": "another runner just ran it"}
+        run_id = uuid.uuid4().hex[:12]
+        self.storage.runs.started(name, run_id, self.owner, self.clock.now())
+        heartbeat = Heartbeat(
+            leases,
+            name,
+            self.owner,
+            clock=self.clock,
+            ttl_seconds=ttl,
+            every=self.heartbeat_seconds,
+        )
         try:
-            result = runner(self)
+            with heartbeat:
+                result = body()
+        except Exception as error:
+            self._ended(name, run_id, ok=False, summary=f"error={error}")
+            log.error(
+                "worker.failed worker=%s%s run_id=%s duration_seconds=%s error=%s",
+                worker,
+                f" store={store}" if store else "",
+                run_id,
+                round(time.monotonic() - started, 3),
+                error,
+            )
+            raise
         finally:
-            self.storage.leases.release(worker, self.owner)
+            leases.release(name, self.owner)
+        result = {"worker": worker, **where, "run_id": run_id, **result}
+        if heartbeat.lost:
+            result["lease_lost"] = True
         result["duration_seconds"] = round(time.monotonic() - started, 3)
+        ok = not (heartbeat.lost or failed(result))
+        self._ended(name, run_id, ok=ok, summary=_fields(result))
         log.info("worker.finished worker=%s %s", worker, _fields(result))
         return result
+
+    def _ended(self, name: str, run_id: str, *, ok: bool, summary: str) -> None:
+        self.storage.runs.finished(name, run_id, self.clock.now(), ok, summary)
 
     def close(self) -> None:
         for client in self.clients:
@@ -140,35 +268,37 @@ class App:
         self.storage.close()
 
 
-def _fetch_new_orders(app: App) -> dict[str, Any]:
-    """Each store on its own: one shop failing does not hold up the others.
-    A failed store keeps its watermark and is reported with the error."""
-    stores: dict[str, dict[str, Any]] = {}
+def _fetch_store(
+    app: App,
+    handle: str,
+    since: datetime | None,
+    progress: Callable[[PageRead], None] | None,
+) -> dict[str, Any]:
+    """One store's intake.  A store that fails keeps its watermark and is
+    reported with the error; the other stores run on."""
     plan = app.rate_plan()
     stamp = None if plan is None else order_stamper(plan, app.storage.rates, app.clock)
-    for handle, source in app.sources.items():
-        try:
-            report = fetch_new_orders(
-                source=source,
-                orders=app.storage.orders,
-                cursors=app.storage.cursors,
-                attention=app.storage.attention,
-                clock=app.clock,
-                settings=app.config.intake.settings(),
-                stamp=stamp,
-            )
-        except FulfilmentError as error:
-            log.error("orders.fetch_failed store=%s error=%s", handle, error)
-            stores[handle] = {"error": str(error)}
-            continue
-        stores[handle] = {
-            "pages": report.pages,
-            "fetched": report.fetched,
-            "ingested": report.ingested,
-            **report.outcomes,
-        }
-    failed = sorted(h for h, s in stores.items() if "error" in s)
-    return {"worker": "fetch-new-orders", "stores": stores, "failed_stores": failed}
+    try:
+        report = fetch_new_orders(
+            source=app.sources[handle],
+            orders=app.storage.orders,
+            cursors=app.storage.cursors,
+            attention=app.storage.attention,
+            clock=app.clock,
+            settings=app.config.intake.settings(),
+            stamp=stamp,
+            since=since,
+            on_page=progress,
+        )
+    except FulfilmentError as error:
+        log.error("orders.fetch_failed store=%s error=%s", handle, error)
+        return {"error": str(error)}
+    return {
+        "pages": report.pages,
+        "fetched": report.fetched,
+        "ingested": report.ingested,
+        **report.outcomes,
+    }
 
 
 def _process_webhooks(app: App) -> dict[str, Any]:
@@ -434,7 +564,6 @@ def _notify_customers(app: App) -> dict[str, Any]:
 
 _RUNNERS: dict[str, Callable[[App], dict[str, Any]]] = {
     "fetch-fx-rates": _fetch_fx_rates,
-    "fetch-new-orders": _fetch_new_orders,
     "process-webhooks": _process_webhooks,
     "cancel-bookings": _cancel_bookings,
     "create-fulfilment-requests": _create_fulfilment_requests,
@@ -561,9 +690,21 @@ def _named(partner: DeliveryPartner, name: str) -> DeliveryPartner:
 
 
 def _fields(result: dict[str, Any]) -> str:
-    flat = {
-        k: v
-        for k, v in result.items()
-        if isinstance(v, int | float | str) and k != "worker"
-    }
-    return " ".join(f"{k}={v}" for k, v in sorted(flat.items()))
+    """The report's counts as ``key=value`` fields (the store and run id
+    first, to find a run's line by eye), a table of counts one
+    level down as ``table.key=value``; lists and deeper tables stay out."""
+    flat: dict[str, Any] = {}
+    for key, value in result.items():
+        if key == "worker":
+            continue
+        if isinstance(value, dict):
+            flat.update(
+                (f"{key}_{k}", v)
+                for k, v in value.items()
+                if isinstance(v, int | float | str)
+            )
+        elif isinstance(value, int | float | str):
+            flat[key] = value
+    first = [k for k in ("store", "run_id") if k in flat]
+    rest = sorted(k for k in flat if k not in first)
+    return " ".join(f"{k}={flat[k]}" for k in first + rest)

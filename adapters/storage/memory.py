@@ -23,6 +23,7 @@ from fulfilment.core.ports import (
     AttentionItem,
     Effect,
     EffectStatus,
+    RunRecord,
     WebhookDelivery,
 )
 from fulfilment.core.rates import FxRate, RateType
@@ -36,6 +37,7 @@ __all__ = [
     "MemoryOrderStore",
     "MemoryRateBudget",
     "MemoryRateStore",
+    "MemoryRunLog",
     "MemoryStorage",
     "MemoryWebhookInbox",
 ]
@@ -274,11 +276,52 @@ class MemoryLeaseStore:
             self._leases[name] = (owner, now + timedelta(seconds=ttl_seconds))
             return True
 
+    def renew(self, name: str, owner: str, now: datetime, ttl_seconds: float) -> bool:
+        with self._lock:
+            held = self._leases.get(name)
+            if held is None or held[0] != owner or held[1] <= now:
+                return False
+            self._leases[name] = (owner, now + timedelta(seconds=ttl_seconds))
+            return True
+
     def release(self, name: str, owner: str) -> None:
         with self._lock:
             held = self._leases.get(name)
             if held is not None and held[0] == owner:
                 del self._leases[name]
+
+
+class MemoryRunLog:
+    def __init__(self) -> None:
+        self._runs: dict[str, RunRecord] = {}
+        self._lock = threading.Lock()
+
+    def started(self, name: str, run_id: str, owner: str, at: datetime) -> None:
+        with self._lock:
+            before = self._runs.get(name)
+            success = before.last_success_at if before else None
+            self._runs[name] = RunRecord(
+                name, run_id, owner, at, last_success_at=success
+            )
+
+    def finished(
+        self, name: str, run_id: str, at: datetime, ok: bool, summary: str
+    ) -> bool:
+        with self._lock:
+            run = self._runs.get(name)
+            if run is None or run.run_id != run_id:
+                return False
+            success = at if ok else run.last_success_at
+            self._runs[name] = attrs.evolve(
+                run, finished_at=at, ok=ok, summary=summary, last_success_at=success
+            )
+            return True
+
+    def last(self, name: str) -> RunRecord | None:
+        return self._runs.get(name)
+
+    def all(self) -> list[RunRecord]:
+        return [self._runs[name] for name in sorted(self._runs)]
 
 
 class MemoryAttentionQueue:
@@ -574,6 +617,7 @@ class MemoryStorage:
     rates: MemoryRateStore = attrs.Factory(MemoryRateStore)
     webhooks: MemoryWebhookInbox = attrs.Factory(MemoryWebhookInbox)
     rate_budgets: MemoryRateBudget = attrs.Factory(MemoryRateBudget)
+    runs: MemoryRunLog = attrs.Factory(MemoryRunLog)
 
     def close(self) -> None:
         """Nothing to release."""

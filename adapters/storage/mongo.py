@@ -2,8 +2,9 @@
 
 Collections, one per aggregate: ``orders``, ``cursors``, ``effects``,
 ``leases``, ``attention``, for the feedback loop ``nps_responses``,
-``nps_discounts`` and ``nps_surveyed``, ``rates`` and ``rate_budgets``.
-Documents come from
+``nps_discounts`` and ``nps_surveyed``, ``rates``, ``rate_budgets``, and
+``runs`` (the run history: one document per run name, its ``_id``, needing
+no index beyond it).  Documents come from
 :func:`~fulfilment.adapters.storage.documents.bson_converter`; an order's
 ``_id`` is its key string (``shopify:shemsi-egypt:5551234567890``), an
 effect's ``_id`` its ledger key, a lease's and a cursor's ``_id`` its name.
@@ -134,6 +135,7 @@ from fulfilment.core.ports import (
     AttentionItem,
     Effect,
     EffectStatus,
+    RunRecord,
     WebhookDelivery,
 )
 from fulfilment.core.rates import FxRate, RateType
@@ -149,6 +151,7 @@ __all__ = [
     "MongoOrderStore",
     "MongoRateBudget",
     "MongoRateStore",
+    "MongoRunLog",
     "MongoSettings",
     "MongoStorage",
     "MongoWebhookInbox",
@@ -617,9 +620,80 @@ class MongoLeaseStore:
         return True
 
     @_translated
+    def renew(self, name: str, owner: str, now: datetime, ttl_seconds: float) -> bool:
+        """Extend *owner*'s lease, if it still holds it at *now*."""
+        expires = ensure_utc(now + timedelta(seconds=ttl_seconds))
+        held = {"_id": name, "owner": owner, "expires_at": {"$gt": ensure_utc(now)}}
+        renewed = self._leases.update_one(held, {"$set": {"expires_at": expires}})
+        return renewed.matched_count == 1
+
+    @_translated
     def release(self, name: str, owner: str) -> None:
         """Give the lease up; does nothing unless *owner* holds it."""
         self._leases.delete_one({"_id": name, "owner": owner})
+
+
+# --- run history -------------------------------------------------------------
+
+
+class MongoRunLog:
+    """One document per run name (its ``_id``), replaced as each run
+    starts; ``last_success_at`` outlives the runs that fail after it."""
+
+    def __init__(self, collection: Collectionish) -> None:
+        self._runs = collection
+
+    @_translated
+    def started(self, name: str, run_id: str, owner: str, at: datetime) -> None:
+        latest = {
+            "run_id": run_id,
+            "owner": owner,
+            "started_at": ensure_utc(at),
+            "finished_at": None,
+            "ok": None,
+            "summary": "",
+        }
+        self._runs.update_one({"_id": name}, {"$set": latest}, upsert=True)
+
+    @_translated
+    def finished(
+        self, name: str, run_id: str, at: datetime, ok: bool, summary: str
+    ) -> bool:
+        ended: dict[str, Any] = {
+            "finished_at": ensure_utc(at),
+            "ok": ok,
+            "summary": summary,
+        }
+        if ok:
+            ended["last_success_at"] = ensure_utc(at)
+        done = self._runs.update_one({"_id": name, "run_id": run_id}, {"$set": ended})
+        return done.matched_count == 1
+
+    @_translated
+    def last(self, name: str) -> RunRecord | None:
+        found = self._runs.find_one({"_id": name})
+        return None if found is None else _run_from(found)
+
+    @_translated
+    def all(self) -> list[RunRecord]:
+        return [_run_from(d) for d in self._runs.find({}).sort("_id", ASCENDING)]
+
+
+def _run_from(document: Document) -> RunRecord:
+    def when(field: str) -> datetime | None:
+        value = document.get(field)
+        return None if value is None else as_utc(value)
+
+    return RunRecord(
+        name=document["_id"],
+        run_id=document["run_id"],
+        owner=document["owner"],
+        started_at=as_utc(document["started_at"]),
+        finished_at=when("finished_at"),
+        ok=document.get("ok"),
+        summary=document.get("summary", ""),
+        last_success_at=when("last_success_at"),
+    )
 
 
 # --- attention ---------------------------------------------------------------
@@ -1162,6 +1236,7 @@ class MongoStorage:
         self.rates = MongoRateStore(self.database["rates"])
         self.webhooks = MongoWebhookInbox(self.database["webhooks"])
         self.rate_budgets = MongoRateBudget(self.database["rate_budgets"])
+        self.runs = MongoRunLog(self.database["runs"])
 
     @_translated
     def ensure_indexes(self) -> None:

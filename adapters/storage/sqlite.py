@@ -31,6 +31,8 @@ webhooks    delivery_id (unique), processed (1 once read, else 0),
             received_at
 rate_       key, tokens, updated (seconds since the epoch, a float: the
 budgets     bucket arithmetic works in seconds, and no query sorts on it)
+runs        name, run_id, owner, started_at, finished_at, ok, summary,
+            last_success_at (no document: the columns are the whole record)
 ==========  =============================================================
 
 Times in columns are integer microseconds since the Unix epoch (UTC), so
@@ -69,6 +71,7 @@ from fulfilment.core.ports import (
     AttentionItem,
     Effect,
     EffectStatus,
+    RunRecord,
     WebhookDelivery,
 )
 from fulfilment.core.rates import FxRate, RateType
@@ -85,6 +88,7 @@ __all__ = [
     "SQLiteOrderStore",
     "SQLiteRateBudget",
     "SQLiteRateStore",
+    "SQLiteRunLog",
     "SQLiteSettings",
     "SQLiteStorage",
     "SQLiteWebhookInbox",
@@ -292,6 +296,22 @@ CREATE TABLE IF NOT EXISTS rate_budgets (
 )
 """
 
+# Version 10, the run history: one row per run name (a worker, or a worker
+# and its scope) holding the latest run and when a run under that name last
+# succeeded.
+_V10_RUNS = """
+CREATE TABLE IF NOT EXISTS runs (
+    name TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    finished_at INTEGER,
+    ok INTEGER,
+    summary TEXT NOT NULL DEFAULT '',
+    last_success_at INTEGER
+)
+"""
+
 _MIGRATIONS = (
     _V1_TABLES,
     _V2_OUTBOX,
@@ -302,6 +322,7 @@ _MIGRATIONS = (
     _WEBHOOKS,
     _v8_attention_ids,
     _V9_RATE_BUDGETS,
+    _V10_RUNS,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -884,12 +905,93 @@ class SQLiteLeaseStore:
             taken = conn.execute(_ACQUIRE_LEASE, (name, owner, expires, _micros(now)))
             return taken.rowcount == 1
 
+    def renew(self, name: str, owner: str, now: datetime, ttl_seconds: float) -> bool:
+        """Extend *owner*'s lease, if it still holds it at *now*."""
+        expires = _micros(now + timedelta(seconds=ttl_seconds))
+        with self._db.write() as conn:
+            renewed = conn.execute(
+                "UPDATE leases SET expires_at = ? "
+                "WHERE name = ? AND owner = ? AND expires_at > ?",
+                (expires, name, owner, _micros(now)),
+            )
+            return renewed.rowcount == 1
+
     def release(self, name: str, owner: str) -> None:
         """Give the lease up; does nothing unless *owner* holds it."""
         with self._db.write() as conn:
             conn.execute(
                 "DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner)
             )
+
+
+# --- run history -------------------------------------------------------------
+
+_START_RUN = (
+    "INSERT INTO runs (name, run_id, owner, started_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (name) DO UPDATE SET run_id = excluded.run_id, "
+    "owner = excluded.owner, started_at = excluded.started_at, "
+    "finished_at = NULL, ok = NULL, summary = ''"
+)
+_FINISH_RUN = (
+    "UPDATE runs SET finished_at = ?, ok = ?, summary = ?, "
+    "last_success_at = CASE WHEN ? THEN ? ELSE last_success_at END "
+    "WHERE name = ? AND run_id = ?"
+)
+_RUN_COLUMNS = (
+    "name, run_id, owner, started_at, finished_at, ok, summary, last_success_at"
+)
+
+
+class SQLiteRunLog:
+    """One row per run name, replaced as each run starts."""
+
+    def __init__(self, database: SQLiteDatabase) -> None:
+        self._db = database
+
+    def started(self, name: str, run_id: str, owner: str, at: datetime) -> None:
+        with self._db.write() as conn:
+            conn.execute(_START_RUN, (name, run_id, owner, _micros(at)))
+
+    def finished(
+        self, name: str, run_id: str, at: datetime, ok: bool, summary: str
+    ) -> bool:
+        when = _micros(at)
+        with self._db.write() as conn:
+            done = conn.execute(
+                _FINISH_RUN, (when, int(ok), summary, int(ok), when, name, run_id)
+            )
+            return done.rowcount == 1
+
+    def last(self, name: str) -> RunRecord | None:
+        rows = self._select("WHERE name = ?", (name,))
+        return rows[0] if rows else None
+
+    def all(self) -> list[RunRecord]:
+        return self._select("ORDER BY name", ())
+
+    def _select(self, where: str, values: tuple[Any, ...]) -> list[RunRecord]:
+        query = f"SELECT {_RUN_COLUMNS} FROM runs {where}"  # noqa: S608 (fixed text)
+        with self._db.read() as conn:
+            rows = conn.execute(query, values).fetchall()
+        return [_run_from(row) for row in rows]
+
+
+def _run_from(row: Sequence[Any]) -> RunRecord:
+    name, run_id, owner, started, finished, ok, summary, success = row
+    return RunRecord(
+        name=name,
+        run_id=run_id,
+        owner=owner,
+        started_at=_time(started),
+        finished_at=None if finished is None else _time(finished),
+        ok=None if ok is None else bool(ok),
+        summary=summary,
+        last_success_at=None if success is None else _time(success),
+    )
+
+
+def _time(micros: int) -> datetime:
+    return _EPOCH + micros * _MICROSECOND
 
 
 # --- attention ---------------------------------------------------------------
@@ -1424,6 +1526,7 @@ class SQLiteStorage:
         self.rates = SQLiteRateStore(self.database)
         self.webhooks = SQLiteWebhookInbox(self.database)
         self.rate_budgets = SQLiteRateBudget(self.database)
+        self.runs = SQLiteRunLog(self.database)
 
     def close(self) -> None:
         self.database.close()

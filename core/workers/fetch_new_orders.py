@@ -6,6 +6,12 @@ page by page, oldest change first.  Every page is merged (pure) and stored
 in one bulk write before the watermark moves to the newest change on it, so
 a crash loses nothing and a re-read changes nothing.  A source error mid-way
 stops the run loudly with the watermark at the last stored page.
+
+A backfill (``since``) reads from a given time instead of the watermark, to
+take in what an earlier window missed or a store's older history.  It goes
+through the same merge, so orders already kept are left as they are unless
+the source has a newer version; and it only ever moves the watermark
+forward, so the ordinary runs after it carry on where they were.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import attrs
 
@@ -33,6 +39,7 @@ from ..ports import (
 __all__ = [
     "IntakeReport",
     "IntakeSettings",
+    "PageRead",
     "cursor_name",
     "fetch_new_orders",
     "store_orders",
@@ -45,6 +52,7 @@ log = logging.getLogger(__name__)
 Stamp = Callable[[Order], "Order | None"]
 
 MAX_CONFLICT_ROUNDS = 5
+_OLDEST = datetime.min.replace(tzinfo=UTC)
 
 
 @attrs.frozen
@@ -56,6 +64,19 @@ class IntakeSettings:
     overlap: timedelta = timedelta(minutes=10)
     lag: timedelta = timedelta(minutes=2)
     first_run_lookback: timedelta = timedelta(days=30)
+
+
+@attrs.frozen
+class PageRead:
+    """How far a run has read: after each stored page, the pages and
+    orders so far and the newest change among them (pages come oldest
+    change first, so this walks from ``window.since`` to ``window.until``)."""
+
+    store: str
+    window: SourceWindow
+    pages: int
+    fetched: int
+    reached: datetime | None
 
 
 @attrs.frozen
@@ -85,18 +106,28 @@ def fetch_new_orders(
     clock: Clock,
     settings: IntakeSettings | None = None,
     stamp: Stamp | None = None,
+    since: datetime | None = None,
+    on_page: Callable[[PageRead], None] | None = None,
 ) -> IntakeReport:
     """Read one store's changed orders into *orders*.  With *stamp* (see
     :func:`~fulfilment.core.workers.fetch_fx_rates.order_stamper`), each
     order stored for the first time gets its total in the reporting
-    currency, once; a re-read never touches it."""
+    currency, once; a re-read never touches it.  With *since*, read from
+    then rather than from the watermark (a backfill); *on_page* hears
+    after each stored page how far the run has read."""
     settings = settings or IntakeSettings()
     started = clock.now()
     window = _window(cursors.get(cursor_name(source)), started, settings)
+    if since is not None:
+        # Never less than the ordinary window: a backfill from after the
+        # watermark would otherwise skip what lies between them.
+        start = since if window.since is None else min(since, window.since)
+        window = SourceWindow(min(start, window.until), window.until)
 
     outcomes: Counter[str] = Counter()
     raised: list[str] = []
     pages = fetched = 0
+    reached: datetime | None = None
     page_token: str | None = None
     seen_tokens: set[str] = set()
     while True:
@@ -109,6 +140,12 @@ def fetch_new_orders(
         outcomes.update(m.outcome.value for m in merges)
         raised += _raise_attention(merges, attention, started)
         _advance_cursor(cursors, cursor_name(source), page.orders)
+        if page.orders:
+            reached = max(
+                reached or _OLDEST, *(o.source_updated_at for o in page.orders)
+            )
+        if on_page is not None:
+            on_page(PageRead(source.store, window, pages, fetched, reached))
         page_token = page.next_page
         if page_token is None:
             break
@@ -119,7 +156,10 @@ def fetch_new_orders(
             )
         seen_tokens.add(page_token)
 
-    cursors.set(cursor_name(source), window.until)
+    # Never backwards: a backfill, or a slower runner, ends behind it.
+    current = cursors.get(cursor_name(source))
+    if current is None or window.until > current:
+        cursors.set(cursor_name(source), window.until)
     report = IntakeReport(
         source.store, window, pages, fetched, dict(outcomes), tuple(raised)
     )

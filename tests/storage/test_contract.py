@@ -27,7 +27,7 @@ from fulfilment.core.domain import (
 from fulfilment.core.errors import ConflictError
 from fulfilment.core.intake import MergeOutcome, merge
 from fulfilment.core.nps import DiscountCode, DiscountKind, NpsCategory, NpsResponse
-from fulfilment.core.ports import AttentionItem, EffectStatus, Storage
+from fulfilment.core.ports import AttentionItem, EffectStatus, RunRecord, Storage
 from fulfilment.core.rates import FxRate, RateType, carry_forward
 from fulfilment.testing.builders import T0, make_order
 from tests.storage.conftest import Backend
@@ -35,6 +35,7 @@ from tests.strategies import discount_codes, fx_rates, nps_responses, orders
 
 S = OrderState
 MINUTE = timedelta(minutes=1)
+SECOND = timedelta(seconds=1)
 
 
 def order(external_id: str, **changes: Any) -> Order:
@@ -776,6 +777,130 @@ def test_release_by_another_owner_does_nothing(storage: Storage) -> None:
     storage.leases.release("never-taken", "runner-b")
 
     assert not storage.leases.acquire(LEASE, "runner-b", T0, 60)
+
+
+def test_the_holder_renews_its_live_lease(backend: Backend) -> None:
+    one, other = backend.open(), backend.open()
+    one.leases.acquire(LEASE, "runner-a", T0, 60)
+
+    assert one.leases.renew(LEASE, "runner-a", T0 + 50 * SECOND, 60)
+
+    assert not other.leases.acquire(LEASE, "runner-b", T0 + 100 * SECOND, 60)
+    assert other.leases.acquire(LEASE, "runner-b", T0 + 110 * SECOND, 60)
+
+
+def test_another_owner_cannot_renew_a_lease(storage: Storage) -> None:
+    storage.leases.acquire(LEASE, "runner-a", T0, 60)
+
+    assert not storage.leases.renew(LEASE, "runner-b", T0 + SECOND, 60)
+    assert not storage.leases.renew("never-taken", "runner-b", T0, 60)
+
+    assert not storage.leases.acquire(LEASE, "runner-b", T0 + 59 * SECOND, 60)
+
+
+def test_a_lapsed_lease_is_not_renewed_even_by_its_holder(storage: Storage) -> None:
+    storage.leases.acquire(LEASE, "runner-a", T0, 60)
+
+    assert not storage.leases.renew(LEASE, "runner-a", T0 + MINUTE, 60)
+
+    assert storage.leases.acquire(LEASE, "runner-b", T0 + MINUTE, 60)
+
+
+def test_a_lease_taken_over_after_expiry_stays_with_the_new_holder(
+    backend: Backend,
+) -> None:
+    crashed, successor = backend.open(), backend.open()
+    crashed.leases.acquire(LEASE, "runner-a", T0, 60)
+    successor.leases.acquire(LEASE, "runner-b", T0 + 2 * MINUTE, 60)
+
+    assert not crashed.leases.renew(LEASE, "runner-a", T0 + 2 * MINUTE, 60)
+    crashed.leases.release(LEASE, "runner-a")
+
+    assert successor.leases.renew(LEASE, "runner-b", T0 + 150 * SECOND, 60)
+
+
+# --- run history -------------------------------------------------------------
+
+RUN = "fetch-new-orders:shopify:shemsiworld"
+
+
+def test_an_unknown_run_name_has_no_record(storage: Storage) -> None:
+    assert storage.runs.last(RUN) is None
+    assert storage.runs.all() == []
+
+
+def test_a_started_run_is_the_latest_with_no_outcome(storage: Storage) -> None:
+    storage.runs.started(RUN, "run-1", "runner-a", T0)
+
+    assert storage.runs.last(RUN) == RunRecord(RUN, "run-1", "runner-a", T0)
+
+
+def test_a_finished_run_keeps_its_outcome_and_success(backend: Backend) -> None:
+    one, other = backend.open(), backend.open()
+    one.runs.started(RUN, "run-1", "runner-a", T0)
+
+    assert one.runs.finished(RUN, "run-1", T0 + MINUTE, True, "fetched=3")
+
+    assert other.runs.last(RUN) == RunRecord(
+        RUN,
+        "run-1",
+        "runner-a",
+        T0,
+        finished_at=T0 + MINUTE,
+        ok=True,
+        summary="fetched=3",
+        last_success_at=T0 + MINUTE,
+    )
+
+
+def test_a_failed_run_keeps_the_last_success(storage: Storage) -> None:
+    storage.runs.started(RUN, "run-1", "runner-a", T0)
+    storage.runs.finished(RUN, "run-1", T0 + MINUTE, True, "")
+    storage.runs.started(RUN, "run-2", "runner-b", T0 + 5 * MINUTE)
+
+    storage.runs.finished(RUN, "run-2", T0 + 6 * MINUTE, False, "error=timeout")
+
+    record = storage.runs.last(RUN)
+    assert record is not None
+    assert (record.run_id, record.owner, record.ok) == ("run-2", "runner-b", False)
+    assert record.summary == "error=timeout"
+    assert record.last_success_at == T0 + MINUTE
+
+
+def test_a_new_run_clears_the_outcome_of_the_one_before(storage: Storage) -> None:
+    storage.runs.started(RUN, "run-1", "runner-a", T0)
+    storage.runs.finished(RUN, "run-1", T0 + MINUTE, False, "error=down")
+
+    storage.runs.started(RUN, "run-2", "runner-a", T0 + 2 * MINUTE)
+
+    record = storage.runs.last(RUN)
+    assert record == RunRecord(RUN, "run-2", "runner-a", T0 + 2 * MINUTE)
+
+
+def test_an_overtaken_run_does_not_overwrite_the_later_one(storage: Storage) -> None:
+    storage.runs.started(RUN, "run-1", "runner-a", T0)
+    storage.runs.started(RUN, "run-2", "runner-b", T0 + 20 * MINUTE)
+
+    assert not storage.runs.finished(RUN, "run-1", T0 + 21 * MINUTE, True, "late")
+    assert not storage.runs.finished("never-run", "run-1", T0, True, "")
+
+    assert storage.runs.last(RUN) == RunRecord(
+        RUN, "run-2", "runner-b", T0 + 20 * MINUTE
+    )
+    assert storage.runs.last("never-run") is None
+
+
+def test_all_lists_one_record_per_name_by_name(storage: Storage) -> None:
+    storage.runs.started("notify-customers", "run-2", "runner-a", T0)
+    storage.runs.started(RUN, "run-1", "runner-a", T0)
+    storage.runs.started(RUN, "run-3", "runner-a", T0 + MINUTE)
+
+    records = storage.runs.all()
+
+    assert [(r.name, r.run_id) for r in records] == [
+        (RUN, "run-3"),
+        ("notify-customers", "run-2"),
+    ]
 
 
 # --- attention queue ---------------------------------------------------------

@@ -370,7 +370,7 @@ def test_a_version_1_file_is_upgraded_in_place(
 
     with sqlite3.connect(version_1_file) as conn:
         (version,) = conn.execute("PRAGMA user_version").fetchone()
-    assert SCHEMA_VERSION == 9
+    assert SCHEMA_VERSION == 10
     assert version == SCHEMA_VERSION
     assert shape(version_1_file) == shape(str(tmp_path / "new.db"))
 
@@ -428,6 +428,7 @@ def test_an_upgraded_file_finds_the_orders_cancelled_before_it(
 # so today's schema without the additions of the versions after N is the
 # schema version N wrote.
 UNDO = {
+    10: "DROP TABLE runs;",
     9: "DROP TABLE rate_budgets;",
     8: "DROP TABLE attention; CREATE TABLE attention (subject TEXT NOT NULL, "
     "reason TEXT NOT NULL, is_open INTEGER NOT NULL, raised_at INTEGER NOT NULL, "
@@ -448,6 +449,25 @@ def file_of_version(settings: SQLiteSettings, version: int) -> str:
             conn.executescript(UNDO[newer])
         conn.execute(f"PRAGMA user_version = {version}")
     return settings.path
+
+
+def test_a_version_9_file_gets_the_run_history(
+    settings: SQLiteSettings, tmp_path: Path
+) -> None:
+    file_of_version(settings, 9)
+    new = str(tmp_path / "new.db")
+    SQLiteStorage(SQLiteSettings(new)).close()
+
+    storage = SQLiteStorage(settings)
+    storage.runs.started("notify-customers", "run-1", "runner-a", T0)
+    storage.close()
+
+    assert shape(settings.path) == shape(new)
+    with sqlite3.connect(settings.path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+        assert conn.execute("SELECT name, run_id FROM runs").fetchall() == [
+            ("notify-customers", "run-1")
+        ]
 
 
 @pytest.fixture
