@@ -15,7 +15,7 @@ from fulfilment.core.workers.fetch_new_orders import (
     cursor_name,
     fetch_new_orders,
 )
-from tests.builders import T0, make_order
+from fulfilment.testing.builders import T0, make_order
 
 DAY = timedelta(days=1)
 

@@ -34,7 +34,7 @@ from fulfilment.runners.sandbox.world import SandboxWorld
 from fulfilment.runners.scheduling import run_schedule
 from fulfilment.runners.toml_writer import dumps
 from fulfilment.runners.wiring import App, build_app, default_http_client
-from tests.builders import T0
+from fulfilment.testing.builders import T0
 
 MA = "fetch-new-orders:shopify:shemsiworld"
 EG = "fetch-new-orders:shopify:shemsi-egypt"
