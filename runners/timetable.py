@@ -38,6 +38,7 @@ __all__ = [
 DEFAULT_SCHEDULE: Mapping[str, str] = {
     "fetch-fx-rates": "daily 16:30",
     "fetch-new-orders": "5m",
+    "process-webhooks": "2m",
     "cancel-bookings": "5m",
     "create-fulfilment-requests": "5m",
     "fetch-fulfilment-status": "30m",
