@@ -38,6 +38,9 @@ __all__ = [
 DEFAULT_SCHEDULE: Mapping[str, str] = {
     "fetch-fx-rates": "daily 16:30",
     "fetch-new-orders": "5m",
+    # The receiver reads each delivery as it keeps it; this run is the
+    # backstop for deliveries kept by a receiver that died before reading.
+    "process-webhooks": "5m",
     "cancel-bookings": "5m",
     "create-fulfilment-requests": "5m",
     "fetch-fulfilment-status": "30m",
