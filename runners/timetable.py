@@ -55,6 +55,10 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _EVERY = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")
 _DAILY = re.compile(r"daily\s+([01]?\d|2[0-3]):([0-5]\d)(?:\s+(\S+))?")
 _DAY = timedelta(days=1)
+# The longest interval taken: a worker run less than once a year is not on
+# a schedule, and a longer period would overflow the dates worked out from
+# it (the next turn, the overdue limit at a hundred periods).
+_LONGEST = timedelta(days=366)
 
 
 @attrs.frozen
@@ -103,6 +107,8 @@ def parse_schedule(text: str) -> Schedule:
         seconds = float(every.group(1)) * _UNITS[every.group(2)]
         if seconds <= 0:
             raise ValueError(f"{text!r}: an interval must be above zero")
+        if seconds > _LONGEST.total_seconds():
+            raise ValueError(f"{text!r}: an interval must be at most 366d")
         return Every(seconds)
     daily = _DAILY.fullmatch(cleaned)
     if daily:

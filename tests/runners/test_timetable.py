@@ -52,6 +52,8 @@ def test_schedules_read_as_written(text: str, schedule: object) -> None:
     [
         ("5 minutes", "is not a schedule"),
         ("0m", "above zero"),
+        ("99999999999d", "at most 366d"),
+        ("367d", "at most 366d"),
         ("daily 25:00", "is not a schedule"),
         ("daily 16:30 Mars/Olympus", "not a time zone"),
     ],
