@@ -90,7 +90,10 @@ class Daily:
         """The first time of day strictly after *started*."""
         local = started.astimezone(zoneinfo.ZoneInfo(self.zone))
         moment = datetime.combine(local.date(), self.at, local.tzinfo)
-        if moment <= local:
+        # Compared with *started* itself, not *local*: two times in one zone
+        # compare by their wall clocks, which repeat an hour when the clocks
+        # go back, and a run in that hour would be due again at once.
+        if moment <= started:
             moment = datetime.combine(local.date() + _DAY, self.at, local.tzinfo)
         return moment.astimezone(started.tzinfo)
 

@@ -98,6 +98,18 @@ def test_a_daily_worker_is_due_at_its_time_in_its_zone() -> None:
     assert due > NOW
 
 
+def test_a_run_in_the_hour_a_clock_repeats_is_not_due_again_at_once() -> None:
+    # Paris goes back from 03:00 to 02:00 on 2026-10-25: 01:15 UTC is the
+    # second 02:15 of the day, after the first 02:30 (00:30 UTC).
+    paris = Daily(time(2, 30), "Europe/Paris")
+    started = datetime(2026, 10, 25, 1, 15, tzinfo=UTC)
+
+    turn = paris.next_after(started)
+
+    assert turn > started
+    assert turn == datetime(2026, 10, 26, 1, 30, tzinfo=UTC)
+
+
 def test_a_daily_worker_that_missed_its_time_is_due_at_once() -> None:
     last_week = record(NOW - timedelta(days=7), ok=True)
 
