@@ -471,6 +471,12 @@ def _run(args: argparse.Namespace) -> int:
     def body(app: App) -> int:
         if args.store is not None:
             _known_store(app, args.store)
+        if args.since is not None and args.since > app.clock.now():
+            # A mistyped year would read nothing and look like a quiet shop.
+            raise UsageError(
+                f"--since {args.since.isoformat()} is in the future; "
+                "a backfill reads orders changed since a past day"
+            )
         results = []
         for worker in workers:
             try:
