@@ -32,9 +32,9 @@ from collections.abc import Mapping
 import attrs
 
 __all__ = [
+    "NOTE_LIMIT",
     "NOT_ORDER_SUBJECTS",
     "REASONS",
-    "NOTE_LIMIT",
     "InvalidNote",
     "Reason",
     "Retry",
