@@ -32,6 +32,7 @@ from collections.abc import Mapping
 import attrs
 
 __all__ = [
+    "NOTE_LIMIT",
     "NOT_ORDER_SUBJECTS",
     "REASONS",
     "InvalidNote",
@@ -94,17 +95,32 @@ def subject_store(subject: str) -> str | None:
 
 
 class InvalidNote(ValueError):
-    """A resolution note that says nothing."""
+    """A resolution note that says nothing, or cannot be shown as a line."""
+
+
+# A note is shown on an operator's terminal and in tickets as one line: a
+# line break would forge another field of ``attention show``, and an escape
+# sequence would act on the terminal that shows it.
+NOTE_LIMIT = 2000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def check_note(note: str) -> str:
-    """*note* stripped; raises :class:`InvalidNote` when it is blank.  A
-    person closing an item says why, for whoever reads the history."""
+    """*note* stripped; raises :class:`InvalidNote` when it is blank, holds
+    control characters or is longer than :data:`NOTE_LIMIT`.  A person
+    closing an item says why, for whoever reads the history."""
     stripped = note.strip()
     if not stripped:
         raise InvalidNote(
             "a note is required to resolve an item: say what was done "
             "or why nothing needs doing"
+        )
+    if _CONTROL.search(stripped):
+        raise InvalidNote("the note must be one line, without control characters")
+    if len(stripped) > NOTE_LIMIT:
+        raise InvalidNote(
+            f"the note has {len(stripped)} characters; write at most "
+            f"{NOTE_LIMIT} characters (a ticket can hold the rest)"
         )
     return stripped
 

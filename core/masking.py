@@ -20,8 +20,18 @@ __all__ = ["mask_email", "mask_phone", "mask_text"]
 # (``b'RCPT TO:<\xd8\xa3...@...>'``, as aiosmtpd logs each command).
 _BYTE = r"\\x[0-9a-fA-F]{2}"
 _NON_ASCII = r"[^\x00-\x7f\s]"
-_LOCAL = rf"(?:\"(?:[^\"\\\r\n]|\\.)*\"|(?:[\w.+-]|{_NON_ASCII}|{_BYTE})+)"
-_LABEL = rf"(?:[\w-]|{_NON_ASCII}|{_BYTE})+"
+# Each run is read possessively (``++``): a letter is both a word character
+# and, outside ASCII, a non-ASCII one, and a run that could be split
+# between the two in every way took exponential time to give up on.  An
+# unquoted local part starts only where its run starts: a scan from inside
+# a run ends where the scan from its start ended, so skipping those starts
+# loses no address and keeps a long run without one (a header an unknown
+# client sent, logged as it came) linear.  An address may still begin
+# right after a backslash that starts no byte escape.
+_RUN_START = r"(?<![\w.+-])(?<![^\x00-\x7f\s])(?!(?<=\\)x[0-9a-fA-F]{2})"
+_QUOTED = r"\"(?:[^\"\\\r\n]|\\.)*+\""
+_LOCAL = rf"(?:{_QUOTED}|{_RUN_START}(?:[\w.+-]|{_NON_ASCII}|{_BYTE})++)"
+_LABEL = rf"(?:[\w-]|{_NON_ASCII}|{_BYTE})++"
 _EMAIL = re.compile(rf"{_LOCAL}@{_LABEL}(?:\.{_LABEL})+")
 _PHONE = re.compile(r"(?<![\w+])(?:\+|00|0|[٠-٩])[0-9٠-٩][0-9٠-٩ .-]{5,18}[0-9٠-٩]")
 

@@ -471,6 +471,12 @@ def _run(args: argparse.Namespace) -> int:
     def body(app: App) -> int:
         if args.store is not None:
             _known_store(app, args.store)
+        if args.since is not None and args.since > app.clock.now():
+            # A mistyped year would read nothing and look like a quiet shop.
+            raise UsageError(
+                f"--since {args.since.isoformat()} is in the future; "
+                "a backfill reads orders changed since a past day"
+            )
         results = []
         for worker in workers:
             try:
@@ -746,7 +752,7 @@ def _attention_show(args: argparse.Namespace) -> int:
 
 
 def _attention_retry(args: argparse.Namespace) -> int:
-    by = args.by or _login()
+    by = _who(args.by)
 
     def act(app: App) -> str:
         if not is_attention_id(args.target.strip().lower()):
@@ -839,9 +845,7 @@ def _attention_resolve(args: argparse.Namespace) -> int:
         note = check_note(args.note)
     except InvalidNote as error:
         raise UsageError(str(error)) from None
-    if _CONTROL.search(note):
-        raise UsageError("the note must be one line, without control characters")
-    by = args.by or _login()
+    by = _who(args.by)
 
     def act(app: App) -> str:
         item_id = args.target[0]
@@ -865,6 +869,19 @@ def _attention_resolve(args: argparse.Namespace) -> int:
         return f"{closed.id} resolved: {closed.subject} {closed.reason}"
 
     return _operator_action(args, act)
+
+
+def _who(by: str | None) -> str | None:
+    """``--by``, or the login name; kept with the item and shown by
+    ``attention show``, so one short line like the note."""
+    if by is None:
+        return _login()
+    if _CONTROL.search(by) or not by.strip() or len(by) > 200:
+        raise UsageError(
+            "--by must be a name on one line (at most 200 characters), "
+            "without control characters"
+        )
+    return by.strip()
 
 
 def _login() -> str | None:

@@ -38,7 +38,9 @@ __all__ = [
 DEFAULT_SCHEDULE: Mapping[str, str] = {
     "fetch-fx-rates": "daily 16:30",
     "fetch-new-orders": "5m",
-    "process-webhooks": "2m",
+    # The receiver reads each delivery as it keeps it; this run is the
+    # backstop for deliveries kept by a receiver that died before reading.
+    "process-webhooks": "5m",
     "cancel-bookings": "5m",
     "create-fulfilment-requests": "5m",
     "fetch-fulfilment-status": "30m",
@@ -53,6 +55,10 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _EVERY = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")
 _DAILY = re.compile(r"daily\s+([01]?\d|2[0-3]):([0-5]\d)(?:\s+(\S+))?")
 _DAY = timedelta(days=1)
+# The longest interval taken: a worker run less than once a year is not on
+# a schedule, and a longer period would overflow the dates worked out from
+# it (the next turn, the overdue limit at a hundred periods).
+_LONGEST = timedelta(days=366)
 
 
 @attrs.frozen
@@ -84,7 +90,10 @@ class Daily:
         """The first time of day strictly after *started*."""
         local = started.astimezone(zoneinfo.ZoneInfo(self.zone))
         moment = datetime.combine(local.date(), self.at, local.tzinfo)
-        if moment <= local:
+        # Compared with *started* itself, not *local*: two times in one zone
+        # compare by their wall clocks, which repeat an hour when the clocks
+        # go back, and a run in that hour would be due again at once.
+        if moment <= started:
             moment = datetime.combine(local.date() + _DAY, self.at, local.tzinfo)
         return moment.astimezone(started.tzinfo)
 
@@ -101,6 +110,8 @@ def parse_schedule(text: str) -> Schedule:
         seconds = float(every.group(1)) * _UNITS[every.group(2)]
         if seconds <= 0:
             raise ValueError(f"{text!r}: an interval must be above zero")
+        if seconds > _LONGEST.total_seconds():
+            raise ValueError(f"{text!r}: an interval must be at most 366d")
         return Every(seconds)
     daily = _DAILY.fullmatch(cleaned)
     if daily:

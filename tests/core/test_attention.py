@@ -106,6 +106,25 @@ def test_a_blank_note_is_refused(note: str) -> None:
         check_note(note)
 
 
+@pytest.mark.parametrize(
+    ("note", "says"),
+    [
+        ("done\x1b[31m", "one line, without control characters"),
+        ("line\nline", "one line, without control characters"),
+        ("a" * 2001, "at most 2000 characters"),
+    ],
+)
+def test_a_note_that_cannot_be_shown_as_one_line_is_refused(
+    note: str, says: str
+) -> None:
+    with pytest.raises(InvalidNote, match=says):
+        check_note(note)
+
+
+def test_a_long_note_within_the_limit_is_kept() -> None:
+    assert check_note(" " + "a" * 2000 + " ") == "a" * 2000
+
+
 def test_every_entry_says_what_to_do() -> None:
     for code, reason in REASONS.items():
         assert reason.code == code

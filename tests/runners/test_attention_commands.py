@@ -349,6 +349,31 @@ def test_a_blank_or_broken_note_is_a_usage_error(
     assert item(config, RATES).is_open
 
 
+def test_a_huge_note_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], config: str
+) -> None:
+    code, _, err = cli(capsys, config, "resolve", RATES.id, "--note", "a" * 5000)
+
+    assert code == 2
+    assert "at most 2000 characters" in err
+    assert item(config, RATES).is_open
+
+
+@pytest.mark.parametrize("by", ["amina\x1b[2J", "two\nlines", "a" * 300])
+@pytest.mark.parametrize("command", ["resolve", "retry"])
+def test_a_who_with_control_characters_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], config: str, by: str, command: str
+) -> None:
+    # Shown by attention show on an operator's terminal: an escape sequence
+    # in it would act on that terminal.
+    note = ["--note", "outage over"] if command == "resolve" else []
+    code, _, err = cli(capsys, config, command, REJECTION.id, *note, "--by", by)
+
+    assert code == 2
+    assert "--by" in err
+    assert item(config, REJECTION).is_open
+
+
 def test_resolve_without_a_note_is_refused_by_the_parser(
     capsys: pytest.CaptureFixture[str], config: str
 ) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -320,3 +321,39 @@ def test_a_debug_run_keeps_message_bodies_out_of_the_log(tmp_path: Path) -> None
     assert "rcpt" in logged.lower()  # the sink's commands are still traced
     assert "MERCI-ABCDEFGHJK" not in logged
     assert "Rania" not in logged
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x" * 60_000,  # an unknown shop's domain header, logged as sent
+        "é" * 60_000,
+        "\\xd8" * 15_000,
+        "a." * 30_000,
+        "a@" + "b" * 60_000,
+    ],
+)
+def test_masking_a_long_run_without_an_address_takes_linear_time(text: str) -> None:
+    # Every line of the webhook receiver passes through the redactor on the
+    # event loop: a header that took the masking quadratic time would stall
+    # every delivery behind it.  A quadratic scan of these takes minutes.
+    started = time.perf_counter()
+
+    masked = mask_text(f"webhooks.rejected reason=unknown_shop shop={text} a@b.ma")
+
+    assert time.perf_counter() - started < 1.0
+    assert masked.endswith(f"shop={text} a***@b.ma")
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("path\\user@example.com", "path\\u***@example.com"),
+        ("b'<\\xd8\\xa3x@e.ma>'", "b'<***@e.ma>'"),
+        ("id=x" + "y" * 100 + "@long.example", "id=x***@long.example"),
+    ],
+)
+def test_an_address_right_after_other_text_is_still_masked(
+    text: str, masked: str
+) -> None:
+    assert mask_text(text) == masked

@@ -253,6 +253,20 @@ def test_an_unreadable_since_is_a_usage_error(
     assert "expected a day like 2026-11-01" in capsys.readouterr().err
 
 
+def test_a_since_in_the_future_is_a_usage_error(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        ["--config", str(config), "run", "fetch-new-orders", "--since", "2206-11-01"]
+    )
+
+    assert code == 2
+    assert "--since 2206-11-01T00:00:00+00:00 is in the future" in (
+        capsys.readouterr().err
+    )
+    assert storage_of(config).runs.last("fetch-new-orders:shopify:shemsiworld") is None
+
+
 def test_a_run_another_scheduler_just_did_is_skipped_under_the_lease(
     config: Path,
 ) -> None:

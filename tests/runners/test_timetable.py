@@ -52,6 +52,8 @@ def test_schedules_read_as_written(text: str, schedule: object) -> None:
     [
         ("5 minutes", "is not a schedule"),
         ("0m", "above zero"),
+        ("99999999999d", "at most 366d"),
+        ("367d", "at most 366d"),
         ("daily 25:00", "is not a schedule"),
         ("daily 16:30 Mars/Olympus", "not a time zone"),
     ],
@@ -94,6 +96,18 @@ def test_a_daily_worker_is_due_at_its_time_in_its_zone() -> None:
 
     assert due == datetime(2026, 12, 4, 14, 30, tzinfo=UTC)
     assert due > NOW
+
+
+def test_a_run_in_the_hour_a_clock_repeats_is_not_due_again_at_once() -> None:
+    # Paris goes back from 03:00 to 02:00 on 2026-10-25: 01:15 UTC is the
+    # second 02:15 of the day, after the first 02:30 (00:30 UTC).
+    paris = Daily(time(2, 30), "Europe/Paris")
+    started = datetime(2026, 10, 25, 1, 15, tzinfo=UTC)
+
+    turn = paris.next_after(started)
+
+    assert turn > started
+    assert turn == datetime(2026, 10, 26, 1, 30, tzinfo=UTC)
 
 
 def test_a_daily_worker_that_missed_its_time_is_due_at_once() -> None:

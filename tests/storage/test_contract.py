@@ -1011,6 +1011,17 @@ def test_resolving_by_id_needs_a_note(storage: Storage) -> None:
     assert storage.attention.open_items() == [item()]
 
 
+def test_resolving_by_id_refuses_a_note_with_control_characters(
+    storage: Storage,
+) -> None:
+    raised = storage.attention.raise_item(item())
+
+    with pytest.raises(InvalidNote, match="control characters"):
+        storage.attention.resolve_id(raised.id, T0, note="ok\x1b[2J")
+
+    assert storage.attention.open_items() == [item()]
+
+
 def test_a_cleared_condition_resolves_the_item_without_a_note(
     storage: Storage,
 ) -> None:
