@@ -152,7 +152,11 @@ def _parser() -> argparse.ArgumentParser:
         help="fetch-new-orders only: read orders changed since this day or "
         "time (UTC) instead of since the watermark (a backfill)",
     )
-    run.add_argument("--store", help="fetch-new-orders only: this store alone")
+    run.add_argument(
+        "--store",
+        action="append",
+        help="fetch-new-orders only: this store (repeat for several)",
+    )
     run.set_defaults(handler=_run)
 
     schedule = commands.add_parser(
@@ -469,8 +473,8 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("--since and --store go with fetch-new-orders alone")
 
     def body(app: App) -> int:
-        if args.store is not None:
-            _known_store(app, args.store)
+        for handle in args.store or ():
+            _known_store(app, handle)
         if args.since is not None and args.since > app.clock.now():
             # A mistyped year would read nothing and look like a quiet shop.
             raise UsageError(
@@ -497,7 +501,7 @@ def _run_one(app: App, worker: str, args: argparse.Namespace) -> dict[str, Any]:
     """One worker; a backfill shows its progress on standard error."""
     if args.since is None and args.store is None:
         return app.run(worker)
-    stores = None if args.store is None else [args.store]
+    stores = None if args.store is None else list(dict.fromkeys(args.store))
     progress = Progress(sys.stderr) if args.since is not None else None
     try:
         return app.run(worker, stores=stores, since=args.since, progress=progress)

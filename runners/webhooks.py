@@ -23,7 +23,8 @@ The answers, in the order they are decided:
        indistinguishable from a forged one, and a 404 would tell a prober
        which shops exist
 200    a topic that carries no order: ignored, nothing kept
-400    no ``X-Shopify-Webhook-Id``, or a body that is not a JSON object
+400    no ``X-Shopify-Webhook-Id`` (or one over 255 characters: Shopify's
+       are UUIDs), or a body that is not a JSON object
        (signed, so it is logged with its webhook id); nothing kept
 200    kept, or already kept under its webhook id (a duplicate)
 503    the store could not keep it (Shopify retries it later)
@@ -64,6 +65,7 @@ from .config import Config
 from .wiring import App
 
 __all__ = [
+    "MAX_WEBHOOK_ID",
     "Serving",
     "ShopKeys",
     "WebhookReceiver",
@@ -98,6 +100,9 @@ class _Answer:
 
 
 _TOO_LARGE = _Answer(413, "payload too large")
+MAX_WEBHOOK_ID = 255
+# How much of an unverified header a log line repeats.
+_LOGGED = 80
 _UNAUTHORISED = _Answer(401, "unauthorised")
 
 
@@ -192,6 +197,13 @@ class WebhookReceiver:
         if not webhook_id:
             _rejected("no_webhook_id", domain, webhook_id, topic)
             return _Answer(400, f"{WEBHOOK_ID_HEADER} is missing")
+        if len(webhook_id) > MAX_WEBHOOK_ID:
+            # The signature covers the body, not the headers: an id this long
+            # is no Shopify delivery's, and would be kept as a key for good.
+            _rejected("long_webhook_id", domain, webhook_id, topic)
+            return _Answer(
+                400, f"{WEBHOOK_ID_HEADER} is over {MAX_WEBHOOK_ID} characters"
+            )
         payload = parse_body(body)
         if isinstance(payload, str):
             _rejected("malformed_body", domain, webhook_id, topic, payload)
@@ -309,14 +321,20 @@ async def _respond(send: Send, answer: _Answer) -> None:
 def _rejected(
     reason: str, domain: str, webhook_id: str, topic: str, detail: str = ""
 ) -> None:
+    """Log a refused request; the headers are the sender's, unverified, so
+    each is cut short."""
     log.warning(
         "webhooks.rejected reason=%s shop=%s webhook_id=%s topic=%s%s",
         reason,
-        domain or "-",
-        webhook_id or "-",
-        topic or "-",
+        _short(domain) or "-",
+        _short(webhook_id) or "-",
+        _short(topic) or "-",
         f" detail={detail!r}" if detail else "",
     )
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _LOGGED else text[:_LOGGED] + "..."
 
 
 # --- wiring and serving ------------------------------------------------------

@@ -243,6 +243,26 @@ def test_a_backfill_names_a_known_store(
     assert "no store 'shemsi-mars'" in capsys.readouterr().err
 
 
+def test_every_store_of_a_repeated_store_option_is_checked(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "--config",
+            str(config),
+            "run",
+            "fetch-new-orders",
+            "--store",
+            "shemsi-mars",
+            "--store",
+            "shemsiworld",
+        ]
+    )
+
+    assert code == 2
+    assert "no store 'shemsi-mars'" in capsys.readouterr().err
+
+
 def test_an_unreadable_since_is_a_usage_error(
     config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -235,6 +235,20 @@ def test_a_signed_delivery_without_a_webhook_id_is_refused_with_400() -> None:
     assert harness.kept() == []
 
 
+def test_a_webhook_id_longer_than_any_shopify_sends_is_refused_with_400(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    harness = Harness()
+    sent = {**headers(), "X-Shopify-Webhook-Id": "w" * 8000}
+
+    answer = harness.post(BODY, sent)
+
+    assert answer.status_code == 400
+    assert "over 255 characters" in answer.text
+    assert harness.kept() == []
+    assert "w" * 81 not in caplog.text
+
+
 def test_a_topic_that_carries_no_order_is_answered_200_and_ignored() -> None:
     harness = Harness()
 
