@@ -73,7 +73,7 @@ class Sizes:
 
     @classmethod
     def full(cls) -> Sizes:
-        return cls(20_000, 5_000, 100_000, 10_000, (25_000, 100_000))
+        return cls(20_000, 20_000, 100_000, 10_000, (25_000, 100_000))
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -93,6 +93,7 @@ class CommandCounter(monitoring.CommandListener):
         self.commands: Counter[str] = Counter()
         self.reads: list[tuple[str, dict[str, Any]]] = []
         self.seconds = 0.0
+        self.seconds_by_name: Counter[str] = Counter()
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         if event.command_name in _HOUSEKEEPING:
@@ -102,15 +103,20 @@ class CommandCounter(monitoring.CommandListener):
             self.reads.append((event.database_name, dict(event.command)))
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        self.seconds += event.duration_micros / 1e6
+        self._took(event.command_name, event.duration_micros)
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        self.seconds += event.duration_micros / 1e6
+        self._took(event.command_name, event.duration_micros)
+
+    def _took(self, name: str, micros: int) -> None:
+        self.seconds += micros / 1e6
+        self.seconds_by_name[name] += micros / 1e6
 
     def reset(self) -> None:
         self.commands.clear()
         self.reads.clear()
         self.seconds = 0.0
+        self.seconds_by_name.clear()
 
     @property
     def total(self) -> int:

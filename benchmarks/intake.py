@@ -242,50 +242,70 @@ def intake_seconds(store: Store, pages: Sequence[tuple[Order, ...]]) -> float:
     return time.perf_counter() - started
 
 
-def floor_seconds(store: Store, pages: Sequence[tuple[Order, ...]]) -> float:
-    """Bulk upserts of the pages' prepared documents with the driver alone."""
+def floor_seconds(
+    store: Store, pages: Sequence[tuple[Order, ...]], *, serialise: bool = False
+) -> float:
+    """Bulk upserts of the pages' documents with the driver alone: prepared
+    beforehand, or (*serialise*) made from the orders inside the timed
+    loop, as the adapter must."""
     if store.name == "mongo":
-        return _mongo_floor(store, pages)
-    return _sqlite_floor(store, pages)
+        return _mongo_floor(store, pages, serialise)
+    return _sqlite_floor(store, pages, serialise)
 
 
-def _mongo_floor(store: Store, pages: Sequence[tuple[Order, ...]]) -> float:
+def _mongo_floor(
+    store: Store, pages: Sequence[tuple[Order, ...]], serialise: bool
+) -> float:
     """Into a collection with the orders' own indexes, as the adapter's
     writes must maintain them too."""
     assert store.raw_mongo is not None
     database = store.raw_mongo[store.path]
     collection = database["floor"]
+    collection.drop()
     for name, spec in database["orders"].index_information().items():
         if name != "_id_":
             keys = spec.pop("key")
             spec.pop("v", None)
             spec.pop("ns", None)
             collection.create_index(keys, name=name, **spec)
-    prepared = [[_order_document(o, "floor") for o in page] for page in pages]
+
+    def documents(page: tuple[Order, ...]) -> list[dict[str, Any]]:
+        return [_order_document(o, "floor") for o in page]
+
+    prepared: list[Any] = list(pages) if serialise else [documents(p) for p in pages]
     started = time.perf_counter()
-    for documents in prepared:
+    for page in prepared:
+        made = documents(page) if serialise else page
         collection.bulk_write(
-            [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in documents],
+            [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in made],
             ordered=False,
         )
     return time.perf_counter() - started
 
 
-def _sqlite_floor(store: Store, pages: Sequence[tuple[Order, ...]]) -> float:
+def _sqlite_floor(
+    store: Store, pages: Sequence[tuple[Order, ...]], serialise: bool
+) -> float:
     """Into a copy of the orders table with its indexes, the rows the
-    adapter would insert, prepared beforehand."""
+    adapter would insert."""
     conn = sqlite_floor(store.path)
+    conn.execute("DROP TABLE IF EXISTS floor")
     schema = conn.execute(
         "SELECT sql FROM sqlite_master WHERE tbl_name = 'orders' AND sql NOT NULL"
     ).fetchall()
     for (sql,) in schema:
         conn.execute(_renamed(sql))
     insert = _INSERT_ORDER.replace("INTO orders", "OR REPLACE INTO floor")
-    prepared = [[_insert_row(o) for o in page] for page in pages]
+
+    def rows(page: tuple[Order, ...]) -> list[tuple[Any, ...]]:
+        return [_insert_row(o) for o in page]
+
+    prepared: list[Any] = list(pages) if serialise else [rows(p) for p in pages]
     started = time.perf_counter()
-    for rows in prepared:
+    for page in prepared:
+        made = rows(page) if serialise else page
         conn.execute("BEGIN IMMEDIATE")
-        conn.executemany(insert, rows)
+        conn.executemany(insert, made)
         conn.execute("COMMIT")
     seconds = time.perf_counter() - started
     conn.close()
@@ -310,21 +330,19 @@ def db_floor(maker: StoreMaker, kinds: Sequence[str], sizes: Sizes) -> list[Figu
     """Time ratio and round trips per page, for every store given."""
     nodes = order_nodes(sizes.backfill)
     pages = read_pages(nodes, 250)
-    # The round trips are counted over the same number of pages at two
-    # page sizes, so the run's own fixed reads and writes weigh the same on
-    # both; a small backlog gets smaller pages.
-    large = max(1, min(250, len(nodes) // TRIP_PAGES))
-    small = max(1, large // 5)
-    trip_pages = read_pages(nodes[: large * TRIP_PAGES], large)
-    small_pages = read_pages(nodes[: small * TRIP_PAGES], small)
+    small = read_pages(nodes[: 50 * TRIP_PAGES], 50)
     figures = []
     for name in kinds:
         store = maker(name)
         floor = floor_seconds(store, pages)
+        serialised = floor_seconds(store, pages, serialise=True)
         store.counting(False)
         ours = intake_seconds(store, pages)
         store.counting(True)
-        note = f"intake {ours:.2f} s, driver floor {floor:.2f} s"
+        note = (
+            f"intake {ours:.2f} s, driver floor {floor:.2f} s, floor making "
+            f"the documents itself {serialised:.2f} s"
+        )
         figures.append(
             figure(
                 "db-floor: intake / floor time",
@@ -335,8 +353,22 @@ def db_floor(maker: StoreMaker, kinds: Sequence[str], sizes: Sizes) -> list[Figu
                 note=note,
             )
         )
-        trips = _trips_per_page(store, trip_pages)
-        trips_small = _trips_per_page(store, small_pages)
+        figures.append(
+            figure(
+                "db-floor: intake / serialising floor",
+                name,
+                ours / serialised,
+                at_most,
+                2.0,
+                note="the floor turning each order into its document or row "
+                "inside the timed loop, as intake must",
+            )
+        )
+        # The same number of pages at both sizes: the run's own fixed
+        # reads and writes weigh the same on both.
+        count = min(TRIP_PAGES, len(pages), len(small))
+        trips = _trips_per_page(store, pages[:count])
+        trips_small = _trips_per_page(store, small[:count])
         constant = abs(trips - trips_small) < 1
         figures.append(
             Figure(
@@ -345,7 +377,7 @@ def db_floor(maker: StoreMaker, kinds: Sequence[str], sizes: Sizes) -> list[Figu
                 round(trips, 2),
                 "<= 8, flat",
                 trips <= 8 and constant,
-                f"{trips:.1f} at {large} orders a page, {trips_small:.1f} at {small}",
+                f"{trips:.1f} at 250 orders a page, {trips_small:.1f} at 50",
             )
         )
     return figures

@@ -92,9 +92,15 @@ def peak_mb(maker: StoreMaker, kind: str, orders: int) -> float:
         [sys.executable, "-m", "benchmarks.memory", "--orders", str(orders), *target],
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
         cwd=root,
     )
+    if done.returncode != 0:
+        last = "\n".join(done.stderr.strip().splitlines()[-5:])
+        raise RuntimeError(
+            f"the {kind} backfill of {orders} orders failed "
+            f"(exit {done.returncode}):\n{last}"
+        )
     result = json.loads(done.stdout.strip().splitlines()[-1])
     if result["ingested"] != orders:
         raise RuntimeError(f"backfill stored {result['ingested']} of {orders}")

@@ -136,10 +136,15 @@ def _malformed(order: Order) -> tuple[str, str] | None:
 
 def _first_state(order: Order) -> Order:
     if order.is_cancelled:
-        return attrs.evolve(order, state=S.CANCELLED)
-    if order.source_problems:
-        return attrs.evolve(order, state=S.NEEDS_ATTENTION)
-    return attrs.evolve(order, state=S.NEW)
+        state = S.CANCELLED
+    elif order.source_problems:
+        state = S.NEEDS_ATTENTION
+    else:
+        state = S.NEW
+    # Sources hand over orders in the default state, new: most arrive
+    # already as they are to be kept, and building a second, equal Order
+    # for each is a large share of a backfill's time.
+    return order if order.state is state else attrs.evolve(order, state=state)
 
 
 def _apply_change(stored: Order, refreshed: Order, now: datetime) -> Merge:

@@ -25,13 +25,15 @@ translate it into ``StorageError``.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+import types
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import Enum, StrEnum
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Union, get_args, get_origin
 
 from cattrs import BaseValidationError, transform_error
+from cattrs.fns import identity
 from cattrs.preconf.bson import BsonConverter
 from cattrs.preconf.bson import make_converter as make_bson_converter
 from cattrs.preconf.json import JsonConverter
@@ -110,7 +112,36 @@ def _configure(converter: C) -> C:
         converter.register_unstructure_hook(enum_type, _enum_value)
     converter.register_unstructure_hook_func(_is_free_mapping, dict)
     converter.register_structure_hook_func(_is_free_mapping, _free_mapping)
+    converter.register_unstructure_hook_factory(
+        _is_optional, functools.partial(_optional_hook, converter)
+    )
     return converter
+
+
+def _is_optional(cls: Any) -> bool:
+    """``X | None`` (or ``Optional[X]``) for one type X."""
+    if get_origin(cls) not in (Union, types.UnionType):
+        return False
+    args = get_args(cls)
+    return len(args) == 2 and type(None) in args
+
+
+def _optional_hook(converter: C, cls: Any) -> Callable[[Any], Any]:
+    """Writing an ``X | None`` field: when X is written as it is (text,
+    numbers, flags), so is the field, None included, and the generated
+    function for the class reads the attribute straight into the
+    document; otherwise None stays None and anything else goes through
+    X's hook.  An order has a score of optional fields, so this is most of
+    the cost of turning it into a document."""
+    (inner,) = (arg for arg in get_args(cls) if arg is not type(None))
+    handler = converter.get_unstructure_hook(inner)
+    if handler == identity:
+        return identity
+
+    def unstructure_optional(value: Any) -> Any:
+        return None if value is None else handler(value)
+
+    return unstructure_optional
 
 
 def _enum_value(member: Enum) -> Any:

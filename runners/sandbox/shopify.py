@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import copy
 import functools
 import json
@@ -141,6 +142,7 @@ class ShopifySimulator(Simulator):
         self.max_cost = max_cost
         self.monotonic = monotonic
         self._buckets: dict[str, _Bucket] = {}
+        self._sorted: dict[tuple[str, str | None], _SortedOrders] = {}
         # Webhooks of the changes made through the methods below; see
         # shopify_webhooks.py.
         self.webhooks = WebhookOutbox()
@@ -216,7 +218,12 @@ class ShopifySimulator(Simulator):
         result = execute_sync(
             _schema(),
             document,
-            context_value=_ShopView(shop["orders"], shop, now),
+            context_value=_ShopView(
+                shop["orders"],
+                shop,
+                now,
+                functools.partial(self._sorted_orders, handle),
+            ),
             variable_values=variables,
             operation_name=operation,
         )
@@ -269,6 +276,16 @@ class ShopifySimulator(Simulator):
                 self.bucket_size, self.restore_rate, self.bucket_size, self.monotonic()
             )
         return self._buckets[handle]
+
+    def _sorted_orders(self, handle: str, field: str | None) -> _SortedOrders:
+        """*handle*'s orders sorted by *field* (then id); rebuilt only when
+        an order was added, removed or had that field changed since the
+        index was last built, however the change was made."""
+        orders = self.state["stores"][handle]["orders"]
+        built = self._sorted.get((handle, field))
+        if built is None or not built.fits(orders):
+            built = self._sorted[handle, field] = _SortedOrders.build(orders, field)
+        return built
 
     def usage(self, handle: str) -> ShopUsage:
         """What *handle*'s bucket has served since the last reset."""
@@ -419,6 +436,7 @@ class ShopifySimulator(Simulator):
             self._given, self._seed = orders, seed
             self.state = self.initial_state()
             self._buckets.clear()
+            self._sorted.clear()
             self.requests.clear()
             self.faults.clear()
             self.save()
@@ -528,6 +546,42 @@ class _ShopView:
     orders: list[Node]
     shop: Node | None = None
     now: str = ""
+    sorted_orders: Callable[[str | None], _SortedOrders] | None = None
+
+
+@attrs.frozen
+class _SortedOrders:
+    """A shop's orders in one sort order (by a time field, then id), so a
+    page is found by bisecting on the cursor's position instead of sorting
+    the shop on every request.  *stamp* is what the order was built from:
+    each order's identity and sort value, checked before every use."""
+
+    field: str | None
+    stamp: list[tuple[int, Any, Any, Any]]
+    keys: list[list[Any]]
+    nodes: list[Node]
+
+    @classmethod
+    def build(cls, orders: list[Node], field: str | None) -> _SortedOrders:
+        position = _order_position(field)
+        ordered = sorted(orders, key=position)
+        return cls(
+            field, _stamp(orders, field), [position(n) for n in ordered], ordered
+        )
+
+    def fits(self, orders: list[Node]) -> bool:
+        """Whether *orders* are still the ones indexed, unchanged.  The
+        nodes held here stay alive, so no new order can reuse an ``id``."""
+        return _stamp(orders, self.field) == self.stamp
+
+
+def _stamp(orders: list[Node], field: str | None) -> list[tuple[int, Any, Any, Any]]:
+    # The order number is part of the sort key too; it is read from
+    # ``legacyResourceId`` (or the GID), which a test may rewrite.
+    return [
+        (id(n), n.get(field) if field else None, n.get("legacyResourceId"), n.get("id"))
+        for n in orders
+    ]
 
 
 # ISO 4217 codes in use; with the region list of phonenumbers (ISO 3166
@@ -606,14 +660,86 @@ def _resolve_orders(_: Any, info: GraphQLResolveInfo, **args: Any) -> Node:
     if sort_key not in _SORT_FIELDS:
         raise GraphQLError(f"The sandbox does not sort orders by {sort_key}.")
     view: _ShopView = info.context
-    matching = [n for n in view.orders if _matches(n, args.get("query"))]
     field = _SORT_FIELDS[sort_key]
+    if view.sorted_orders is not None and _forward_page(args):
+        page = _page_after(view.sorted_orders(field), sort_key, args)
+        if page is not None:
+            return page
+    matching = [n for n in view.orders if _matches(n, args.get("query"))]
+    return _connection(matching, _order_position(field), sort_key, args)
+
+
+def _order_position(field: str | None) -> Callable[[Node], list[Any]]:
+    """An order's place in a listing sorted by *field*: [time, number]."""
 
     def position(node: Node) -> list[Any]:
         value = _sortable_time(node.get(field)) if field else ""
         return [value, _id_number(node)]
 
-    return _connection(matching, position, sort_key, args)
+    return position
+
+
+def _forward_page(args: Mapping[str, Any]) -> bool:
+    """Whether the request reads forward (``first``, maybe ``after``): the
+    way every reader pages, and the only one the index serves."""
+    first = args.get("first")
+    return (
+        isinstance(first, int)
+        and 0 < first <= MAX_PAGE_SIZE
+        and args.get("last") is None
+        and args.get("before") is None
+    )
+
+
+def _page_after(
+    index: _SortedOrders, sort: str, args: Mapping[str, Any]
+) -> Node | None:
+    """The page :func:`_connection` would serve, found from *index*: bisect
+    to the cursor, then walk (in either direction) collecting matches, one
+    more to know whether a next page exists.  None when the cursor's
+    position cannot be compared with the orders' (the slow path then says
+    what is wrong, exactly as before)."""
+    after = _position(args.get("after"), sort)
+    keys, query = index.keys, args.get("query")
+    descending = bool(args.get("reverse"))
+    try:
+        if after is None:
+            start = len(keys) - 1 if descending else 0
+        elif descending:
+            start = bisect.bisect_left(keys, after) - 1
+        else:
+            start = bisect.bisect_right(keys, after)
+    except TypeError:
+        return None
+    step = -1 if descending else 1
+    first: int = args["first"]
+    chosen: list[int] = []
+    more = False
+    i = start
+    while 0 <= i < len(keys):
+        if _matches(index.nodes[i], query):
+            if len(chosen) == first:
+                more = True
+                break
+            chosen.append(i)
+        i += step
+    # Anything matching before the cursor makes a previous page.
+    behind = range(start - step, -1 if step == 1 else len(keys), -step)
+    earlier = bool(chosen) and any(_matches(index.nodes[j], query) for j in behind)
+    cursors = [_cursor(sort, keys[i]) for i in chosen]
+    nodes = [index.nodes[i] for i in chosen]
+    return {
+        "nodes": nodes,
+        "edges": [
+            {"cursor": c, "node": n} for c, n in zip(cursors, nodes, strict=True)
+        ],
+        "pageInfo": {
+            "hasNextPage": more,
+            "hasPreviousPage": earlier,
+            "startCursor": cursors[0] if cursors else None,
+            "endCursor": cursors[-1] if cursors else None,
+        },
+    }
 
 
 def _resolve_order(_: Any, info: GraphQLResolveInfo, id: str) -> Node | None:

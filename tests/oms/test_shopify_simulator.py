@@ -436,3 +436,90 @@ def test_sandbox_settings_point_a_source_at_one_shop(sandbox: Sandbox) -> None:
         "access_token": "shpat_sandbox_shemsi-egypt",
         "country": "EG",
     }
+
+
+# --- paging from the sorted index ----------------------------------------------
+
+PAGE = """query($first: Int, $after: String, $q: String, $key: OrderSortKeys,
+    $reverse: Boolean) {
+    orders(first: $first, after: $after, query: $q, sortKey: $key, reverse: $reverse) {
+        nodes { legacyResourceId }
+        pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }"""
+
+
+def _expected_order(
+    nodes: list[dict[str, Any]], key: str, q: str | None, reverse: bool
+) -> list[str]:
+    """Every order the listing should yield, by a plain sort and filter."""
+    field = {"UPDATED_AT": "updatedAt", "CREATED_AT": "createdAt", "ID": None}[key]
+    low, high = ("2025-03-02", "2025-03-05") if q else ("", "~")
+    kept = [n for n in nodes if low <= n["updatedAt"] < high]
+    kept.sort(
+        key=lambda n: (n[field] if field else "", int(n["legacyResourceId"])),
+        reverse=reverse,
+    )
+    return [n["legacyResourceId"] for n in kept]
+
+
+def _read_all(
+    http: httpx.Client, first: int, key: str, q: str | None, reverse: bool
+) -> tuple[list[str], list[dict[str, Any]]]:
+    seen: list[str] = []
+    infos = []
+    after = None
+    while True:
+        variables = {"first": first, "after": after, "q": q, "key": key}
+        body = post(http, PAGE, variables | {"reverse": reverse}).json()
+        orders = body["data"]["orders"]
+        seen += [n["legacyResourceId"] for n in orders["nodes"]]
+        infos.append(orders["pageInfo"])
+        if not orders["pageInfo"]["hasNextPage"]:
+            return seen, infos
+        after = orders["pageInfo"]["endCursor"]
+
+
+@pytest.mark.parametrize("key", ["UPDATED_AT", "CREATED_AT", "ID"])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize(
+    "q", [None, "updated_at:>='2025-03-02' updated_at:<'2025-03-05'"]
+)
+def test_pages_read_forward_list_every_order_once_in_sort_order(
+    sandbox: Sandbox, http: httpx.Client, key: str, reverse: bool, q: str | None
+) -> None:
+    # Times repeat, so the id breaks ties; orders are loaded out of order.
+    nodes = [
+        order_node(
+            n,
+            updatedAt=f"2025-03-0{1 + n * 7 % 6}T10:00:00Z",
+            createdAt=f"2025-02-0{1 + n * 5 % 8}T09:00:00Z",
+        )
+        for n in (17, 3, 11, 1, 20, 8, 14, 5, 2, 19, 9, 12, 6, 15, 4)
+    ]
+    sandbox.sim.load_orders({"shemsiworld": nodes})
+
+    seen, infos = _read_all(http, 4, key, q, reverse)
+
+    assert seen == _expected_order(nodes, key, q, reverse)
+    assert [i["hasPreviousPage"] for i in infos] == [False] + [True] * (len(infos) - 1)
+
+
+def test_an_order_changed_mid_read_moves_behind_the_cursor(
+    sandbox: Sandbox, http: httpx.Client
+) -> None:
+    nodes = [order_node(n, updatedAt=f"2025-03-1{n}T10:00:00Z") for n in range(1, 7)]
+    sandbox.sim.load_orders({"shemsiworld": nodes})
+    variables = {"first": 2, "key": "UPDATED_AT"}
+    first = post(http, PAGE, variables).json()["data"]["orders"]
+
+    sandbox.sim.update_order("shemsiworld", nodes[0]["id"], note="changed")
+    sandbox.sim.add_order(
+        "shemsiworld", order_node(9, updatedAt="2025-03-10T00:00:00Z")
+    )
+    after = {"after": first["pageInfo"]["endCursor"]}
+    rest = post(http, PAGE, variables | after | {"first": 250}).json()["data"]["orders"]
+
+    served = [n["legacyResourceId"][-1] for n in rest["nodes"]]
+    # Order 1 was read, then changed (now at the simulator clock): it is
+    # served again at the end; order 9, older than the cursor, is not.
+    assert served == ["3", "4", "5", "6", "1"]
+    assert rest["pageInfo"]["hasNextPage"] is False
