@@ -31,11 +31,14 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable
+from typing import TypeVar
 
 import attrs
 
 __all__ = [
     "Bucket",
+    "BucketSteps",
     "budget_key",
     "give_back",
     "observe",
@@ -109,6 +112,67 @@ def observe(
         raise ValueError(f"a bucket cannot hold {available:g} tokens")
     current = _current(bucket, capacity, refill, now)
     return Bucket(min(current.tokens, available), current.updated)
+
+
+T = TypeVar("T")
+
+
+class BucketSteps:
+    """The three steps of a :class:`~fulfilment.core.ports.RateBudget`, each
+    one change of one bucket.  A store says only how it reads, changes and
+    writes a bucket as one atomic step (``_apply``); the changes are this
+    module's, the same for every store."""
+
+    def take(
+        self,
+        key: str,
+        cost: float,
+        capacity: float,
+        refill_per_second: float,
+        now: float,
+    ) -> float:
+        return self._apply(
+            key, lambda bucket: take(bucket, cost, capacity, refill_per_second, now)
+        )
+
+    def give_back(
+        self,
+        key: str,
+        tokens: float,
+        capacity: float,
+        refill_per_second: float,
+        now: float,
+    ) -> None:
+        self._apply(
+            key,
+            lambda bucket: (
+                give_back(bucket, tokens, capacity, refill_per_second, now),
+                None,
+            ),
+        )
+
+    def observe(
+        self,
+        key: str,
+        available: float,
+        capacity: float,
+        refill_per_second: float,
+        now: float,
+    ) -> None:
+        self._apply(
+            key,
+            lambda bucket: (
+                observe(bucket, available, capacity, refill_per_second, now),
+                None,
+            ),
+        )
+
+    def _apply(
+        self, key: str, change: Callable[[Bucket | None], tuple[Bucket, T]]
+    ) -> T:
+        """Read the bucket under *key* (None when there is none), keep the
+        bucket *change* gives, and answer what it answers, atomically."""
+        raise NotImplementedError
 
 
 def _check_shape(capacity: float, refill: float, now: float) -> None:

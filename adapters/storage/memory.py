@@ -8,9 +8,9 @@ Thread-safe behind one lock, so concurrency tests can share them.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -27,6 +27,8 @@ from fulfilment.core.ports import (
     WebhookDelivery,
 )
 from fulfilment.core.rates import FxRate, RateType
+
+T = TypeVar("T")
 
 __all__ = [
     "MemoryAttentionQueue",
@@ -556,7 +558,7 @@ class MemoryWebhookInbox:
             return True
 
 
-class MemoryRateBudget:
+class MemoryRateBudget(rate_budgets.BucketSteps):
     """Rate budgets kept in this process: shared by the adapters that are
     handed the same instance, and by nothing else."""
 
@@ -564,46 +566,14 @@ class MemoryRateBudget:
         self._buckets: dict[str, rate_budgets.Bucket] = {}
         self._lock = threading.Lock()
 
-    def take(
+    def _apply(
         self,
         key: str,
-        cost: float,
-        capacity: float,
-        refill_per_second: float,
-        now: float,
-    ) -> float:
+        change: Callable[[rate_budgets.Bucket | None], tuple[rate_budgets.Bucket, T]],
+    ) -> T:
         with self._lock:
-            bucket, wait = rate_budgets.take(
-                self._buckets.get(key), cost, capacity, refill_per_second, now
-            )
-            self._buckets[key] = bucket
-            return wait
-
-    def give_back(
-        self,
-        key: str,
-        tokens: float,
-        capacity: float,
-        refill_per_second: float,
-        now: float,
-    ) -> None:
-        with self._lock:
-            self._buckets[key] = rate_budgets.give_back(
-                self._buckets.get(key), tokens, capacity, refill_per_second, now
-            )
-
-    def observe(
-        self,
-        key: str,
-        available: float,
-        capacity: float,
-        refill_per_second: float,
-        now: float,
-    ) -> None:
-        with self._lock:
-            self._buckets[key] = rate_budgets.observe(
-                self._buckets.get(key), available, capacity, refill_per_second, now
-            )
+            self._buckets[key], answer = change(self._buckets.get(key))
+            return answer
 
 
 @attrs.define

@@ -1098,63 +1098,12 @@ def _delivery_from(document: Mapping[str, Any]) -> WebhookDelivery:
 _BUDGET_ATTEMPTS = 200
 
 
-class MongoRateBudget:
+class MongoRateBudget(rate_budgets.BucketSteps):
     """Rate budgets shared by every runner on the database, each step a
     compare-and-set on one bucket document (see the module docstring)."""
 
     def __init__(self, collection: Collectionish) -> None:
         self._buckets = collection
-
-    def take(
-        self,
-        key: str,
-        cost: float,
-        capacity: float,
-        refill_per_second: float,
-        now: float,
-    ) -> float:
-        return self._apply(
-            key,
-            lambda bucket: rate_budgets.take(
-                bucket, cost, capacity, refill_per_second, now
-            ),
-        )
-
-    def give_back(
-        self,
-        key: str,
-        tokens: float,
-        capacity: float,
-        refill_per_second: float,
-        now: float,
-    ) -> None:
-        self._apply(
-            key,
-            lambda bucket: (
-                rate_budgets.give_back(
-                    bucket, tokens, capacity, refill_per_second, now
-                ),
-                None,
-            ),
-        )
-
-    def observe(
-        self,
-        key: str,
-        available: float,
-        capacity: float,
-        refill_per_second: float,
-        now: float,
-    ) -> None:
-        self._apply(
-            key,
-            lambda bucket: (
-                rate_budgets.observe(
-                    bucket, available, capacity, refill_per_second, now
-                ),
-                None,
-            ),
-        )
 
     @_translated
     def _apply(

@@ -1437,64 +1437,13 @@ _SAVE_BUCKET = (
 )
 
 
-class SQLiteRateBudget:
+class SQLiteRateBudget(rate_budgets.BucketSteps):
     """Rate budgets shared by every process on the file: each step reads,
     changes and writes one bucket inside one ``BEGIN IMMEDIATE``
     transaction, so two processes never both spend the same tokens."""
 
     def __init__(self, database: SQLiteDatabase) -> None:
         self._db = database
-
-    def take(
-        self,
-        key: str,
-        cost: float,
-        capacity: float,
-        refill_per_second: float,
-        now: float,
-    ) -> float:
-        return self._apply(
-            key,
-            lambda bucket: rate_budgets.take(
-                bucket, cost, capacity, refill_per_second, now
-            ),
-        )
-
-    def give_back(
-        self,
-        key: str,
-        tokens: float,
-        capacity: float,
-        refill_per_second: float,
-        now: float,
-    ) -> None:
-        self._apply(
-            key,
-            lambda bucket: (
-                rate_budgets.give_back(
-                    bucket, tokens, capacity, refill_per_second, now
-                ),
-                None,
-            ),
-        )
-
-    def observe(
-        self,
-        key: str,
-        available: float,
-        capacity: float,
-        refill_per_second: float,
-        now: float,
-    ) -> None:
-        self._apply(
-            key,
-            lambda bucket: (
-                rate_budgets.observe(
-                    bucket, available, capacity, refill_per_second, now
-                ),
-                None,
-            ),
-        )
 
     def _apply(
         self,
