@@ -24,6 +24,7 @@ import pytest
 
 from fulfilment.adapters.storage.memory import MemoryLeaseStore
 from fulfilment.core.clock import ManualClock, SystemClock
+from fulfilment.core.masking import mask_text
 from fulfilment.runners.cli import main
 from fulfilment.runners.config import load_config
 from fulfilment.runners.heartbeat import Heartbeat
@@ -33,7 +34,7 @@ from fulfilment.runners.sandbox.seed import seed_orders
 from fulfilment.runners.sandbox.world import SandboxWorld
 from fulfilment.runners.scheduling import run_schedule
 from fulfilment.runners.toml_writer import dumps
-from fulfilment.runners.wiring import App, build_app, default_http_client
+from fulfilment.runners.wiring import App, build_app, default_http_client, new_run_id
 from fulfilment.testing.builders import T0
 
 MA = "fetch-new-orders:shopify:shemsiworld"
@@ -307,6 +308,16 @@ def test_a_backfill_on_a_terminal_draws_a_bar(app: App) -> None:
 
 
 # --- the summary line in both log formats ------------------------------------
+
+
+def test_a_run_id_never_reads_as_a_phone_number_in_the_logs() -> None:
+    # A hex id opening with "00" and digits is masked like a phone: the
+    # summary line would lose the id it exists to carry.
+    assert mask_text("run_id=00123456789a") != "run_id=00123456789a"
+    ids = [new_run_id() for _ in range(5000)]
+
+    assert all(len(i) == 12 and i.isalnum() for i in ids)
+    assert all(mask_text(f"run_id={i} ") == f"run_id={i} " for i in ids)
 
 
 @pytest.mark.parametrize("log_format", ["text", "json"])
